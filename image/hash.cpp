@@ -1,0 +1,63 @@
+#include "image/hash.hpp"
+
+namespace fwrescue {
+
+hasher::hasher(hash_algorithm alg) : alg_(alg) {
+  if (alg_ == hash_algorithm::sha256)
+    crypto_hash_sha256_init(&sha256_);
+  else
+    crypto_generichash_init(&blake2b_, nullptr, 0, sizeof(digest));
+}
+
+void hasher::update(std::span<const uint8_t> bytes) {
+  if (alg_ == hash_algorithm::sha256)
+    crypto_hash_sha256_update(&sha256_, bytes.data(), bytes.size());
+  else
+    crypto_generichash_update(&blake2b_, bytes.data(), bytes.size());
+}
+
+digest hasher::finish() {
+  digest out;
+  if (alg_ == hash_algorithm::sha256)
+    crypto_hash_sha256_final(&sha256_, out.data());
+  else
+    crypto_generichash_final(&blake2b_, out.data(), out.size());
+  return out;
+}
+
+digest leaf_digest(hash_algorithm alg, uint64_t index, std::span<const uint8_t> block) {
+  uint8_t header[9];
+  header[0] = leaf_prefix;
+  for (int i = 0; i < 8; ++i)
+    header[1 + i] = static_cast<uint8_t>(index >> (8 * i));
+  hasher h{alg};
+  h.update(header);
+  h.update(block);
+  return h.finish();
+}
+
+digest node_digest(hash_algorithm alg, const digest& left, const digest& right) {
+  uint8_t buf[1 + 2 * sizeof(digest)];
+  buf[0] = node_prefix;
+  std::copy(left.begin(), left.end(), buf + 1);
+  std::copy(right.begin(), right.end(), buf + 1 + sizeof(digest));
+  hasher h{alg};
+  h.update(buf);
+  return h.finish();
+}
+
+digest plain_digest(hash_algorithm alg, std::span<const uint8_t> bytes) {
+  hasher h{alg};
+  h.update(bytes);
+  return h.finish();
+}
+
+} // namespace fwrescue
+
+namespace fwrescue {
+
+bool init_crypto() {
+  return sodium_init() >= 0;
+}
+
+} // namespace fwrescue

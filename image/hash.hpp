@@ -1,0 +1,53 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include <sodium.h>
+
+#include "messages/manifest.hpp"
+
+namespace fwrescue {
+
+/// Streaming hash over either algorithm a manifest may name, chosen at run time.
+class hasher {
+public:
+  explicit hasher(hash_algorithm alg);
+
+  void update(std::span<const uint8_t> bytes);
+
+  /// Finishes and returns the digest; the hasher must not be used afterwards.
+  digest finish();
+
+private:
+  hash_algorithm alg_;
+  union {
+    crypto_generichash_state blake2b_;
+    crypto_hash_sha256_state sha256_;
+  };
+};
+
+/// Domain prefixes keep a leaf digest from ever equalling an inner-node digest.
+constexpr uint8_t leaf_prefix = 0x00;
+constexpr uint8_t node_prefix = 0x01;
+
+/// H(0x00 || u64le(index) || block). Binding the index stops a donor from answering a request
+/// for one block with another block's (valid) data.
+digest leaf_digest(hash_algorithm alg, uint64_t index, std::span<const uint8_t> block);
+
+/// H(0x01 || left || right).
+digest node_digest(hash_algorithm alg, const digest& left, const digest& right);
+
+/// Digest of a whole byte string with no prefix (for key ids and benchmarks).
+digest plain_digest(hash_algorithm alg, std::span<const uint8_t> bytes);
+
+} // namespace fwrescue
+
+namespace fwrescue {
+
+/// Initialises libsodium, which picks the fastest implementation of each primitive for this CPU.
+/// Every program calls it once in main() before hashing; it returns false when libsodium cannot
+/// be initialised (no usable random source).
+bool init_crypto();
+
+} // namespace fwrescue

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "image/keys.hpp"
+#include "image/merkle.hpp"
+#include "messages/manifest.hpp"
+
+namespace fwrescue {
+
+/// Which blocks of an image differ from a manifest.
+struct block_report {
+  uint64_t block_count = 0;
+  /// Bad leaf ranges, in order; empty when every block matches.
+  std::vector<leaf_range> bad;
+
+  uint64_t bad_blocks() const;
+  bool ok() const {
+    return bad.empty();
+  }
+};
+
+/// Compares an image's tree with a manifest whose block digest list passed
+/// check_block_digests. Without a list, only the root can be compared: a mismatch then
+/// reports every block as bad.
+block_report compare_blocks(const merkle_tree& image, const signed_manifest& m);
+
+/// The outcome of checking an image file against a manifest.
+struct image_verdict {
+  enum class outcome { ok, signature, size, content };
+  outcome result = outcome::ok;
+  /// The key that signed the manifest, when the signature verified.
+  std::optional<public_key> signer;
+  /// Filled for outcome::content.
+  block_report blocks;
+  /// One line saying what does not match (empty for outcome::ok).
+  std::string detail;
+};
+
+/// Checks signature, size and content of the image file at `image_path`, in that order, and
+/// stops at the first mismatch. Errors (rather than a verdict) mean the inputs could not be
+/// read or are malformed.
+caf::expected<image_verdict> verify_image_file(const signed_manifest& m,
+                                               std::span<const public_key> trusted,
+                                               const std::string& image_path);
+
+} // namespace fwrescue

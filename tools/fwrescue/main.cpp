@@ -1,0 +1,40 @@
+// fwrescue: the command-line tool. Keys, signing, inspection; later, talking to a running daemon.
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "image/hash.hpp"
+#include "tools/fwrescue/image_commands.hpp"
+
+int main(int argc, char** argv) {
+  using namespace fwrescue::cli;
+  if (!fwrescue::init_crypto()) {
+    fmt::print(stderr, "fwrescue: cannot initialise libsodium\n");
+    return exit_error;
+  }
+  CLI::App app{"fwrescue: BIOS image signing, verification and recovery control"};
+  app.require_subcommand(1);
+  keygen_options keygen;
+  sign_options sign;
+  verify_options verify;
+  inspect_options inspect;
+  add_keygen(app, keygen);
+  add_sign(app, sign);
+  add_verify(app, verify);
+  add_inspect(app, inspect);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "fwrescue: {} (see fwrescue --help)\n", e.what());
+    return exit_error;
+  }
+  if (app.got_subcommand("keygen"))
+    return run_keygen(keygen);
+  if (app.got_subcommand("sign"))
+    return run_sign(sign);
+  if (app.got_subcommand("verify"))
+    return run_verify(verify);
+  return run_inspect(inspect);
+}
