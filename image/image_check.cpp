@@ -15,18 +15,22 @@ uint64_t block_report::bad_blocks() const {
   return n;
 }
 
-block_report compare_blocks(const merkle_tree& image, const signed_manifest& m) {
+caf::expected<block_report> compare_blocks(const merkle_tree& image, const signed_manifest& m) {
   block_report report;
   report.block_count = m.fields.block_count();
-  if (m.block_digests.empty() || image.leaf_count() != m.block_digests.size()) {
-    if (image.root() != m.fields.merkle_root || image.leaf_count() != report.block_count)
-      report.bad.push_back({0, report.block_count});
+  if (image.leaf_count() == report.block_count && image.root() == m.fields.merkle_root)
+    return report;
+  if (m.block_digests.empty()) {
+    report.named = false;
+    report.bad.push_back({0, report.block_count});
     return report;
   }
-  // The list builds the signed root, so comparing against it leaf by leaf names exactly the
-  // blocks whose content differs.
-  merkle_tree expected{m.fields.hash, m.block_digests};
-  report.bad = diff(image, expected);
+  // Trust the unsigned list only once it builds the signed root; then comparing against it
+  // names exactly the blocks whose content differs.
+  auto expected = block_digest_tree(m);
+  if (!expected)
+    return std::move(expected.error());
+  report.bad = diff(image, *expected);
   return report;
 }
 
@@ -41,8 +45,6 @@ caf::expected<image_verdict> verify_image_file(const signed_manifest& m,
     return verdict;
   }
   verdict.signer = *signer;
-  if (auto err = check_block_digests(m))
-    return err;
   auto size = file_size(image_path, "image");
   if (!size)
     return std::move(size.error());
@@ -62,8 +64,11 @@ caf::expected<image_verdict> verify_image_file(const signed_manifest& m,
                                  image->size, m.fields.image_size);
     return verdict;
   }
-  verdict.blocks = compare_blocks(image->tree, m);
-  if (!verdict.blocks.ok() && m.block_digests.empty()) {
+  auto blocks = compare_blocks(image->tree, m);
+  if (!blocks)
+    return std::move(blocks.error());
+  verdict.blocks = std::move(*blocks);
+  if (!verdict.blocks.ok() && !verdict.blocks.named) {
     verdict.result = image_verdict::outcome::content;
     verdict.detail = "content: does not match the signed Merkle root (the manifest carries no "
                      "block digests, so the bad blocks cannot be named)";

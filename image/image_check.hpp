@@ -19,6 +19,8 @@ struct block_report {
   uint64_t block_count = 0;
   /// Bad leaf ranges, in order; empty when every block matches.
   std::vector<leaf_range> bad;
+  /// False when the manifest carried no block digests, so the bad blocks could not be told apart.
+  bool named = true;
 
   uint64_t bad_blocks() const;
   bool ok() const {
@@ -26,10 +28,11 @@ struct block_report {
   }
 };
 
-/// Compares an image's tree with a manifest whose block digest list passed
-/// check_block_digests. Without a list, only the root can be compared: a mismatch then
-/// reports every block as bad.
-block_report compare_blocks(const merkle_tree& image, const signed_manifest& m);
+/// Compares an image's tree with a manifest whose signature was checked. A matching root
+/// settles it at once; otherwise the manifest's block digest list, once it is shown to build
+/// the signed root, names the bad blocks. Without a list, every block is reported bad
+/// (`named` false). An error means the list is present but does not build the signed root.
+caf::expected<block_report> compare_blocks(const merkle_tree& image, const signed_manifest& m);
 
 /// The outcome of checking an image file against a manifest.
 struct image_verdict {

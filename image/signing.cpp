@@ -62,15 +62,14 @@ caf::expected<public_key> check_signature(const signed_manifest& m,
                                 to_hex(m.fields.signer_key_id), trusted.size()));
 }
 
-caf::error check_block_digests(const signed_manifest& m) {
+caf::expected<merkle_tree> block_digest_tree(const signed_manifest& m) {
   if (m.block_digests.empty())
-    return caf::none;
+    return make_error(errc::invalid_argument, "the manifest carries no block digests");
   merkle_tree tree{m.fields.hash, m.block_digests};
   if (tree.root() != m.fields.merkle_root)
-    return make_error(errc::malformed,
-                      "malformed manifest: its block digest list does not build the signed "
-                      "Merkle root");
-  return caf::none;
+    return make_error(errc::malformed, "malformed manifest: its block digest list does not "
+                                       "build the signed Merkle root");
+  return tree;
 }
 
 bool verify_block(const manifest& m, uint64_t index, std::span<const uint8_t> block,

@@ -33,9 +33,9 @@ caf::expected<signed_manifest> sign_manifest(const secret_key& key, manifest fie
 caf::expected<public_key> check_signature(const signed_manifest& m,
                                           std::span<const public_key> trusted);
 
-/// Checks that a manifest file's block digest list builds the signed root, so the list can be
-/// used to name bad blocks. A manifest without a list passes.
-caf::error check_block_digests(const signed_manifest& m);
+/// Builds the tree over a manifest file's block digest list and checks that it has the signed
+/// root, so the list can be used to name bad blocks. The list must not be empty.
+caf::expected<merkle_tree> block_digest_tree(const signed_manifest& m);
 
 /// Checks one block received from an untrusted source against a manifest whose signature was
 /// already checked: its length, then its digest through `path` to the signed root.

@@ -235,7 +235,7 @@ int run_inspect(const inspect_options& opts) {
   if (!m)
     return fail("inspect", m.error());
   const auto& f = m->fields;
-  bool digests_ok = !check_block_digests(*m);
+  bool digests_ok = !m->block_digests.empty() && block_digest_tree(*m);
   if (opts.json) {
     nlohmann::ordered_json j;
     j["format_version"] = f.format_version;
