@@ -48,15 +48,18 @@ caf::expected<signed_manifest> sign_manifest(const secret_key& key, manifest fie
 
 caf::expected<public_key> check_signature(const signed_manifest& m,
                                           std::span<const public_key> trusted) {
+  // Ids are short, so two trusted keys may share one: try every key with the id.
+  bool id_known = false;
   for (const auto& key : trusted) {
     if (key.id() != m.fields.signer_key_id)
       continue;
-    if (!verify_signature(key, m.body, m.sig))
-      return make_error(errc::bad_signature,
-                        fmt::format("signature does not verify with key {}",
-                                    to_hex(m.fields.signer_key_id)));
-    return key;
+    id_known = true;
+    if (verify_signature(key, m.body, m.sig))
+      return key;
   }
+  if (id_known)
+    return make_error(errc::bad_signature, fmt::format("signature does not verify with key {}",
+                                                       to_hex(m.fields.signer_key_id)));
   return make_error(errc::unknown_key,
                     fmt::format("signed by key {}, which is not among the {} trusted key(s)",
                                 to_hex(m.fields.signer_key_id), trusted.size()));

@@ -150,7 +150,11 @@ caf::expected<manifest> decode_body(std::span<const uint8_t> bytes) {
     m.svn = body.getSvn();
     m.image_size = body.getImageSize();
     m.block_size = body.getBlockSize();
-    m.hash = static_cast<hash_algorithm>(body.getHashAlgorithm());
+    // Check the wire value before narrowing it, so 256 cannot pass as 0.
+    auto hash = static_cast<uint16_t>(body.getHashAlgorithm());
+    if (hash > static_cast<uint16_t>(hash_algorithm::sha256))
+      return malformed(fmt::format("hash algorithm {} is unknown", hash));
+    m.hash = static_cast<hash_algorithm>(hash);
     auto root = body.getMerkleRoot();
     if (root.size() != m.merkle_root.size())
       return malformed(fmt::format("Merkle root is {} bytes, expected {}", root.size(),
@@ -200,7 +204,8 @@ caf::expected<signed_manifest> decode_manifest_file(std::span<const uint8_t> byt
     return malformed("not a manifest file (it does not start with \"FWRMANIF\")");
   auto message = bytes.subspan(manifest_file_magic.size());
   if (message.size() > max_file_bytes)
-    return malformed(fmt::format("{} bytes, the limit is {}", bytes.size(), max_file_bytes));
+    return malformed(fmt::format("{} bytes after the magic, the limit is {}", message.size(),
+                                 max_file_bytes));
   if (message.size() % sizeof(capnp::word) != 0 || message.empty())
     return malformed(fmt::format("{} bytes after the magic, not a whole number of 8-byte words",
                                  message.size()));

@@ -172,6 +172,16 @@ TEST_CASE("absurd lengths in the encoding are refused, not allocated") {
     REQUIRE_FALSE(decoded);
     CHECK_THAT(describe(decoded.error()), Catch::Contains("Merkle root is 31 bytes"));
   }
+  SECTION("a hash algorithm value that would wrap to a known one") {
+    capnp::MallocMessageBuilder builder;
+    auto body = builder.initRoot<schema::ManifestBody>();
+    body.setFormatVersion(1);
+    body.setHashAlgorithm(static_cast<schema::HashAlgorithm>(256));
+    auto words = capnp::messageToFlatArray(builder);
+    auto decoded = decode_body({words.asBytes().begin(), words.asBytes().size()});
+    REQUIRE_FALSE(decoded);
+    CHECK_THAT(describe(decoded.error()), Catch::Contains("hash algorithm 256 is unknown"));
+  }
   SECTION("an unknown format version is refused by number") {
     capnp::MallocMessageBuilder builder;
     auto body = builder.initRoot<schema::ManifestBody>();

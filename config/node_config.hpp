@@ -1,0 +1,152 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "messages/manifest.hpp"
+#include "messages/node.hpp"
+
+namespace fwrescue {
+
+/// [flash]: the BIOS flash chip.
+struct flash_config {
+  /// Backend name from the registry built in main(): "file".
+  std::string backend = "file";
+  /// file backend: the file holding the flash contents; its size is the chip's size.
+  std::string path;
+  /// Smallest erasable unit in bytes (power of two, >= 256).
+  uint32_t erase_size = 4096;
+  /// Largest programmable page in bytes (power of two, <= erase_size).
+  uint32_t program_size = 256;
+  /// Optional datasheet timing model: microseconds per sector erase and per page program.
+  uint32_t erase_us = 0;
+  uint32_t program_us = 0;
+};
+
+/// [host_power]: how the host is kept quiet while its flash is rewritten.
+struct host_power_config {
+  /// Backend name: "sim".
+  std::string backend = "sim";
+  /// "off" powers the host off during flashing; "reset" holds it in reset.
+  std::string during_flash = "off";
+};
+
+/// [monitor]: checking the flash against the installed manifest.
+struct monitor_config {
+  /// Seconds between checks; 0 checks only at start and on request.
+  uint32_t interval_s = 60;
+  bool check_at_start = true;
+  /// Start a recovery by itself when the flash does not match.
+  bool auto_recover = true;
+};
+
+/// [recovery]: how a recipient looks for and pulls an image.
+struct recovery_config {
+  /// Donor-selection policy name: "first-responder" or "prefer-console".
+  std::string policy = "prefer-console";
+  /// How long to collect offers after an image request, in milliseconds.
+  uint32_t discovery_window_ms = 300;
+  /// Block requests kept outstanding during a transfer (1..1024).
+  uint32_t block_window = 32;
+  /// A donor that sends nothing for this long is dropped.
+  uint32_t block_timeout_ms = 2000;
+  /// Whole attempts (discover, negotiate, transfer) before giving up.
+  uint32_t max_attempts = 5;
+  /// Backoff between attempts: starts here and doubles up to the maximum.
+  uint32_t backoff_initial_ms = 200;
+  uint32_t backoff_max_ms = 5000;
+};
+
+/// One image a node offers besides its own flash: [[donor.images]].
+struct donor_image_config {
+  std::string image;
+  std::string manifest;
+};
+
+/// [donor]: serving images to peers.
+struct donor_config {
+  bool enabled = true;
+  /// Also offer this node's own flash image while it verifies against the installed manifest.
+  bool serve_installed = true;
+  std::vector<donor_image_config> images;
+  /// Concurrent uploads; further accepts are answered Busy.
+  uint32_t max_uploads = 2;
+};
+
+/// [lan]: UDP discovery and TCP sessions over IP.
+struct lan_config {
+  bool enabled = true;
+  /// Multicast group (or broadcast address) image requests are sent to.
+  std::string group = "239.255.77.1";
+  uint16_t discovery_port = 47710;
+  /// Local IPv4 address of the interface used for discovery and sessions.
+  std::string interface_address = "127.0.0.1";
+  /// TCP port for sessions; 0 picks a free one.
+  uint16_t session_port = 0;
+  /// "host:port" discovery addresses of peers reached by unicast (routed networks).
+  std::vector<std::string> static_peers;
+  uint8_t multicast_ttl = 1;
+};
+
+/// [admin]: the local endpoint `fwrescue status` and `fwrescue recover` talk to.
+struct admin_config {
+  /// Unix socket path; empty means "<state_dir>/admin.sock".
+  std::string socket;
+};
+
+/// [supervisor]: restart limits.
+struct supervisor_config {
+  /// More than this many restarts within the window puts the node in safe hold.
+  uint32_t max_restarts = 5;
+  uint32_t restart_window_s = 60;
+};
+
+/// The whole validated configuration of one node. Paths are absolute: relative paths in the
+/// file are resolved against the file's directory.
+struct node_config {
+  /// The file this was read from (for messages).
+  std::string source;
+
+  // [node]
+  std::string id;
+  node_role role = node_role::peer;
+  /// The node's Ed25519 identity (secret key file); offers and accepts are signed with it.
+  std::string key;
+  /// Directory for the installed manifest, journal, svn floor and staged image.
+  std::string state_dir;
+  std::string log_level = "info";
+
+  // [platform]
+  platform_id platform;
+
+  // [trust]
+  /// Public key files of the keys allowed to sign manifests (at least one).
+  std::vector<std::string> manifest_keys;
+  /// Minimum svn accepted from config; the stored floor in state_dir may be higher.
+  uint32_t svn_floor = 0;
+
+  flash_config flash;
+  host_power_config host_power;
+  monitor_config monitor;
+  recovery_config recovery;
+  donor_config donor;
+  lan_config lan;
+  admin_config admin;
+  supervisor_config supervisor;
+
+  /// The admin socket path after applying the default.
+  std::string admin_socket() const;
+};
+
+/// Parses and validates configuration text. `source` names it in errors, which read
+/// "FILE:LINE: key 'section.key': expected …" (errc::invalid_argument).
+caf::expected<node_config> parse_config(std::string_view text, const std::string& source);
+
+/// Reads and parses a configuration file.
+caf::expected<node_config> load_config(const std::string& path);
+
+} // namespace fwrescue

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include <caf/error.hpp>
+
+namespace fwrescue {
+
+/// Shape of a flash chip.
+struct flash_geometry {
+  uint64_t size = 0;
+  /// Smallest erasable unit (a sector); erase offsets and lengths are multiples of it.
+  uint32_t erase_size = 4096;
+  /// Largest unit one program operation writes; programs never cross a page boundary.
+  uint32_t program_size = 256;
+};
+
+/// A NOR flash chip: erase sets bytes to 0xff, program can only clear bits.
+/// Implementations: hal/flash/file (a file emulating SPI NOR).
+class flash {
+public:
+  virtual ~flash() = default;
+
+  virtual flash_geometry geometry() const = 0;
+
+  virtual caf::error read(uint64_t offset, std::span<uint8_t> out) = 0;
+
+  /// Erases whole sectors: `offset` and `length` must be multiples of erase_size.
+  virtual caf::error erase(uint64_t offset, uint64_t length) = 0;
+
+  /// Programs `data` at `offset`; each byte becomes (old & new), as on a real chip, so
+  /// programming over unerased data leaves bits a read-back will show.
+  virtual caf::error program(uint64_t offset, std::span<const uint8_t> data) = 0;
+
+  /// While protected, erase and program fail.
+  virtual caf::error set_write_protect(bool on) = 0;
+};
+
+} // namespace fwrescue

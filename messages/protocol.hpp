@@ -1,0 +1,163 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "image/keys.hpp"
+#include "messages/manifest.hpp"
+#include "messages/node.hpp"
+
+namespace fwrescue {
+
+/// The wire protocol version this build speaks. A message carrying another version is answered
+/// with a `refusal`.
+constexpr uint16_t protocol_version = 1;
+
+/// Random per-request challenge; offers and accepts echo it, so old ones cannot be replayed.
+using nonce = std::array<uint8_t, 16>;
+
+/// Recipient -> everyone (datagram): "who has an image for this platform?"
+struct image_request {
+  uint64_t request_id = 0;
+  nonce challenge{};
+  /// Node id of the recipient.
+  std::string requester;
+  platform_id platform;
+  /// Lowest svn the recipient will accept (its anti-rollback floor).
+  uint32_t min_svn = 0;
+};
+
+/// The signed part of an offer.
+struct offer_fields {
+  uint64_t request_id = 0;
+  nonce challenge{};
+  /// Node id of the donor and its identity key; the offer is signed with that key.
+  std::string donor;
+  public_key donor_key;
+  node_role role = node_role::peer;
+  /// Uploads in progress and the most the donor allows at once.
+  uint32_t active_uploads = 0;
+  uint32_t max_uploads = 0;
+  /// Where the recipient opens a session to take the offer (transport address).
+  std::string session_address;
+  /// The offered image's signed manifest (body and signature; block digests travel later).
+  std::vector<uint8_t> manifest_body;
+  signature manifest_sig{};
+};
+
+/// Donor -> recipient (datagram, answering the request's sender).
+struct offer {
+  /// Encoded offer_fields: exactly what `sig` covers.
+  std::vector<uint8_t> body;
+  signature sig{};
+  offer_fields fields;
+};
+
+/// The signed part of an accept.
+struct accept_fields {
+  uint64_t request_id = 0;
+  nonce challenge{};
+  std::string recipient;
+  public_key recipient_key;
+  /// Which of the donor's images: its manifest's Merkle root.
+  digest merkle_root{};
+};
+
+/// Recipient -> donor (first frame of a session).
+struct accept {
+  std::vector<uint8_t> body;
+  signature sig{};
+  accept_fields fields;
+};
+
+/// Donor -> recipient: the transfer may start; block digests follow in `leaves` frames.
+struct confirm {
+  uint64_t request_id = 0;
+};
+
+/// Donor -> recipient: at its upload limit; try another donor or later.
+struct busy {
+  uint64_t request_id = 0;
+  uint32_t retry_after_ms = 0;
+};
+
+/// Donor -> recipient: will not serve this accept (unknown image, bad signature, stale nonce).
+struct decline {
+  uint64_t request_id = 0;
+  std::string reason;
+};
+
+/// Donor -> recipient: block digests [first, first + digests.size()) of the accepted image. The
+/// recipient trusts them once all have arrived and they build the signed root.
+struct leaves {
+  uint64_t first = 0;
+  std::vector<digest> digests;
+};
+
+/// Recipient -> donor: send blocks [first, first + count).
+struct block_request {
+  uint64_t first = 0;
+  uint32_t count = 1;
+};
+
+/// Donor -> recipient: one block's bytes.
+struct block_data {
+  uint64_t index = 0;
+  std::vector<uint8_t> bytes;
+};
+
+/// Recipient -> donor: every block arrived; the session ends.
+struct done {};
+
+/// Either side: the transfer stops, with a reason a person can read.
+struct abort_transfer {
+  std::string reason;
+};
+
+/// Answer to a message in a protocol version this node does not speak.
+struct refusal {
+  uint16_t supported_version = protocol_version;
+  std::string reason;
+};
+
+using wire_message = std::variant<image_request, offer, accept, confirm, busy, decline, leaves,
+                                  block_request, block_data, done, abort_transfer, refusal>;
+
+/// Limits every decoder enforces. They bound what an untrusted peer can make us allocate.
+namespace wire_limits {
+constexpr size_t max_message = 1u << 20;
+constexpr size_t max_leaves_per_message = 16384;
+constexpr size_t max_text = 256;
+} // namespace wire_limits
+
+/// Encodes a message with the current protocol version.
+std::vector<uint8_t> encode(const wire_message& m);
+
+/// Decodes a message from untrusted bytes. A message of another protocol version is
+/// errc::unsupported_version naming the version; anything else malformed is errc::malformed.
+/// Offers and accepts are decoded but their signatures are not checked here.
+caf::expected<wire_message> decode(std::span<const uint8_t> bytes);
+
+/// Builds a signed offer / accept.
+offer make_offer(offer_fields fields, const secret_key& key);
+accept make_accept(accept_fields fields, const secret_key& key);
+
+/// Checks an offer's signature against the key it names. A valid signature proves the offer
+/// comes from the holder of `fields.donor_key`; it says nothing about the manifest, which is
+/// checked against the trusted signing keys separately.
+bool verify_offer(const offer& o);
+bool verify_accept(const accept& a);
+
+/// The offered manifest as a signed_manifest (no block digests).
+caf::expected<signed_manifest> offered_manifest(const offer& o);
+
+/// Short name of a message kind for logs ("offer", "block_data").
+const char* kind_name(const wire_message& m);
+
+} // namespace fwrescue
