@@ -75,6 +75,9 @@ struct donor_config {
   std::vector<donor_image_config> images;
   /// Concurrent uploads; further accepts are answered Busy.
   uint32_t max_uploads = 2;
+  /// Upload rate cap in kilobits per second over all uploads, so serving peers never starves
+  /// the BMC's own work; 0 means no cap.
+  uint32_t upload_rate_kbps = 0;
 };
 
 /// [lan]: UDP discovery and TCP sessions over IP.
@@ -87,7 +90,7 @@ struct lan_config {
   std::string interface_address = "127.0.0.1";
   /// TCP port for sessions; 0 picks a free one.
   uint16_t session_port = 0;
-  /// "host:port" discovery addresses of peers reached by unicast (routed networks).
+  /// "IPv4:port" discovery addresses of peers reached by unicast (routed networks).
   std::vector<std::string> static_peers;
   uint8_t multicast_ttl = 1;
 };

@@ -67,6 +67,8 @@ struct accept_fields {
   public_key recipient_key;
   /// Which of the donor's images: its manifest's Merkle root.
   digest merkle_root{};
+  /// The donor being taken up; a donor refuses an accept naming another node's key.
+  public_key donor_key;
 };
 
 /// Recipient -> donor (first frame of a session).
@@ -131,7 +133,8 @@ using wire_message = std::variant<image_request, offer, accept, confirm, busy, d
 
 /// Limits every decoder enforces. They bound what an untrusted peer can make us allocate.
 namespace wire_limits {
-constexpr size_t max_message = 1u << 20;
+/// A LAN frame's limit: room for a block_data carrying the largest (1 MiB) block.
+constexpr size_t max_message = 2u << 20;
 constexpr size_t max_leaves_per_message = 16384;
 constexpr size_t max_text = 256;
 } // namespace wire_limits

@@ -1,9 +1,10 @@
-// fwrescue: the command-line tool. Keys, signing, inspection; later, talking to a running daemon.
+// fwrescue: the command-line tool. Keys, signing, inspection, and talking to a running daemon.
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "image/hash.hpp"
+#include "tools/fwrescue/admin_commands.hpp"
 #include "tools/fwrescue/image_commands.hpp"
 
 int main(int argc, char** argv) {
@@ -22,6 +23,10 @@ int main(int argc, char** argv) {
   add_sign(app, sign);
   add_verify(app, verify);
   add_inspect(app, inspect);
+  admin_options status;
+  admin_options recover;
+  add_status(app, status);
+  add_recover(app, recover);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -36,5 +41,9 @@ int main(int argc, char** argv) {
     return run_sign(sign);
   if (app.got_subcommand("verify"))
     return run_verify(verify);
+  if (app.got_subcommand("status"))
+    return run_status(status);
+  if (app.got_subcommand("recover"))
+    return run_recover(recover);
   return run_inspect(inspect);
 }

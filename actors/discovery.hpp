@@ -1,0 +1,34 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+
+#include <caf/behavior.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/node_context.hpp"
+#include "actors/router.hpp"
+#include "messages/node_events.hpp"
+
+namespace fwrescue {
+
+struct discovery_state {
+  context_ptr ctx;
+  /// The request being answered, when its window is open.
+  std::optional<image_request> open;
+  std::chrono::steady_clock::time_point sent_at;
+  offers_collected collected;
+  static inline const char* name = "discovery";
+};
+
+/// On an image_request from the coordinator: broadcasts it, collects the offers that answer it
+/// for recovery.discovery_window_ms, and sends them to the coordinator as offers_collected.
+/// Offers whose node signature fails or that do not echo the request's id and nonce are
+/// rejected here with the reason.
+caf::behavior discovery(caf::stateful_actor<discovery_state>* self, context_ptr ctx);
+
+/// Judges one offer against the open request: the reason it is rejected, or empty.
+std::string offer_problem(const offer& o, const image_request& request);
+
+} // namespace fwrescue

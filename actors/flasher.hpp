@@ -1,0 +1,39 @@
+#pragma once
+
+#include <functional>
+
+#include <caf/behavior.hpp>
+#include <caf/expected.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/node_context.hpp"
+#include "messages/node_events.hpp"
+
+namespace fwrescue {
+
+struct flasher_state {
+  context_ptr ctx;
+  /// Set by the supervisor's safe hold: no flash writes at all.
+  bool hold = false;
+  static inline const char* name = "flasher";
+};
+
+/// Rewrites the flash from the staging file (a flash_job) and replies flash_done or
+/// flash_failed; sends flash_progress to the coordinator along the way.
+caf::behavior flasher(caf::stateful_actor<flasher_state>* self, context_ptr ctx);
+
+/// The flashing procedure itself, for tests:
+///  1. journal "flashing" with the host's power state;
+///  2. check the staged image against the signed root (nothing unverified is written);
+///  3. power the host off or hold it in reset;
+///  4. per sector: skip if equal, else erase, program, read back and compare (one retry);
+///  5. hash the whole image on the flash and compare with the root;
+///  6. record the installed manifest, raise the svn floor, clear the journal;
+///  7. restore the host's power state.
+/// The flash is never erased before step 2 succeeds, and a failure leaves the journal in place
+/// so a restarted daemon tries again.
+caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& job,
+                                      const std::function<void(const flash_progress&)>& progress);
+
+} // namespace fwrescue

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <caf/behavior.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/node_context.hpp"
+#include "messages/node_events.hpp"
+#include "policies/compatibility.hpp"
+
+namespace fwrescue {
+
+struct negotiation_state {
+  context_ptr ctx;
+  static inline const char* name = "negotiation";
+};
+
+/// Judges collected offers: compatibility first (with the reason for each rejection), then the
+/// configured selection policy orders the compatible ones. Replies to the coordinator with a
+/// negotiation_result.
+caf::behavior negotiation(caf::stateful_actor<negotiation_state>* self, context_ptr ctx);
+
+/// The pure part of negotiation, for tests: judge and rank `offers` under `rules` and `policy`.
+negotiation_result negotiate(const offers_collected& offers, const compatibility_rules& rules,
+                             const std::string& policy_name, const selection_policy& policy);
+
+} // namespace fwrescue

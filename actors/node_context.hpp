@@ -1,0 +1,56 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/atom.hpp>
+
+#include "common/log.hpp"
+#include "config/node_config.hpp"
+#include "hal/flash.hpp"
+#include "hal/host_power.hpp"
+#include "hal/nv_store.hpp"
+#include "image/keys.hpp"
+#include "policies/policy.hpp"
+#include "transports/transport.hpp"
+
+namespace fwrescue {
+
+/// Everything a node's actors depend on, built once by main() (or by a test, with fakes) and
+/// handed to each actor at spawn. Owned by the node; the actors hold a shared pointer.
+struct node_context {
+  node_config config;
+  std::shared_ptr<logger> log;
+  std::shared_ptr<flash> chip;
+  std::shared_ptr<host_power> power;
+  std::shared_ptr<nv_store> store;
+  std::shared_ptr<transport> link;
+  std::shared_ptr<const secret_key> node_key;
+  std::vector<public_key> trusted_keys;
+  policy_registry policies;
+};
+
+using context_ptr = std::shared_ptr<const node_context>;
+
+/// The names under which the supervisor registers each role in the actor system's registry.
+/// Actors find each other by name at send time, so a restarted child is found again.
+namespace roles {
+constexpr caf::atom_value coordinator = caf::atom("coord");
+constexpr caf::atom_value monitor = caf::atom("monitor");
+constexpr caf::atom_value discovery = caf::atom("discovery");
+constexpr caf::atom_value negotiation = caf::atom("negotiate");
+constexpr caf::atom_value transfer = caf::atom("transfer");
+constexpr caf::atom_value flasher = caf::atom("flasher");
+constexpr caf::atom_value donor = caf::atom("donor");
+constexpr caf::atom_value router = caf::atom("router");
+} // namespace roles
+
+/// The actor registered under `role`, or an invalid handle.
+inline caf::actor find_role(caf::actor_system& sys, caf::atom_value role) {
+  return sys.registry().get<caf::actor>(role);
+}
+
+} // namespace fwrescue

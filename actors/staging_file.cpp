@@ -1,0 +1,76 @@
+#include "actors/staging_file.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "common/error.hpp"
+
+namespace fwrescue {
+
+namespace {
+
+caf::error io_error(const std::string& path, const char* op, uint64_t offset) {
+  return make_error(errc::io_failure, fmt::format("staging file {}: {} at {:#x}: {}", path, op,
+                                                  offset, std::strerror(errno)));
+}
+
+} // namespace
+
+caf::expected<std::unique_ptr<staging_file>> staging_file::open(const std::string& path,
+                                                                uint64_t size) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return make_error(errc::io_failure, fmt::format("staging file {}: cannot open: {}", path,
+                                                    std::strerror(errno)));
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    auto err = make_error(errc::io_failure, fmt::format("staging file {}: cannot size to {} "
+                                                        "bytes: {}",
+                                                        path, size, std::strerror(errno)));
+    ::close(fd);
+    return err;
+  }
+  return std::unique_ptr<staging_file>{new staging_file{path, fd}};
+}
+
+staging_file::~staging_file() {
+  ::close(fd_);
+}
+
+caf::error staging_file::write(uint64_t offset, std::span<const uint8_t> bytes) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    auto n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done,
+                      static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return io_error(path_, "write", offset + done);
+    done += static_cast<size_t>(n);
+  }
+  return caf::none;
+}
+
+caf::error staging_file::read(uint64_t offset, std::span<uint8_t> out) const {
+  size_t done = 0;
+  while (done < out.size()) {
+    auto n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return io_error(path_, "read", offset + done);
+    done += static_cast<size_t>(n);
+  }
+  return caf::none;
+}
+
+caf::error staging_file::sync() {
+  if (::fdatasync(fd_) != 0)
+    return io_error(path_, "flush", 0);
+  return caf::none;
+}
+
+} // namespace fwrescue

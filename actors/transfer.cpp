@@ -1,0 +1,287 @@
+#include "actors/transfer.hpp"
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "common/error.hpp"
+#include "image/signing.hpp"
+
+namespace fwrescue {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<transfer_state>*;
+
+void try_next(self_ptr self);
+
+void tell_coordinator(self_ptr self, caf::message msg) {
+  if (auto coord = find_role(self->system(), roles::coordinator))
+    self->send(coord, std::move(msg));
+}
+
+std::string donor_name(const transfer_state& st) {
+  return st.current ? st.current->source.fields.donor : std::string{"?"};
+}
+
+void send_frame(self_ptr self, const wire_message& m) {
+  self->state.ctx->link->send_frame(self->state.session, encode(m));
+}
+
+/// Gives up on the current donor and moves on to the next one.
+void drop_donor(self_ptr self, const std::string& reason) {
+  auto& st = self->state;
+  auto donor = donor_name(st);
+  st.ctx->log->warn("transfer", "dropping donor {}: {}", donor, reason);
+  st.failures.push_back(donor + ": " + reason);
+  if (st.session != 0) {
+    send_frame(self, abort_transfer{reason});
+    st.ctx->link->close_session(st.session);
+  }
+  st.session = 0;
+  st.current.reset();
+  st.outstanding.clear();
+  try_next(self);
+}
+
+/// Requests blocks until the window is full, batching consecutive indices into one request.
+void fill_window(self_ptr self) {
+  auto& st = self->state;
+  auto window = st.ctx->config.recovery.block_window;
+  while (st.outstanding.size() < window && st.wanted_pos < st.wanted.size()) {
+    auto first = st.wanted[st.wanted_pos++];
+    if (st.have[first] || st.outstanding.count(first))
+      continue;
+    uint32_t count = 1;
+    while (st.outstanding.size() + count < window && st.wanted_pos < st.wanted.size()
+           && st.wanted[st.wanted_pos] == first + count && !st.have[first + count]) {
+      ++count;
+      ++st.wanted_pos;
+    }
+    for (uint32_t k = 0; k < count; ++k)
+      st.outstanding.insert(first + k);
+    send_frame(self, block_request{first, count});
+  }
+}
+
+void finish(self_ptr self) {
+  auto& st = self->state;
+  if (auto err = st.staging->sync())
+    return drop_donor(self, describe(err));
+  send_frame(self, done{});
+  st.ctx->link->close_session(st.session);
+  auto donor = donor_name(st);
+  st.ctx->log->info("transfer", "image staged: {} blocks pulled from {}, {} already present",
+                    st.pulled, donor, st.reused);
+  if (auto err = st.ctx->store->write_journal({recovery_journal::phase::staged, st.target, donor,
+                                               power_state::on}))
+    st.ctx->log->error("transfer", "cannot record the staged image: {}", describe(err));
+  st.session = 0;
+  st.current.reset();
+  st.at = transfer_state::phase::idle;
+  tell_coordinator(self, caf::make_message(transfer_done{st.target, donor, st.pulled, st.reused}));
+}
+
+/// Marks block `i` as present when `bytes` is its verified content.
+bool matches(const transfer_state& st, uint64_t i, std::span<const uint8_t> bytes) {
+  const auto& m = st.target.fields;
+  return bytes.size() == m.block_length(i)
+         && leaf_digest(m.hash, i, bytes) == st.target.block_digests[i];
+}
+
+/// Once the digests are known: reuse what the staging file (when it belongs to the same image)
+/// and the flash already hold, and record the transfer in the journal.
+caf::error prepare_staging(self_ptr self) {
+  auto& st = self->state;
+  const auto& m = st.target.fields;
+  auto n = m.block_count();
+  if (st.staged_root != m.merkle_root || !st.staging) {
+    auto staging = staging_file::open(st.ctx->store->staging_path(), m.image_size);
+    if (!staging)
+      return std::move(staging.error());
+    st.staging = std::move(*staging);
+    st.have.assign(n, false);
+    st.have_count = 0;
+    st.pulled = 0;
+    st.reused = 0;
+    auto journal = st.ctx->store->journal();
+    bool resuming = journal && *journal && (*journal)->target.fields.merkle_root == m.merkle_root;
+    auto flash_size = st.ctx->chip->geometry().size;
+    std::vector<uint8_t> buf(m.block_size);
+    uint64_t from_staging = 0;
+    for (uint64_t i = 0; i < n; ++i) {
+      auto bytes = std::span{buf}.first(m.block_length(i));
+      if (resuming && !st.staging->read(i * m.block_size, bytes) && matches(st, i, bytes)) {
+        st.have[i] = true;
+        ++from_staging;
+      } else if (i * m.block_size + bytes.size() <= flash_size
+                 && !st.ctx->chip->read(i * m.block_size, bytes) && matches(st, i, bytes)) {
+        if (auto err = st.staging->write(i * m.block_size, bytes))
+          return err;
+        st.have[i] = true;
+      }
+      if (st.have[i]) {
+        ++st.have_count;
+        ++st.reused;
+      }
+    }
+    st.staged_root = m.merkle_root;
+    st.ctx->log->info("transfer", "{} of {} blocks already present ({} staged before a restart, "
+                                  "{} on the flash); pulling {}",
+                      st.have_count, n, from_staging, st.have_count - from_staging,
+                      n - st.have_count);
+  }
+  st.wanted.clear();
+  for (uint64_t i = 0; i < n; ++i)
+    if (!st.have[i])
+      st.wanted.push_back(i);
+  st.wanted_pos = 0;
+  return st.ctx->store->write_journal(
+    {recovery_journal::phase::transferring, st.target, donor_name(st), power_state::on});
+}
+
+void on_digests(self_ptr self, const leaves& l) {
+  auto& st = self->state;
+  auto n = st.target.fields.block_count();
+  if (l.first != st.digests_received || l.digests.size() > n - l.first)
+    return drop_donor(self, fmt::format("sent block digests {}..{} out of order",
+                                        l.first, l.first + l.digests.size()));
+  std::copy(l.digests.begin(), l.digests.end(), st.target.block_digests.begin() + l.first);
+  st.digests_received += l.digests.size();
+  if (st.digests_received < n)
+    return;
+  if (auto tree = block_digest_tree(st.target); !tree)
+    return drop_donor(self, "sent block digests that do not build the signed Merkle root");
+  if (auto err = prepare_staging(self))
+    return drop_donor(self, describe(err));
+  if (st.have_count == n)
+    return finish(self);
+  st.at = transfer_state::phase::pulling;
+  fill_window(self);
+}
+
+void on_block(self_ptr self, block_data& b) {
+  auto& st = self->state;
+  if (st.at != transfer_state::phase::pulling || !st.outstanding.count(b.index))
+    return drop_donor(self, fmt::format("sent block {}, which was not requested", b.index));
+  if (!matches(st, b.index, b.bytes))
+    return drop_donor(self, fmt::format("block {} failed verification", b.index));
+  if (auto err = st.staging->write(b.index * st.target.fields.block_size, b.bytes))
+    return drop_donor(self, describe(err));
+  st.outstanding.erase(b.index);
+  st.have[b.index] = true;
+  ++st.have_count;
+  ++st.pulled;
+  auto n = st.target.fields.block_count();
+  if (st.have_count % 64 == 0 || st.have_count == n)
+    tell_coordinator(self, caf::make_message(transfer_progress{donor_name(st), st.have_count, n}));
+  if (st.have_count == n)
+    return finish(self);
+  fill_window(self);
+}
+
+void on_message(self_ptr self, session_message& sm) {
+  auto& st = self->state;
+  if (sm.id != st.session)
+    return;
+  ++st.activity;
+  std::visit(
+    [&](auto& m) {
+      using T = std::decay_t<decltype(m)>;
+      if constexpr (std::is_same_v<T, confirm>) {
+        st.ctx->log->info("transfer", "donor {} confirmed; receiving block digests",
+                          donor_name(st));
+        st.target = st.current->manifest;
+        st.target.block_digests.assign(st.target.fields.block_count(), digest{});
+        st.digests_received = 0;
+        st.at = transfer_state::phase::receiving_digests;
+        tell_coordinator(self, caf::make_message(donor_confirmed{donor_name(st)}));
+      } else if constexpr (std::is_same_v<T, leaves>) {
+        if (st.at != transfer_state::phase::receiving_digests)
+          return drop_donor(self, "sent block digests before confirming");
+        on_digests(self, m);
+      } else if constexpr (std::is_same_v<T, block_data>) {
+        on_block(self, m);
+      } else if constexpr (std::is_same_v<T, busy>) {
+        drop_donor(self, fmt::format("busy (retry after {} ms)", m.retry_after_ms));
+      } else if constexpr (std::is_same_v<T, decline>) {
+        drop_donor(self, "declined: " + m.reason);
+      } else if constexpr (std::is_same_v<T, abort_transfer>) {
+        drop_donor(self, "aborted: " + m.reason);
+      } else if constexpr (std::is_same_v<T, refusal>) {
+        drop_donor(self, "refused: " + m.reason);
+      } else {
+        drop_donor(self, fmt::format("sent an unexpected {}", kind_name(wire_message{m})));
+      }
+    },
+    sm.msg);
+}
+
+void try_next(self_ptr self) {
+  auto& st = self->state;
+  if (st.next >= st.queue.size()) {
+    st.at = transfer_state::phase::idle;
+    std::string why;
+    for (const auto& f : st.failures)
+      why += (why.empty() ? "" : "; ") + f;
+    tell_coordinator(self, caf::make_message(transfer_failed{
+                             why.empty() ? "no donor to pull from" : "every donor failed: " + why}));
+    return;
+  }
+  st.current = st.queue[st.next++];
+  const auto& addr = st.current->source.fields.session_address;
+  st.ctx->log->info("transfer", "opening a session to {} at {}", st.current->source.fields.donor,
+                    addr);
+  st.session = st.ctx->link->open_session(addr);
+  st.at = transfer_state::phase::connecting;
+  if (auto router = find_role(self->system(), roles::router))
+    self->send(router, claim_session{st.session});
+}
+
+void watchdog(self_ptr self, uint64_t seen) {
+  auto& st = self->state;
+  auto period = std::chrono::milliseconds(st.ctx->config.recovery.block_timeout_ms);
+  if (st.at != transfer_state::phase::idle && st.activity == seen && st.current)
+    drop_donor(self, fmt::format("sent nothing for {} ms", period.count()));
+  if (st.at != transfer_state::phase::idle)
+    self->delayed_send(self, period, timeout_atom::value, st.activity);
+}
+
+} // namespace
+
+caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ctx) {
+  self->state.ctx = ctx;
+  return {
+    [=](transfer_job& job) {
+      auto& st = self->state;
+      st.request = job.request;
+      st.queue = std::move(job.candidates);
+      st.next = 0;
+      st.failures.clear();
+      try_next(self);
+      watchdog(self, st.activity - 1);
+    },
+    [=](session_opened_event& ev) {
+      auto& st = self->state;
+      if (ev.id != st.session)
+        return;
+      ++st.activity;
+      accept_fields fields{st.request.request_id, st.request.challenge, st.ctx->config.id,
+                           st.ctx->node_key->public_part(),
+                           st.current->manifest.fields.merkle_root,
+                           st.current->source.fields.donor_key};
+      send_frame(self, make_accept(std::move(fields), *st.ctx->node_key));
+      st.at = transfer_state::phase::confirming;
+    },
+    [=](session_message& sm) { on_message(self, sm); },
+    [=](session_closed_event& ev) {
+      if (ev.id == self->state.session) {
+        self->state.session = 0;
+        drop_donor(self, "connection lost: " + ev.reason);
+      }
+    },
+    [=](timeout_atom, uint64_t seen) { watchdog(self, seen); },
+  };
+}
+
+} // namespace fwrescue

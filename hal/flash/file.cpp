@@ -1,0 +1,179 @@
+#include "hal/flash/file.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "common/error.hpp"
+
+namespace fwrescue {
+
+caf::expected<std::unique_ptr<file_flash>>
+file_flash::open(const std::string& path, uint32_t erase_size, uint32_t program_size,
+                 uint32_t erase_us, uint32_t program_us) {
+  if (erase_size == 0 || program_size == 0 || erase_size % program_size != 0)
+    return make_error(errc::invalid_argument,
+                      fmt::format("flash {}: erase size {} must be a non-zero multiple of the "
+                                  "program size {}",
+                                  path, erase_size, program_size));
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    return make_error(errc::io_failure,
+                      fmt::format("flash {}: cannot open: {}", path, std::strerror(errno)));
+  // Owns fd until the object does, so every early return below closes it.
+  std::unique_ptr<file_flash> result{
+    new file_flash(path, fd, flash_geometry{0, erase_size, program_size}, erase_us, program_us)};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0)
+    return make_error(errc::io_failure,
+                      fmt::format("flash {}: cannot stat: {}", path, std::strerror(errno)));
+  if (!S_ISREG(st.st_mode))
+    return make_error(errc::invalid_argument, fmt::format("flash {}: not a regular file", path));
+  auto size = static_cast<uint64_t>(st.st_size);
+  if (size == 0)
+    return make_error(errc::invalid_argument,
+                      fmt::format("flash {}: the file is empty; create it with the chip's size "
+                                  "(a multiple of the erase size {})",
+                                  path, erase_size));
+  if (size % erase_size != 0)
+    return make_error(errc::invalid_argument,
+                      fmt::format("flash {}: size {} is not a multiple of the erase size {}", path,
+                                  size, erase_size));
+  result->geometry_.size = size;
+  return result;
+}
+
+file_flash::file_flash(std::string path, int fd, flash_geometry geometry, uint32_t erase_us,
+                       uint32_t program_us)
+  : path_(std::move(path)), fd_(fd), geometry_(geometry), erase_us_(erase_us),
+    program_us_(program_us) {
+}
+
+file_flash::~file_flash() {
+  // Don't retry close() on EINTR: on Linux the descriptor is released either way.
+  ::close(fd_);
+}
+
+flash_geometry file_flash::geometry() const {
+  return geometry_;
+}
+
+caf::error file_flash::read(uint64_t offset, std::span<uint8_t> out) {
+  if (!in_chip(offset, out.size()))
+    return refuse(fmt::format("read of {} bytes at 0x{:x} is outside the chip (size 0x{:x})",
+                              out.size(), offset, geometry_.size));
+  return read_at("read", offset, out);
+}
+
+caf::error file_flash::erase(uint64_t offset, uint64_t length) {
+  if (write_protected_)
+    return make_error(errc::io_failure, fmt::format("flash {}: write-protected", path_));
+  if (offset % geometry_.erase_size != 0 || length % geometry_.erase_size != 0)
+    return refuse(fmt::format("erase of 0x{:x} bytes at 0x{:x}: offset and length must be "
+                              "multiples of the erase size 0x{:x}",
+                              length, offset, geometry_.erase_size));
+  if (!in_chip(offset, length))
+    return refuse(fmt::format("erase of 0x{:x} bytes at 0x{:x} is outside the chip (size 0x{:x})",
+                              length, offset, geometry_.size));
+  const std::vector<uint8_t> erased(geometry_.erase_size, 0xff);
+  for (uint64_t at = offset; at < offset + length; at += geometry_.erase_size) {
+    if (auto err = write_at("erase", at, erased))
+      return err;
+    if (erase_us_ > 0)
+      std::this_thread::sleep_for(std::chrono::microseconds{erase_us_});
+  }
+  return caf::none;
+}
+
+caf::error file_flash::program(uint64_t offset, std::span<const uint8_t> data) {
+  if (write_protected_)
+    return make_error(errc::io_failure, fmt::format("flash {}: write-protected", path_));
+  if (!in_chip(offset, data.size()))
+    return refuse(fmt::format("program of {} bytes at 0x{:x} is outside the chip (size 0x{:x})",
+                              data.size(), offset, geometry_.size));
+  if (data.empty())
+    return caf::none;
+  auto page = geometry_.program_size;
+  if (offset / page != (offset + data.size() - 1) / page)
+    return refuse(fmt::format("program of {} bytes at 0x{:x} crosses a page boundary (page size "
+                              "{}); split it at multiples of the page size",
+                              data.size(), offset, page));
+  // A NOR cell can only go from 1 to 0 when programmed: the result is old AND new.
+  std::vector<uint8_t> cells(data.size());
+  if (auto err = read_at("program", offset, cells))
+    return err;
+  for (size_t i = 0; i < cells.size(); ++i)
+    cells[i] &= data[i];
+  if (auto err = write_at("program", offset, cells))
+    return err;
+  if (program_us_ > 0)
+    std::this_thread::sleep_for(std::chrono::microseconds{program_us_});
+  return caf::none;
+}
+
+caf::error file_flash::set_write_protect(bool on) {
+  write_protected_ = on;
+  return caf::none;
+}
+
+caf::error file_flash::sync() {
+  if (::fdatasync(fd_) != 0)
+    return make_error(errc::io_failure,
+                      fmt::format("flash {}: sync: {}", path_, std::strerror(errno)));
+  return caf::none;
+}
+
+caf::error file_flash::io_error(const char* op, uint64_t offset, int err) const {
+  return make_error(errc::io_failure, fmt::format("flash {}: {} at 0x{:x}: {}", path_, op, offset,
+                                                  std::strerror(err)));
+}
+
+caf::error file_flash::refuse(const std::string& what) const {
+  return make_error(errc::invalid_argument, fmt::format("flash {}: {}", path_, what));
+}
+
+bool file_flash::in_chip(uint64_t offset, uint64_t length) const {
+  return offset <= geometry_.size && length <= geometry_.size - offset;
+}
+
+caf::error file_flash::write_at(const char* op, uint64_t offset, std::span<const uint8_t> data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    auto n =
+      ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return io_error(op, offset + done, errno);
+    done += static_cast<size_t>(n);
+  }
+  return caf::none;
+}
+
+caf::error file_flash::read_at(const char* op, uint64_t offset, std::span<uint8_t> out) {
+  size_t done = 0;
+  while (done < out.size()) {
+    auto n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return io_error(op, offset + done, errno);
+    if (n == 0)
+      // Someone truncated the file under us: the chip no longer has the size it was opened with.
+      return make_error(errc::io_failure,
+                        fmt::format("flash {}: {} at 0x{:x}: unexpected end of file (the file "
+                                    "was truncated after opening)",
+                                    path_, op, offset + done));
+    done += static_cast<size_t>(n);
+  }
+  return caf::none;
+}
+
+} // namespace fwrescue

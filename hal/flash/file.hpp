@@ -1,0 +1,70 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "hal/flash.hpp"
+
+namespace fwrescue {
+
+/// A regular file emulating a SPI NOR chip of the file's size: erase writes 0xff over whole
+/// sectors, program ANDs the data into the current bytes and never crosses a page. Each erased
+/// sector and each program is one pwrite; `sync()` makes them durable.
+///
+/// The optional timing model sleeps `erase_us` per sector and `program_us` per program, as a
+/// datasheet's typical times, so that tests and demos see realistic durations.
+class file_flash : public flash {
+public:
+  /// Opens an existing, non-empty file whose size is a multiple of `erase_size`.
+  /// `erase_size` must be a non-zero multiple of the non-zero `program_size`.
+  static caf::expected<std::unique_ptr<file_flash>> open(const std::string& path,
+                                                         uint32_t erase_size, uint32_t program_size,
+                                                         uint32_t erase_us, uint32_t program_us);
+
+  file_flash(const file_flash&) = delete;
+  file_flash& operator=(const file_flash&) = delete;
+  ~file_flash() override;
+
+  flash_geometry geometry() const override;
+  caf::error read(uint64_t offset, std::span<uint8_t> out) override;
+  caf::error erase(uint64_t offset, uint64_t length) override;
+  caf::error program(uint64_t offset, std::span<const uint8_t> data) override;
+  caf::error set_write_protect(bool on) override;
+
+  /// Flushes written data to the device (fdatasync).
+  caf::error sync();
+
+  const std::string& path() const {
+    return path_;
+  }
+
+private:
+  file_flash(std::string path, int fd, flash_geometry geometry, uint32_t erase_us,
+             uint32_t program_us);
+
+  /// The error for a failed system call: "flash <path>: <op> at 0x<offset>: <strerror>".
+  caf::error io_error(const char* op, uint64_t offset, int err) const;
+
+  /// The error for a request the chip would reject.
+  caf::error refuse(const std::string& what) const;
+
+  /// Whether [offset, offset + length) lies within the chip, without overflowing.
+  bool in_chip(uint64_t offset, uint64_t length) const;
+
+  /// pwrite/pread of the whole buffer, retrying on EINTR and short transfers.
+  caf::error write_at(const char* op, uint64_t offset, std::span<const uint8_t> data);
+  caf::error read_at(const char* op, uint64_t offset, std::span<uint8_t> out);
+
+  std::string path_;
+  int fd_;
+  flash_geometry geometry_;
+  uint32_t erase_us_;
+  uint32_t program_us_;
+  bool write_protected_ = false;
+};
+
+} // namespace fwrescue

@@ -1,0 +1,187 @@
+#pragma once
+
+// Plain values the actors of one node exchange. They never leave the process (the wire
+// protocol is messages/protocol.hpp), so CAF may carry them without serialisation support.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+
+#include "image/merkle.hpp"
+#include "messages/manifest.hpp"
+#include "messages/protocol.hpp"
+#include "transports/transport.hpp"
+
+namespace fwrescue {
+
+// -- atoms ---------------------------------------------------------------------------------------
+
+using check_atom = caf::atom_constant<caf::atom("check")>;
+using recover_atom = caf::atom_constant<caf::atom("recover")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
+using pause_atom = caf::atom_constant<caf::atom("pause")>;
+using resume_atom = caf::atom_constant<caf::atom("resume")>;
+using hold_atom = caf::atom_constant<caf::atom("safehold")>;
+
+// -- transport events, forwarded from the transport's thread -------------------------------------
+
+struct datagram_event {
+  std::string from;
+  std::vector<uint8_t> bytes;
+};
+
+struct session_opened_event {
+  session_id id = 0;
+  std::string peer;
+  bool inbound = false;
+};
+
+struct frame_event {
+  session_id id = 0;
+  std::vector<uint8_t> bytes;
+};
+
+struct session_closed_event {
+  session_id id = 0;
+  std::string reason;
+};
+
+/// An actor asks the router to deliver a session's events to it.
+struct claim_session {
+  session_id id = 0;
+};
+
+// -- monitor -------------------------------------------------------------------------------------
+
+/// The outcome of checking the flash against the installed manifest.
+struct flash_report {
+  /// False when there is no installed manifest to check against.
+  bool checked = false;
+  uint64_t block_count = 0;
+  std::vector<leaf_range> bad;
+  std::string detail;
+
+  bool ok() const {
+    return checked && bad.empty();
+  }
+};
+
+// -- coordinator ---------------------------------------------------------------------------------
+
+/// Why a recovery starts.
+struct replacement_needed {
+  std::string reason;
+};
+
+/// An offer that passed the checks, with what the policy needs to rank it.
+struct candidate {
+  offer source;
+  /// Where the offer came from (transport address of the donor's discovery socket).
+  std::string from;
+  signed_manifest manifest;
+  /// Round trip from request to offer, in microseconds.
+  uint64_t rtt_us = 0;
+};
+
+/// One offer as negotiation judged it, for status and logs.
+struct offer_verdict {
+  std::string donor;
+  std::string role;
+  std::string version;
+  uint32_t svn = 0;
+  bool compatible = false;
+  /// Why it was rejected (empty when compatible).
+  std::string reason;
+  /// Position in the policy's order (1 = first choice; 0 when rejected).
+  uint32_t rank = 0;
+};
+
+/// What negotiation made of the offers to one request.
+struct negotiation_result {
+  std::string policy;
+  std::vector<candidate> ranked;
+  std::vector<offer_verdict> verdicts;
+};
+
+/// Offers collected for one request.
+struct offers_collected {
+  image_request request;
+  std::vector<candidate> offers;
+  /// Offers that failed before ranking (bad signature, wrong nonce), for the explanation.
+  std::vector<offer_verdict> rejected;
+};
+
+/// The transfer actor's progress and outcome.
+struct transfer_progress {
+  std::string donor;
+  uint64_t blocks_have = 0;
+  uint64_t blocks_total = 0;
+};
+
+struct donor_confirmed {
+  std::string donor;
+};
+
+struct transfer_done {
+  signed_manifest target;
+  std::string donor;
+  uint64_t blocks_pulled = 0;
+  uint64_t blocks_reused = 0;
+};
+
+struct transfer_failed {
+  std::string reason;
+};
+
+/// The flasher's progress and outcome.
+struct flash_progress {
+  uint64_t sectors_done = 0;
+  uint64_t sectors_total = 0;
+};
+
+struct flash_done {
+  uint64_t sectors_written = 0;
+  uint64_t sectors_total = 0;
+};
+
+struct flash_failed {
+  std::string reason;
+};
+
+/// A request to rewrite the flash from the staging file.
+struct flash_job {
+  signed_manifest target;
+  std::string donor;
+};
+
+/// What the donor serves: the node's own image is (un)available.
+struct own_image_state {
+  bool servable = false;
+};
+
+} // namespace fwrescue
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::datagram_event)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::session_opened_event)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::frame_event)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::session_closed_event)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::claim_session)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::flash_report)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::replacement_needed)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::image_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::offers_collected)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::negotiation_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::transfer_progress)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::donor_confirmed)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::transfer_done)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::transfer_failed)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::flash_progress)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::flash_done)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::flash_failed)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::flash_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::own_image_state)

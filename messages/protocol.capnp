@@ -1,0 +1,141 @@
+@0xf91a1469da0eaf3c;
+# The wire protocol between fwrescue nodes. docs/protocol.md describes the exchange, the
+# framing and the limits; messages/protocol.hpp holds the C++ value types these map to.
+#
+# Ordinals are stable: fields and message kinds are only ever added, never renumbered, removed
+# or reused. A change a v1 reader cannot safely ignore bumps Envelope.protocolVersion instead.
+# Every peer is untrusted: the decoder (messages/protocol.cpp) bounds every length.
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("fwrescue::schema");
+
+using Manifest = import "manifest.capnp";
+
+enum NodeRole {
+  peer @0;     # a server's BMC: a recipient that also donates its own verified image
+  console @1;  # a management console: a donor with a catalog of images
+}
+
+# Recipient -> everyone (datagram): who has an image for this platform?
+struct ImageRequest {
+  requestId @0 :UInt64;
+  nonce @1 :Data;                 # 16 random bytes; offers and accepts echo them
+  requester @2 :Text;             # node id of the recipient
+  platform @3 :Manifest.Platform;
+  minSvn @4 :UInt32;              # the recipient's anti-rollback floor
+}
+
+# What an offer's signature covers (inside SignedBody).
+struct OfferBody {
+  requestId @0 :UInt64;           # echo of ImageRequest.requestId
+  nonce @1 :Data;                 # echo of ImageRequest.nonce (16 bytes)
+  donor @2 :Text;                 # node id of the donor
+  donorKey @3 :Data;              # the donor's Ed25519 node key (32 bytes); signs this body
+  role @4 :NodeRole;
+  activeUploads @5 :UInt32;       # uploads in progress
+  maxUploads @6 :UInt32;          # the most the donor serves at once
+  sessionAddress @7 :Text;        # where to open the session that takes the offer
+  manifestBody @8 :Data;          # the offered image's encoded ManifestBody (release-signed)
+  manifestSignature @9 :Data;     # Ed25519 over manifestBody by a release key (64 bytes)
+}
+
+# What an accept's signature covers (inside SignedBody).
+struct AcceptBody {
+  requestId @0 :UInt64;
+  nonce @1 :Data;                 # the request's nonce again (16 bytes)
+  recipient @2 :Text;             # node id of the recipient
+  recipientKey @3 :Data;          # the recipient's Ed25519 node key (32 bytes); signs this body
+  merkleRoot @4 :Data;            # which of the donor's images: its manifest's root (32 bytes)
+  donorKey @5 :Data;              # the node key of the donor taken up (32 bytes), so an accept
+                                  # sent to one donor cannot be replayed to another
+}
+
+# The bytes a node key signs. One node key signs both offers and accepts, so the union tag
+# separates the two: a signed accept can never be read as a signed offer, or the other way round.
+struct SignedBody {
+  union {
+    offer @0 :OfferBody;
+    accept @1 :AcceptBody;
+  }
+}
+
+# Donor -> recipient (datagram, to the request's sender).
+struct Offer {
+  body @0 :Data;                  # encoded SignedBody holding an OfferBody: exactly what is signed
+  signature @1 :Data;             # Ed25519 over exactly `body` by OfferBody.donorKey (64 bytes)
+}
+
+# Recipient -> donor: first frame of a session.
+struct Accept {
+  body @0 :Data;                  # encoded SignedBody holding an AcceptBody: exactly what is signed
+  signature @1 :Data;             # Ed25519 over exactly `body` by AcceptBody.recipientKey (64 B)
+}
+
+# Donor -> recipient: the transfer may start; Leaves frames follow.
+struct Confirm {
+  requestId @0 :UInt64;
+}
+
+# Donor -> recipient: at the upload limit.
+struct Busy {
+  requestId @0 :UInt64;
+  retryAfterMs @1 :UInt32;
+}
+
+# Donor -> recipient: will not serve this accept.
+struct Decline {
+  requestId @0 :UInt64;
+  reason @1 :Text;
+}
+
+# Donor -> recipient: digests of blocks [first, first + n) of the accepted image.
+struct Leaves {
+  first @0 :UInt64;
+  digests @1 :Data;               # n * 32 bytes, 1 <= n <= 16384
+}
+
+# Recipient -> donor: send blocks [first, first + count).
+struct BlockRequest {
+  first @0 :UInt64;
+  count @1 :UInt32;               # 1..1024
+}
+
+# Donor -> recipient: one block.
+struct BlockData {
+  index @0 :UInt64;
+  bytes @1 :Data;                 # 1 .. 2^20 bytes
+}
+
+# Recipient -> donor: every block arrived; the session ends.
+struct Done {}
+
+# Either side: the transfer stops.
+struct Abort {
+  reason @0 :Text;
+}
+
+# Answer to a message in a protocol version this node does not speak.
+struct Refusal {
+  supportedVersion @0 :UInt16;
+  reason @1 :Text;
+}
+
+# Every datagram and every session frame holds exactly one Envelope.
+struct Envelope {
+  # Read before anything else; a reader that does not speak this version reads nothing more.
+  protocolVersion @0 :UInt16;
+  union {
+    imageRequest @1 :ImageRequest;
+    offer @2 :Offer;
+    accept @3 :Accept;
+    confirm @4 :Confirm;
+    busy @5 :Busy;
+    decline @6 :Decline;
+    leaves @7 :Leaves;
+    blockRequest @8 :BlockRequest;
+    blockData @9 :BlockData;
+    done @10 :Done;
+    abort @11 :Abort;
+    refusal @12 :Refusal;
+  }
+}

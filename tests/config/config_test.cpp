@@ -1,0 +1,410 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "common/error.hpp"
+#include "config/node_config.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace fwrescue;
+
+namespace {
+
+/// The required keys only; 11 lines, so appended text starts on line 12.
+const std::string minimal = R"([node]
+id = "bmc-a"
+key = "keys/bmc-a.sec"
+state_dir = "state/bmc-a"
+[platform]
+vendor = "QEMU"
+board = "q35"
+[trust]
+manifest_keys = ["keys/release.pub"]
+[flash]
+path = "flash/bmc-a.fd"
+)";
+
+/// An absolute source so that resolved paths do not depend on the working directory.
+const std::string source = "/etc/fwrescue/peer.toml";
+
+std::string replace(std::string text, const std::string& from, const std::string& to) {
+  auto pos = text.find(from);
+  REQUIRE(pos != std::string::npos);
+  return text.replace(pos, from.size(), to);
+}
+
+/// The one-line error parsing `text` as "peer.toml" gives.
+std::string error_of(const std::string& text) {
+  auto cfg = parse_config(text, "peer.toml");
+  REQUIRE_FALSE(cfg);
+  CHECK(has_code(cfg.error(), errc::invalid_argument));
+  return describe(cfg.error());
+}
+
+std::vector<uint8_t> bytes_of(const std::string& s) {
+  return {s.begin(), s.end()};
+}
+
+} // namespace
+
+TEST_CASE("a config with only the required keys gets every default") {
+  auto cfg = parse_config(minimal, source);
+  REQUIRE(cfg);
+  CHECK(cfg->source == source);
+  CHECK(cfg->id == "bmc-a");
+  CHECK(cfg->role == node_role::peer);
+  CHECK(cfg->log_level == "info");
+  CHECK(cfg->platform == platform_id{"QEMU", "q35"});
+  CHECK(cfg->svn_floor == 0);
+  flash_config flash;
+  CHECK(cfg->flash.backend == flash.backend);
+  CHECK(cfg->flash.erase_size == flash.erase_size);
+  CHECK(cfg->flash.program_size == flash.program_size);
+  CHECK(cfg->flash.erase_us == flash.erase_us);
+  CHECK(cfg->flash.program_us == flash.program_us);
+  host_power_config power;
+  CHECK(cfg->host_power.backend == power.backend);
+  CHECK(cfg->host_power.during_flash == power.during_flash);
+  monitor_config monitor;
+  CHECK(cfg->monitor.interval_s == monitor.interval_s);
+  CHECK(cfg->monitor.check_at_start == monitor.check_at_start);
+  CHECK(cfg->monitor.auto_recover == monitor.auto_recover);
+  recovery_config rec;
+  CHECK(cfg->recovery.policy == rec.policy);
+  CHECK(cfg->recovery.discovery_window_ms == rec.discovery_window_ms);
+  CHECK(cfg->recovery.block_window == rec.block_window);
+  CHECK(cfg->recovery.block_timeout_ms == rec.block_timeout_ms);
+  CHECK(cfg->recovery.max_attempts == rec.max_attempts);
+  CHECK(cfg->recovery.backoff_initial_ms == rec.backoff_initial_ms);
+  CHECK(cfg->recovery.backoff_max_ms == rec.backoff_max_ms);
+  donor_config donor;
+  CHECK(cfg->donor.enabled == donor.enabled);
+  CHECK(cfg->donor.serve_installed == donor.serve_installed);
+  CHECK(cfg->donor.images.empty());
+  CHECK(cfg->donor.max_uploads == donor.max_uploads);
+  CHECK(cfg->donor.upload_rate_kbps == donor.upload_rate_kbps);
+  lan_config lan;
+  CHECK(cfg->lan.enabled == lan.enabled);
+  CHECK(cfg->lan.group == lan.group);
+  CHECK(cfg->lan.discovery_port == lan.discovery_port);
+  CHECK(cfg->lan.interface_address == lan.interface_address);
+  CHECK(cfg->lan.session_port == lan.session_port);
+  CHECK(cfg->lan.static_peers.empty());
+  CHECK(cfg->lan.multicast_ttl == lan.multicast_ttl);
+  CHECK(cfg->admin.socket.empty());
+  CHECK(cfg->admin_socket() == "/etc/fwrescue/state/bmc-a/admin.sock");
+  supervisor_config sup;
+  CHECK(cfg->supervisor.max_restarts == sup.max_restarts);
+  CHECK(cfg->supervisor.restart_window_s == sup.restart_window_s);
+}
+
+TEST_CASE("every key of a full config is read into its field") {
+  auto text = R"([node]
+id = "Console_2.b-x"
+role = "console"
+key = "/keys/c.sec"
+state_dir = "/var/lib/fwrescue"
+log_level = "debug"
+[platform]
+vendor = "Acme Corp."
+board = "X11-DP"
+[trust]
+manifest_keys = ["/keys/a.pub", "/keys/b.pub"]
+svn_floor = 4294967295
+[flash]
+backend = "file"
+path = "/dev/shm/flash.fd"
+erase_size = 65536
+program_size = 65536
+erase_us = 30000
+program_us = 700
+[host_power]
+backend = "sim"
+during_flash = "reset"
+[monitor]
+interval_s = 0
+check_at_start = false
+auto_recover = false
+[recovery]
+policy = "first-responder"
+discovery_window_ms = 0
+block_window = 1024
+block_timeout_ms = 1
+max_attempts = 1
+backoff_initial_ms = 7
+backoff_max_ms = 7
+[donor]
+enabled = false
+serve_installed = false
+max_uploads = 9
+upload_rate_kbps = 8000
+[[donor.images]]
+image = "/img/a.fd"
+manifest = "/img/a.fwm"
+[[donor.images]]
+image = "/img/b.fd"
+manifest = "/img/b.fwm"
+[lan]
+enabled = false
+group = "255.255.255.255"
+discovery_port = 65535
+interface_address = "10.1.2.3"
+session_port = 65535
+static_peers = ["10.0.0.1:1", "192.0.2.7:65535"]
+multicast_ttl = 255
+[admin]
+socket = "/run/fwrescue.sock"
+[supervisor]
+max_restarts = 0
+restart_window_s = 1
+)";
+  auto cfg = parse_config(text, source);
+  REQUIRE(cfg);
+  CHECK(cfg->id == "Console_2.b-x");
+  CHECK(cfg->role == node_role::console);
+  CHECK(cfg->key == "/keys/c.sec");
+  CHECK(cfg->state_dir == "/var/lib/fwrescue");
+  CHECK(cfg->log_level == "debug");
+  CHECK(cfg->platform == platform_id{"Acme Corp.", "X11-DP"});
+  CHECK(cfg->manifest_keys == std::vector<std::string>{"/keys/a.pub", "/keys/b.pub"});
+  CHECK(cfg->svn_floor == 4294967295u);
+  CHECK(cfg->flash.backend == "file");
+  CHECK(cfg->flash.path == "/dev/shm/flash.fd");
+  CHECK(cfg->flash.erase_size == 65536);
+  CHECK(cfg->flash.program_size == 65536);
+  CHECK(cfg->flash.erase_us == 30000);
+  CHECK(cfg->flash.program_us == 700);
+  CHECK(cfg->host_power.backend == "sim");
+  CHECK(cfg->host_power.during_flash == "reset");
+  CHECK(cfg->monitor.interval_s == 0);
+  CHECK_FALSE(cfg->monitor.check_at_start);
+  CHECK_FALSE(cfg->monitor.auto_recover);
+  CHECK(cfg->recovery.policy == "first-responder");
+  CHECK(cfg->recovery.discovery_window_ms == 0);
+  CHECK(cfg->recovery.block_window == 1024);
+  CHECK(cfg->recovery.block_timeout_ms == 1);
+  CHECK(cfg->recovery.max_attempts == 1);
+  CHECK(cfg->recovery.backoff_initial_ms == 7);
+  CHECK(cfg->recovery.backoff_max_ms == 7);
+  CHECK_FALSE(cfg->donor.enabled);
+  CHECK_FALSE(cfg->donor.serve_installed);
+  CHECK(cfg->donor.max_uploads == 9);
+  CHECK(cfg->donor.upload_rate_kbps == 8000);
+  REQUIRE(cfg->donor.images.size() == 2);
+  CHECK(cfg->donor.images[0].image == "/img/a.fd");
+  CHECK(cfg->donor.images[0].manifest == "/img/a.fwm");
+  CHECK(cfg->donor.images[1].image == "/img/b.fd");
+  CHECK(cfg->donor.images[1].manifest == "/img/b.fwm");
+  CHECK_FALSE(cfg->lan.enabled);
+  CHECK(cfg->lan.group == "255.255.255.255");
+  CHECK(cfg->lan.discovery_port == 65535);
+  CHECK(cfg->lan.interface_address == "10.1.2.3");
+  CHECK(cfg->lan.session_port == 65535);
+  CHECK(cfg->lan.static_peers == std::vector<std::string>{"10.0.0.1:1", "192.0.2.7:65535"});
+  CHECK(cfg->lan.multicast_ttl == 255);
+  CHECK(cfg->admin.socket == "/run/fwrescue.sock");
+  CHECK(cfg->admin_socket() == "/run/fwrescue.sock");
+  CHECK(cfg->supervisor.max_restarts == 0);
+  CHECK(cfg->supervisor.restart_window_s == 1);
+}
+
+TEST_CASE("relative paths are resolved against the config file's directory") {
+  auto text = replace(minimal, "state_dir = \"state/bmc-a\"", "state_dir = \"../var/./a/\"")
+              + "[[donor.images]]\nimage = \"img/a.fd\"\nmanifest = \"/abs/a.fwm\"\n"
+              + "[admin]\nsocket = \"run/admin.sock\"\n";
+  auto cfg = parse_config(text, source);
+  REQUIRE(cfg);
+  CHECK(cfg->key == "/etc/fwrescue/keys/bmc-a.sec");
+  CHECK(cfg->state_dir == "/etc/var/a");
+  CHECK(cfg->manifest_keys == std::vector<std::string>{"/etc/fwrescue/keys/release.pub"});
+  CHECK(cfg->flash.path == "/etc/fwrescue/flash/bmc-a.fd");
+  REQUIRE(cfg->donor.images.size() == 1);
+  CHECK(cfg->donor.images[0].image == "/etc/fwrescue/img/a.fd");
+  CHECK(cfg->donor.images[0].manifest == "/abs/a.fwm");
+  CHECK(cfg->admin_socket() == "/etc/fwrescue/run/admin.sock");
+
+  SECTION("a source without a directory reads paths against the working directory") {
+    auto here = parse_config(minimal, "peer.toml");
+    REQUIRE(here);
+    CHECK(here->key == (std::filesystem::current_path() / "keys/bmc-a.sec").string());
+  }
+}
+
+TEST_CASE("errors name the file, the line and the key in one line") {
+  SECTION("unknown key") {
+    CHECK(error_of(replace(minimal, "id = ", "idd = \"x\"\nid = "))
+          == "peer.toml:2: unknown key 'node.idd'");
+    CHECK(error_of(minimal + "[monitor]\nintervals = 5\n")
+          == "peer.toml:13: unknown key 'monitor.intervals'");
+    CHECK(error_of(minimal + "[[donor.images]]\nimage = \"a\"\nmanifest = \"b\"\nsig = \"c\"\n")
+          == "peer.toml:15: unknown key 'donor.images[0].sig'");
+  }
+  SECTION("unknown table") {
+    CHECK(error_of("[nodes]\nid = \"x\"\n" + minimal) == "peer.toml:1: unknown table 'nodes'");
+    CHECK(error_of(minimal + "[flash.timing]\nerase_us = 1\n")
+          == "peer.toml:12: unknown table 'flash.timing'");
+  }
+  SECTION("wrong type") {
+    CHECK(error_of(minimal + "[recovery]\nblock_window = \"32\"\n")
+          == "peer.toml:13: key 'recovery.block_window': expected an integer from 1 to 1024, "
+             "got a string (\"32\")");
+    CHECK(error_of(replace(minimal, "id = \"bmc-a\"", "id = 5"))
+          == "peer.toml:2: key 'node.id': expected a string of 1 to 32 characters from A-Z a-z "
+             "0-9 . _ -, got an integer (5)");
+    CHECK(error_of(minimal + "[monitor]\nauto_recover = \"yes\"\n")
+          == "peer.toml:13: key 'monitor.auto_recover': expected true or false, got a string "
+             "(\"yes\")");
+    CHECK(error_of("supervisor = 3\n" + minimal)
+          == "peer.toml:1: key 'supervisor': expected a table ([supervisor]), got an integer (3)");
+    CHECK(error_of(minimal + "[donor.images]\nimage = \"a\"\n")
+          == "peer.toml:12: key 'donor.images': expected an array of tables ([[donor.images]]), "
+             "got a table");
+  }
+  SECTION("out of range") {
+    CHECK(error_of(minimal + "[recovery]\nblock_window = 0\n")
+          == "peer.toml:13: key 'recovery.block_window': expected an integer from 1 to 1024, "
+             "got 0");
+    CHECK(error_of(minimal + "[monitor]\ninterval_s = 4294967296\n")
+          == "peer.toml:13: key 'monitor.interval_s': expected an integer from 0 to 4294967295, "
+             "got 4294967296");
+    CHECK(error_of(minimal + "[lan]\ndiscovery_port = 0\n")
+          == "peer.toml:13: key 'lan.discovery_port': expected an integer from 1 to 65535, got 0");
+    CHECK(error_of(minimal + "[lan]\nsession_port = 65536\n")
+          == "peer.toml:13: key 'lan.session_port': expected an integer from 0 to 65535, got "
+             "65536");
+    CHECK(error_of(minimal + "[lan]\nmulticast_ttl = -1\n")
+          == "peer.toml:13: key 'lan.multicast_ttl': expected an integer from 0 to 255, got -1");
+    CHECK(error_of(minimal + "[recovery]\nmax_attempts = 0\n")
+          == "peer.toml:13: key 'recovery.max_attempts': expected an integer from 1 to "
+             "4294967295, got 0");
+  }
+  SECTION("flash geometry") {
+    CHECK(error_of(minimal + "erase_size = 3000\n")
+          == "peer.toml:12: key 'flash.erase_size': expected a power of two from 256 to "
+             "2147483648, got 3000");
+    CHECK(error_of(minimal + "erase_size = 128\n")
+          == "peer.toml:12: key 'flash.erase_size': expected a power of two from 256 to "
+             "2147483648, got 128");
+    CHECK(error_of(minimal + "program_size = 8192\n")
+          == "peer.toml:12: key 'flash.program_size': expected a power of two no larger than "
+             "flash.erase_size (4096), got 8192");
+  }
+  SECTION("backoff order") {
+    CHECK(error_of(minimal + "[recovery]\nbackoff_initial_ms = 6000\n")
+          == "peer.toml:13: key 'recovery.backoff_initial_ms': expected an integer no larger "
+             "than recovery.backoff_max_ms (5000), got 6000");
+    CHECK(error_of(minimal + "[recovery]\nbackoff_max_ms = 100\n")
+          == "peer.toml:13: key 'recovery.backoff_max_ms': expected an integer no smaller than "
+             "recovery.backoff_initial_ms (200), got 100");
+  }
+  SECTION("bad enum lists the allowed values") {
+    CHECK(
+      error_of(replace(minimal, "id = \"bmc-a\"\n", "id = \"bmc-a\"\nlog_level = \"verbose\"\n"))
+      == "peer.toml:3: key 'node.log_level': expected one of \"debug\", \"info\", \"warn\", "
+         "\"error\", got \"verbose\"");
+    CHECK(error_of(replace(minimal, "id = \"bmc-a\"\n", "id = \"bmc-a\"\nrole = \"donor\"\n"))
+          == "peer.toml:3: key 'node.role': expected one of \"peer\", \"console\", got \"donor\"");
+    CHECK(error_of(minimal + "backend = \"flashrom\"\n")
+          == "peer.toml:12: key 'flash.backend': expected one of \"file\", got \"flashrom\"");
+    CHECK(error_of(minimal + "[host_power]\nduring_flash = \"on\"\n")
+          == "peer.toml:13: key 'host_power.during_flash': expected one of \"off\", \"reset\", "
+             "got \"on\"");
+  }
+  SECTION("missing required key") {
+    CHECK(error_of(replace(minimal, "id = \"bmc-a\"\n", ""))
+          == "peer.toml: missing required key 'node.id'");
+    CHECK(error_of(replace(minimal, "path = \"flash/bmc-a.fd\"\n", ""))
+          == "peer.toml: missing required key 'flash.path'");
+    CHECK(error_of(minimal + "[[donor.images]]\nimage = \"a.fd\"\n")
+          == "peer.toml: missing required key 'donor.images[0].manifest'");
+    CHECK(error_of(replace(minimal, "[\"keys/release.pub\"]", "[]"))
+          == "peer.toml:9: key 'trust.manifest_keys': expected an array of at least one "
+             "path string, got an empty array");
+  }
+  SECTION("TOML syntax error") {
+    auto text = minimal + "[recovery]\nblock_window = \n";
+    CHECK_THAT(error_of(text), Catch::StartsWith("peer.toml:13: TOML syntax error: "));
+    CHECK(error_of(text).find('\n') == std::string::npos);
+  }
+  SECTION("bad address") {
+    CHECK(error_of(minimal + "[lan]\ngroup = \"239.255.77\"\n")
+          == "peer.toml:13: key 'lan.group': expected an IPv4 address in dotted-quad form, got "
+             "\"239.255.77\"");
+    CHECK(error_of(minimal + "[lan]\ninterface_address = \"localhost\"\n")
+          == "peer.toml:13: key 'lan.interface_address': expected an IPv4 address in dotted-quad "
+             "form, got \"localhost\"");
+    for (std::string bad :
+         {"10.0.0.1", "10.0.0.1:0", "10.0.0.1:65536", "10.0.0.1:", "host:80", "10.0.0.1:+8"}) {
+      CHECK(error_of(minimal + "[lan]\nstatic_peers = [\"10.0.0.2:47710\", \"" + bad + "\"]\n")
+            == "peer.toml:13: key 'lan.static_peers[1]': expected \"IPv4:port\" with a port "
+               "from 1 to 65535, got \""
+                 + bad + "\"");
+    }
+  }
+  SECTION("the earliest problem in the file is the one reported") {
+    auto text = replace(minimal, "id = \"bmc-a\"\n", "id = \"bmc-a\"\nrole = 1\n")
+                + "[recovery]\nblock_window = 0\n";
+    CHECK(error_of(text)
+          == "peer.toml:3: key 'node.role': expected one of \"peer\", \"console\", got an "
+             "integer (1)");
+  }
+  SECTION("text from the file cannot break the error across lines") {
+    auto text = replace(minimal, "id = \"bmc-a\"", "id = \"bmc\\na\"");
+    CHECK(error_of(text)
+          == "peer.toml:2: key 'node.id': expected a string of 1 to 32 characters from A-Z a-z "
+             "0-9 . _ -, got \"bmc\\x0aa\"");
+  }
+}
+
+TEST_CASE("the recovery policy is any non-empty name") {
+  auto cfg = parse_config(minimal + "[recovery]\npolicy = \"no-such-policy\"\n", source);
+  REQUIRE(cfg);
+  CHECK(cfg->recovery.policy == "no-such-policy");
+  CHECK(error_of(minimal + "[recovery]\npolicy = \"\"\n")
+        == "peer.toml:13: key 'recovery.policy': expected a non-empty string (a policy name), "
+           "got \"\"");
+}
+
+TEST_CASE("load_config reads a file and names it in errors") {
+  test::temp_dir dir;
+  auto path = dir.path("node.toml");
+  test::write_bytes(path, bytes_of(minimal));
+  auto cfg = load_config(path);
+  REQUIRE(cfg);
+  CHECK(cfg->source == path);
+  CHECK(cfg->key == dir.path("keys/bmc-a.sec"));
+
+  test::write_bytes(path, bytes_of(minimal + "[recovery]\nblock_window = 0\n"));
+  auto bad = load_config(path);
+  REQUIRE_FALSE(bad);
+  CHECK(has_code(bad.error(), errc::invalid_argument));
+  CHECK_THAT(describe(bad.error()), Catch::StartsWith(path + ":13: key 'recovery.block_window'"));
+
+  auto missing = load_config(dir.path("absent.toml"));
+  REQUIRE_FALSE(missing);
+  CHECK(has_code(missing.error(), errc::io_failure));
+
+  test::write_bytes(path, bytes_of(minimal + "# " + std::string(1 << 20, 'x') + "\n"));
+  auto huge = load_config(path);
+  REQUIRE_FALSE(huge);
+  CHECK(has_code(huge.error(), errc::invalid_argument));
+}
+
+TEST_CASE("the example configurations parse") {
+  const std::string examples = std::string{FWRESCUE_SOURCE_DIR} + "/config/examples/";
+  auto peer = load_config(examples + "peer.toml");
+  REQUIRE(peer);
+  CHECK(peer->role == node_role::peer);
+  CHECK(peer->donor.enabled);
+  CHECK(peer->monitor.auto_recover);
+  CHECK(peer->lan.static_peers.empty());
+  CHECK(peer->flash.path == examples + "flash/bmc-a.fd");
+
+  auto console = load_config(examples + "console.toml");
+  REQUIRE(console);
+  CHECK(console->role == node_role::console);
+  CHECK_FALSE(console->monitor.auto_recover);
+  REQUIRE(console->donor.images.size() == 1);
+  CHECK(console->donor.images[0].manifest == examples + "images/bios-q35-2.7.1.fwm");
+  CHECK_FALSE(console->flash.path.empty());
+}

@@ -1,0 +1,232 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "transports/transport.hpp"
+
+namespace fwrescue::test {
+
+/// A transport in memory for actor tests. It records what the code under test sends
+/// (broadcasts, datagrams, sessions opened, frames, closes) and lets the test play the network
+/// by injecting events, which reach the registered `transport_events` at once, on the test's
+/// thread. No threads, no sockets, no timing; not thread-safe, like the test coordinator it
+/// serves. Header-only so any test can use it without a library.
+class fake_transport : public transport {
+public:
+  struct datagram {
+    std::string to;
+    std::vector<uint8_t> bytes;
+  };
+
+  struct opened_session {
+    session_id id;
+    std::string address;
+  };
+
+  struct frame {
+    session_id id;
+    std::vector<uint8_t> bytes;
+  };
+
+  /// Properties like a LAN link's, under the kind "fake".
+  static link_properties default_properties() {
+    link_properties props;
+    props.kind = "fake";
+    props.max_datagram = 1400;
+    props.max_frame = 2 * 1024 * 1024;
+    props.nominal_rate_bps = 1'000'000'000;
+    props.latency_us = 100;
+    return props;
+  }
+
+  explicit fake_transport(link_properties props = default_properties(),
+                          std::string address = "192.0.2.1:47711")
+    : props_(std::move(props)), address_(std::move(address)) {
+  }
+
+  // -- transport ------------------------------------------------------------------------------
+
+  link_properties properties() const override {
+    return props_;
+  }
+
+  caf::error start(transport_events& events) override {
+    if (start_error_)
+      return start_error_;
+    events_ = &events;
+    return {};
+  }
+
+  /// Forgets every session without events, as a real transport does.
+  void stop() override {
+    events_ = nullptr;
+    pending_.clear();
+    open_.clear();
+    ++stops_;
+  }
+
+  std::string session_address() const override {
+    return address_;
+  }
+
+  void broadcast(std::vector<uint8_t> datagram) override {
+    broadcasts_.push_back(std::move(datagram));
+  }
+
+  void send_datagram(const std::string& to, std::vector<uint8_t> bytes) override {
+    datagrams_.push_back({to, std::move(bytes)});
+  }
+
+  /// Records the request; the test answers with accept_open() or refuse_open().
+  session_id open_session(const std::string& address) override {
+    auto id = next_id_++;
+    opened_.push_back({id, address});
+    pending_[id] = address;
+    return id;
+  }
+
+  void send_frame(session_id id, std::vector<uint8_t> bytes) override {
+    frames_.push_back({id, std::move(bytes)});
+  }
+
+  /// Records the close and, as the contract promises, reports "closed locally" at once for a
+  /// session that is open or opening (nothing for one already closed, or while stopped).
+  void close_session(session_id id) override {
+    closed_.push_back(id);
+    if (open_.erase(id) + pending_.erase(id) > 0 && events_ != nullptr)
+      events_->on_session_closed(id, "closed locally");
+  }
+
+  // -- what the test does ---------------------------------------------------------------------
+
+  /// Makes the next start() fail with `err`.
+  void fail_start(caf::error err) {
+    start_error_ = std::move(err);
+  }
+
+  void deliver_datagram(const std::string& from, std::vector<uint8_t> bytes) {
+    events().on_datagram(from, std::move(bytes));
+  }
+
+  /// Completes an open_session() request.
+  void accept_open(session_id id) {
+    auto i = pending_.find(id);
+    if (i == pending_.end())
+      throw std::logic_error("fake_transport: no session is opening under this id");
+    auto address = i->second;
+    pending_.erase(i);
+    open_.emplace(id, address);
+    events().on_session_opened(id, address, false);
+  }
+
+  /// Fails an open_session() request with `reason`.
+  void refuse_open(session_id id, const std::string& reason = "connection refused") {
+    if (pending_.erase(id) == 0)
+      throw std::logic_error("fake_transport: no session is opening under this id");
+    events().on_session_closed(id, reason);
+  }
+
+  /// A peer opens a session to us; returns its id.
+  session_id open_inbound(const std::string& peer) {
+    auto id = next_id_++;
+    open_.emplace(id, peer);
+    events().on_session_opened(id, peer, true);
+    return id;
+  }
+
+  void deliver_frame(session_id id, std::vector<uint8_t> bytes) {
+    if (open_.count(id) == 0)
+      throw std::logic_error("fake_transport: frame for a session that is not open");
+    events().on_frame(id, std::move(bytes));
+  }
+
+  /// The peer or the network ends a session.
+  void close_by_peer(session_id id, const std::string& reason = "closed by peer") {
+    if (open_.erase(id) == 0)
+      throw std::logic_error("fake_transport: no session is open under this id");
+    events().on_session_closed(id, reason);
+  }
+
+  // -- what the test checks -------------------------------------------------------------------
+
+  const std::vector<std::vector<uint8_t>>& broadcasts() const {
+    return broadcasts_;
+  }
+
+  const std::vector<datagram>& datagrams() const {
+    return datagrams_;
+  }
+
+  /// Every open_session() call, in order.
+  const std::vector<opened_session>& opened_sessions() const {
+    return opened_;
+  }
+
+  /// Every send_frame() call, in order.
+  const std::vector<frame>& frames() const {
+    return frames_;
+  }
+
+  /// The frames sent on one session, in order.
+  std::vector<std::vector<uint8_t>> frames_on(session_id id) const {
+    std::vector<std::vector<uint8_t>> out;
+    for (const auto& f : frames_)
+      if (f.id == id)
+        out.push_back(f.bytes);
+    return out;
+  }
+
+  /// Every close_session() call, in order.
+  const std::vector<session_id>& closed_sessions() const {
+    return closed_;
+  }
+
+  bool is_open(session_id id) const {
+    return open_.count(id) > 0;
+  }
+
+  bool started() const {
+    return events_ != nullptr;
+  }
+
+  int stops() const {
+    return stops_;
+  }
+
+  /// Forgets what was sent, keeping the sessions.
+  void clear_records() {
+    broadcasts_.clear();
+    datagrams_.clear();
+    opened_.clear();
+    frames_.clear();
+    closed_.clear();
+  }
+
+private:
+  transport_events& events() {
+    if (events_ == nullptr)
+      throw std::logic_error("fake_transport: event injected while not started");
+    return *events_;
+  }
+
+  link_properties props_;
+  std::string address_;
+  caf::error start_error_;
+  transport_events* events_ = nullptr;
+  session_id next_id_ = 1;
+  int stops_ = 0;
+  std::map<session_id, std::string> pending_;
+  std::map<session_id, std::string> open_;
+  std::vector<std::vector<uint8_t>> broadcasts_;
+  std::vector<datagram> datagrams_;
+  std::vector<opened_session> opened_;
+  std::vector<frame> frames_;
+  std::vector<session_id> closed_;
+};
+
+} // namespace fwrescue::test

@@ -1,0 +1,214 @@
+#include <catch2/catch.hpp>
+
+#include "common/error.hpp"
+#include "common/file_io.hpp"
+#include "hal/flash/file.hpp"
+#include "tests/fakes/fake_flash.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace fwrescue;
+
+namespace {
+
+constexpr uint32_t sector = 4096;
+constexpr uint32_t page = 256;
+
+/// A flash file of `sectors` sectors holding random bytes, opened without the timing model.
+struct chip {
+  test::temp_dir dir;
+  std::string path = dir.path("flash.bin");
+  std::vector<uint8_t> initial;
+  std::unique_ptr<file_flash> flash;
+
+  explicit chip(size_t sectors = 4) : initial(test::random_bytes(sectors * sector, 11)) {
+    test::write_bytes(path, initial);
+    auto opened = file_flash::open(path, sector, page, 0, 0);
+    REQUIRE(opened);
+    flash = std::move(*opened);
+  }
+
+  std::vector<uint8_t> read(uint64_t offset, size_t n) {
+    std::vector<uint8_t> out(n);
+    auto err = flash->read(offset, out);
+    REQUIRE_FALSE(err);
+    return out;
+  }
+
+  /// What the file itself holds, read around the flash object.
+  std::vector<uint8_t> file_bytes() {
+    auto bytes = read_file(path, 1 << 20, "flash");
+    REQUIRE(bytes);
+    return *bytes;
+  }
+};
+
+std::vector<uint8_t> slice(const std::vector<uint8_t>& v, size_t offset, size_t n) {
+  return {v.begin() + static_cast<ptrdiff_t>(offset),
+          v.begin() + static_cast<ptrdiff_t>(offset + n)};
+}
+
+} // namespace
+
+TEST_CASE("a flash file has the file's size and reads back its content") {
+  chip c;
+  auto g = c.flash->geometry();
+  CHECK(g.size == 4 * sector);
+  CHECK(g.erase_size == sector);
+  CHECK(g.program_size == page);
+  CHECK(c.read(0, 4 * sector) == c.initial);
+  CHECK(c.read(sector + 5, 100) == slice(c.initial, sector + 5, 100));
+}
+
+TEST_CASE("erase sets whole sectors to 0xff and leaves the others alone") {
+  chip c;
+  REQUIRE_FALSE(c.flash->erase(sector, 2 * sector));
+  auto after = c.file_bytes();
+  CHECK(slice(after, 0, sector) == slice(c.initial, 0, sector));
+  CHECK(slice(after, sector, 2 * sector) == std::vector<uint8_t>(2 * sector, 0xff));
+  CHECK(slice(after, 3 * sector, sector) == slice(c.initial, 3 * sector, sector));
+}
+
+TEST_CASE("program writes data into erased cells and only clears bits") {
+  chip c;
+  REQUIRE_FALSE(c.flash->erase(0, sector));
+  std::vector<uint8_t> first{0xf0, 0x0f, 0xaa, 0xff};
+  REQUIRE_FALSE(c.flash->program(page, first));
+  CHECK(c.read(page, 4) == first);
+  // Programming over unerased data leaves old AND new, as on a real chip.
+  std::vector<uint8_t> second{0xcc, 0xff, 0x55, 0x00};
+  REQUIRE_FALSE(c.flash->program(page, second));
+  std::vector<uint8_t> anded{0xc0, 0x0f, 0x00, 0x00};
+  CHECK(c.read(page, 4) == anded);
+  CHECK(slice(c.file_bytes(), page, 4) == anded);
+  // A whole page at once is one program.
+  auto data = test::random_bytes(page, 5);
+  REQUIRE_FALSE(c.flash->program(2 * page, data));
+  CHECK(c.read(2 * page, page) == data);
+  // Neighbouring bytes stay erased.
+  CHECK(c.read(page + 4, 1) == std::vector<uint8_t>{0xff});
+}
+
+TEST_CASE("a program that crosses a page boundary is refused and changes nothing") {
+  chip c;
+  REQUIRE_FALSE(c.flash->erase(0, sector));
+  auto err = c.flash->program(page - 2, std::vector<uint8_t>(4, 0x00));
+  REQUIRE(err);
+  CHECK(has_code(err, errc::invalid_argument));
+  CHECK_THAT(describe(err), Catch::Contains("crosses a page boundary"));
+  CHECK(c.read(0, sector) == std::vector<uint8_t>(sector, 0xff));
+  CHECK(c.flash->program(0, std::vector<uint8_t>(page + 1, 0x00)));
+}
+
+TEST_CASE("a misaligned erase is refused and changes nothing") {
+  chip c;
+  auto offset_err = c.flash->erase(sector / 2, sector);
+  REQUIRE(offset_err);
+  CHECK(has_code(offset_err, errc::invalid_argument));
+  CHECK_THAT(describe(offset_err), Catch::Contains("0x800"));
+  auto length_err = c.flash->erase(0, sector + 1);
+  REQUIRE(length_err);
+  CHECK(has_code(length_err, errc::invalid_argument));
+  CHECK(c.file_bytes() == c.initial);
+}
+
+TEST_CASE("reads, erases and programs outside the chip are refused") {
+  chip c;
+  std::vector<uint8_t> out(16);
+  auto read_err = c.flash->read(4 * sector - 8, out);
+  REQUIRE(read_err);
+  CHECK(has_code(read_err, errc::invalid_argument));
+  CHECK_THAT(describe(read_err), Catch::Contains("0x3ff8") && Catch::Contains(c.path));
+  // An offset so large that offset + length wraps around must not slip through.
+  CHECK(has_code(c.flash->read(UINT64_MAX - 4, out), errc::invalid_argument));
+  CHECK(has_code(c.flash->erase(4 * sector, sector), errc::invalid_argument));
+  CHECK(has_code(c.flash->program(4 * sector, std::vector<uint8_t>(1, 0)), errc::invalid_argument));
+  CHECK(c.file_bytes() == c.initial);
+}
+
+TEST_CASE("a write-protected flash refuses erase and program but still reads") {
+  chip c;
+  REQUIRE_FALSE(c.flash->set_write_protect(true));
+  auto erase_err = c.flash->erase(0, sector);
+  REQUIRE(erase_err);
+  CHECK(describe(erase_err) == "flash " + c.path + ": write-protected");
+  auto program_err = c.flash->program(0, std::vector<uint8_t>(4, 0));
+  REQUIRE(program_err);
+  CHECK(describe(program_err) == "flash " + c.path + ": write-protected");
+  CHECK(c.read(0, 16) == slice(c.initial, 0, 16));
+  CHECK(c.file_bytes() == c.initial);
+  REQUIRE_FALSE(c.flash->set_write_protect(false));
+  CHECK_FALSE(c.flash->erase(0, sector));
+}
+
+TEST_CASE("what was written is in the file for the next instance") {
+  chip c;
+  auto data = test::random_bytes(page, 8);
+  REQUIRE_FALSE(c.flash->erase(2 * sector, sector));
+  REQUIRE_FALSE(c.flash->program(2 * sector + page, data));
+  REQUIRE_FALSE(c.flash->sync());
+  c.flash.reset();
+  // The timing model only slows things down; it must not change results.
+  auto reopened = file_flash::open(c.path, sector, page, 1, 1);
+  REQUIRE(reopened);
+  std::vector<uint8_t> out(page);
+  REQUIRE_FALSE((*reopened)->read(2 * sector + page, out));
+  CHECK(out == data);
+  REQUIRE_FALSE((*reopened)->erase(3 * sector, sector));
+  REQUIRE_FALSE((*reopened)->read(3 * sector, out));
+  CHECK(out == std::vector<uint8_t>(page, 0xff));
+}
+
+TEST_CASE("opening a flash file that is missing, empty or not whole sectors fails clearly") {
+  test::temp_dir dir;
+  auto missing = file_flash::open(dir.path("none.bin"), sector, page, 0, 0);
+  REQUIRE_FALSE(missing);
+  CHECK_THAT(describe(missing.error()), Catch::Contains(dir.path("none.bin")));
+
+  test::write_bytes(dir.path("empty.bin"), {});
+  auto empty = file_flash::open(dir.path("empty.bin"), sector, page, 0, 0);
+  REQUIRE_FALSE(empty);
+  CHECK_THAT(describe(empty.error()),
+             Catch::Contains(dir.path("empty.bin")) && Catch::Contains("empty"));
+
+  test::write_bytes(dir.path("odd.bin"), std::vector<uint8_t>(sector + 512, 0xff));
+  auto odd = file_flash::open(dir.path("odd.bin"), sector, page, 0, 0);
+  REQUIRE_FALSE(odd);
+  CHECK(has_code(odd.error(), errc::invalid_argument));
+  CHECK_THAT(describe(odd.error()),
+             Catch::Contains(dir.path("odd.bin")) && Catch::Contains("not a multiple"));
+
+  test::write_bytes(dir.path("ok.bin"), std::vector<uint8_t>(sector, 0xff));
+  auto bad_geometry = file_flash::open(dir.path("ok.bin"), sector, 0, 0, 0);
+  REQUIRE_FALSE(bad_geometry);
+  CHECK(has_code(bad_geometry.error(), errc::invalid_argument));
+}
+
+TEST_CASE("the fake flash has the same NOR rules, counts what it does and fails on demand") {
+  test::fake_flash fake{4 * sector, sector, page};
+  CHECK(fake.cells() == std::vector<uint8_t>(4 * sector, 0xff));
+  REQUIRE_FALSE(fake.program(0, std::vector<uint8_t>{0xf0, 0x0f}));
+  REQUIRE_FALSE(fake.program(0, std::vector<uint8_t>{0x3c, 0xff}));
+  CHECK(slice(fake.cells(), 0, 2) == std::vector<uint8_t>{0x30, 0x0f});
+  CHECK(has_code(fake.program(page - 1, std::vector<uint8_t>(2, 0)), errc::invalid_argument));
+  CHECK(has_code(fake.erase(1, sector), errc::invalid_argument));
+  CHECK(has_code(fake.erase(4 * sector, sector), errc::invalid_argument));
+
+  fake.fail_call(test::fake_flash::op::erase, 4);
+  REQUIRE_FALSE(fake.erase(0, 2 * sector));
+  CHECK(slice(fake.cells(), 0, 2) == std::vector<uint8_t>{0xff, 0xff});
+  REQUIRE_FALSE(fake.program(sector, std::vector<uint8_t>(4, 0)));
+  auto injected = fake.erase(sector, sector);
+  REQUIRE(injected);
+  CHECK(has_code(injected, errc::io_failure));
+  CHECK(slice(fake.cells(), sector, 4) == std::vector<uint8_t>(4, 0));
+  REQUIRE_FALSE(fake.erase(sector, sector));
+
+  CHECK(fake.erase_calls() == 5);
+  CHECK(fake.sectors_erased() == 3);
+  CHECK(fake.program_calls() == 4);
+  CHECK(fake.bytes_programmed() == 8);
+
+  REQUIRE_FALSE(fake.set_write_protect(true));
+  CHECK(fake.erase(0, sector));
+  CHECK(fake.program(0, std::vector<uint8_t>(1, 0)));
+}

@@ -1,0 +1,142 @@
+# Shell helpers that build and run a small fwrescue cluster on this host: a console holding a
+# signed image in its catalog, a peer whose flash holds the same image, and a recipient whose
+# flash is a corrupted copy. Sourced by scripts/demo and the integration tests.
+#
+# Needs: $FWRESCUE and $FWRESCUED (the binaries). Every process started is recorded in
+# $CLUSTER_DIR/pids and ended by cluster_stop, by PID.
+
+CLUSTER_FIRMWARE=${CLUSTER_FIRMWARE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
+
+# cluster_init DIR: keys, images, manifests and one config per node under DIR.
+cluster_init() {
+  CLUSTER_DIR=$1
+  mkdir -p "$CLUSTER_DIR"/{keys,images,logs}
+  : >"$CLUSTER_DIR/pids"
+  # A port per cluster, so clusters running side by side (parallel tests) never hear each other.
+  CLUSTER_PORT=${CLUSTER_PORT:-$((20000 + RANDOM % 20000))}
+  CLUSTER_START_MS=$(date +%s%3N)
+  "$FWRESCUE" keygen --secret-key "$CLUSTER_DIR/keys/release.sec" \
+    --public-key "$CLUSTER_DIR/keys/release.pub" >/dev/null
+  cp "$CLUSTER_FIRMWARE" "$CLUSTER_DIR/images/bios.fd"
+  "$FWRESCUE" sign --secret-key "$CLUSTER_DIR/keys/release.sec" --image "$CLUSTER_DIR/images/bios.fd" \
+    --platform QEMU:q35 --version "${CLUSTER_VERSION:-2022.11}" --svn "${CLUSTER_SVN:-1}" \
+    --out "$CLUSTER_DIR/images/bios.fwm" >/dev/null
+}
+
+# cluster_node NAME ROLE [key=value ...]: writes NAME's config (state, flash copy of the good
+# image, installed manifest). Extra "section.key=value" pairs override the defaults below.
+cluster_node() {
+  local name=$1 role=$2
+  shift 2
+  local dir=$CLUSTER_DIR/$name
+  mkdir -p "$dir/state"
+  "$FWRESCUE" keygen --secret-key "$dir/node.sec" --public-key "$dir/node.pub" >/dev/null
+  cp "$CLUSTER_DIR/images/bios.fd" "$dir/flash.fd"
+  cp "$CLUSTER_DIR/images/bios.fwm" "$dir/state/installed.fwm"
+  declare -A v=(
+    [node.log_level]='"info"'
+    [monitor.interval_s]=0 [monitor.auto_recover]=true
+    [recovery.policy]='"prefer-console"' [recovery.discovery_window_ms]=300
+    [recovery.block_window]=32 [recovery.block_timeout_ms]=2000 [recovery.max_attempts]=3
+    [recovery.backoff_initial_ms]=100 [recovery.backoff_max_ms]=1000
+    [donor.serve_installed]=true [donor.max_uploads]=2 [donor.upload_rate_kbps]=0
+    [flash.erase_us]=0 [flash.program_us]=0 [host_power.during_flash]='"off"'
+    [trust.svn_floor]=0
+  )
+  local kv
+  for kv in "$@"; do v[${kv%%=*}]=${kv#*=}; done
+  {
+    printf '[node]\nid = "%s"\nrole = "%s"\nkey = "node.sec"\nstate_dir = "state"\nlog_level = %s\n' \
+      "$name" "$role" "${v[node.log_level]}"
+    printf '[platform]\nvendor = "%s"\nboard = "%s"\n' "${CLUSTER_VENDOR:-QEMU}" "${CLUSTER_BOARD:-q35}"
+    printf '[trust]\nmanifest_keys = ["../keys/release.pub"]\nsvn_floor = %s\n' "${v[trust.svn_floor]}"
+    printf '[flash]\npath = "flash.fd"\nerase_us = %s\nprogram_us = %s\n' "${v[flash.erase_us]}" "${v[flash.program_us]}"
+    printf '[host_power]\nduring_flash = %s\n' "${v[host_power.during_flash]}"
+    printf '[monitor]\ninterval_s = %s\nauto_recover = %s\n' "${v[monitor.interval_s]}" "${v[monitor.auto_recover]}"
+    printf '[recovery]\npolicy = %s\ndiscovery_window_ms = %s\nblock_window = %s\n' \
+      "${v[recovery.policy]}" "${v[recovery.discovery_window_ms]}" "${v[recovery.block_window]}"
+    printf 'block_timeout_ms = %s\nmax_attempts = %s\nbackoff_initial_ms = %s\nbackoff_max_ms = %s\n' \
+      "${v[recovery.block_timeout_ms]}" "${v[recovery.max_attempts]}" \
+      "${v[recovery.backoff_initial_ms]}" "${v[recovery.backoff_max_ms]}"
+    printf '[donor]\nserve_installed = %s\nmax_uploads = %s\nupload_rate_kbps = %s\n' \
+      "${v[donor.serve_installed]}" "${v[donor.max_uploads]}" "${v[donor.upload_rate_kbps]}"
+    if [ "$role" = console ]; then
+      printf '[[donor.images]]\nimage = "../images/bios.fd"\nmanifest = "../images/bios.fwm"\n'
+    fi
+    printf '[lan]\ngroup = "239.255.77.1"\ndiscovery_port = %s\ninterface_address = "127.0.0.1"\n' \
+      "$CLUSTER_PORT"
+  } >"$dir/node.toml"
+}
+
+# cluster_corrupt NAME OFFSET LENGTH: overwrites part of NAME's flash with 0xff, as an erase
+# that was never reprogrammed leaves it.
+cluster_corrupt() {
+  head -c "$3" /dev/zero | tr '\0' '\377' |
+    dd of="$CLUSTER_DIR/$1/flash.fd" bs=1 seek=$(($2)) conv=notrunc status=none
+}
+
+# cluster_start NAME: starts NAME's daemon; its log lines get the cluster's elapsed time.
+cluster_start() {
+  local name=$1 dir=$CLUSTER_DIR/$1
+  (
+    exec "$FWRESCUED" --config "$dir/node.toml" 2>&1 |
+      while IFS= read -r line; do
+        printf '%6d ms  %s\n' $(($(date +%s%3N) - CLUSTER_START_MS)) "$line"
+      done >>"$CLUSTER_DIR/logs/$name.log"
+  ) &
+  # The daemon is the pipeline's first process; find it by its config path among our children.
+  local pid=""
+  for _ in $(seq 100); do
+    pid=$(pgrep -f -- "--config $dir/node.toml" | head -1)
+    [ -n "$pid" ] && break
+    sleep 0.05
+  done
+  echo "$name $pid" >>"$CLUSTER_DIR/pids"
+}
+
+cluster_pid() { awk -v n="$1" '$1 == n { p = $2 } END { print p }' "$CLUSTER_DIR/pids"; }
+
+# cluster_kill NAME SIGNAL: sends SIGNAL to NAME's daemon.
+cluster_kill() { kill "-$2" "$(cluster_pid "$1")" 2>/dev/null || true; }
+
+# cluster_wait_log NAME REGEX SECONDS: waits until NAME's log has a line matching REGEX.
+cluster_wait_log() {
+  local deadline=$(($(date +%s) + $3))
+  while [ "$(date +%s)" -le "$deadline" ]; do
+    grep -Eq -- "$2" "$CLUSTER_DIR/logs/$1.log" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "timed out after $3 s waiting for /$2/ in $1's log" >&2
+  return 1
+}
+
+# cluster_status NAME: fwrescue status --json of NAME.
+cluster_status() { "$FWRESCUE" status --config "$CLUSTER_DIR/$1/node.toml" --json 2>/dev/null; }
+
+# cluster_verify NAME: verifies NAME's flash against the signed manifest.
+cluster_verify() {
+  "$FWRESCUE" verify --public-key "$CLUSTER_DIR/keys/release.pub" \
+    --manifest "$CLUSTER_DIR/images/bios.fwm" --image "$CLUSTER_DIR/$1/flash.fd"
+}
+
+# cluster_stop: ends every daemon this cluster started (SIGTERM, then SIGKILL after 5 s).
+cluster_stop() {
+  [ -f "$CLUSTER_DIR/pids" ] || return 0
+  local name pid
+  while read -r name pid; do
+    [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
+  done <"$CLUSTER_DIR/pids"
+  for _ in $(seq 50); do
+    local alive=0
+    while read -r name pid; do
+      [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && alive=1
+    done <"$CLUSTER_DIR/pids"
+    [ $alive = 0 ] && break
+    sleep 0.1
+  done
+  while read -r name pid; do
+    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+  done <"$CLUSTER_DIR/pids"
+  wait 2>/dev/null
+  return 0
+}

@@ -1,0 +1,169 @@
+#include "tools/fwrescue/admin_commands.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+#include "config/node_config.hpp"
+#include "tools/fwrescue/image_commands.hpp"
+
+namespace fwrescue::cli {
+
+namespace {
+
+using json = nlohmann::json;
+
+caf::expected<std::string> socket_path(const admin_options& opts) {
+  if (!opts.socket.empty())
+    return opts.socket;
+  if (opts.config.empty())
+    return make_error(errc::invalid_argument, "give --socket PATH or --config FILE");
+  auto config = load_config(opts.config);
+  if (!config)
+    return std::move(config.error());
+  return config->admin_socket();
+}
+
+/// Sends one request line and returns the daemon's one-line JSON answer.
+caf::expected<json> ask(const admin_options& opts, const std::string& command) {
+  auto path = socket_path(opts);
+  if (!path)
+    return std::move(path.error());
+  sockaddr_un addr{};
+  if (path->size() >= sizeof(addr.sun_path))
+    return make_error(errc::invalid_argument, fmt::format("socket path {} is too long", *path));
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, path->c_str());
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    auto err = make_error(errc::io_failure,
+                          fmt::format("cannot reach the daemon at {}: {} (is fwrescued running?)",
+                                      *path, std::strerror(errno)));
+    if (fd >= 0)
+      ::close(fd);
+    return err;
+  }
+  auto line = json{{"command", command}}.dump() + "\n";
+  [[maybe_unused]] auto sent = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
+  std::string reply;
+  char buf[4096];
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 10000) <= 0)
+      break;
+    auto n = ::read(fd, buf, sizeof(buf));
+    if (n <= 0)
+      break;
+    reply.append(buf, static_cast<size_t>(n));
+    if (reply.find('\n') != std::string::npos)
+      break;
+  }
+  ::close(fd);
+  auto parsed = json::parse(reply, nullptr, false);
+  if (parsed.is_discarded() || !parsed.is_object())
+    return make_error(errc::malformed, fmt::format("the daemon at {} gave no valid answer", *path));
+  if (!parsed.value("ok", false))
+    return make_error(errc::invalid_argument, "daemon: " + parsed.value("error", "unknown error"));
+  return parsed;
+}
+
+std::string text(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string{};
+}
+
+void print_status(const json& s) {
+  fmt::print("node        {} ({}), state {}{}, policy {}\n", text(s, "node"), text(s, "role"),
+             text(s, "state"), s.value("safe_hold", false) ? " — SAFE HOLD" : "",
+             text(s, "policy"));
+  if (s["installed"].is_object()) {
+    const auto& i = s["installed"];
+    fmt::print("installed   {} {} svn {} (root {}), svn floor {}\n", text(i, "platform"),
+               text(i, "version"), i.value("svn", 0), text(i, "root").substr(0, 16),
+               s.value("svn_floor", 0));
+  } else {
+    fmt::print("installed   none recorded, svn floor {}\n", s.value("svn_floor", 0));
+  }
+  if (s.contains("last_check"))
+    fmt::print("last check  {}\n", text(s["last_check"], "detail"));
+  if (s.contains("recovery"))
+    fmt::print("recovering  {} (attempt {}{})\n", text(s["recovery"], "reason"),
+               s["recovery"].value("attempt", 0),
+               text(s["recovery"], "donor").empty() ? ""
+                                                    : ", donor " + text(s["recovery"], "donor"));
+  if (s.contains("progress")) {
+    const auto& p = s["progress"];
+    fmt::print("progress    {} {}% ({} of {} {})\n", text(p, "phase"), p.value("percent", 0),
+               p.value("done", 0), p.value("total", 0),
+               text(p, "phase") == "flashing" ? "sectors" : "blocks");
+  }
+  if (s.contains("last_recovery")) {
+    const auto& r = s["last_recovery"];
+    if (r.value("succeeded", false))
+      fmt::print("last recovery  succeeded: {} from {} in {} ms\n", text(r, "version"),
+                 text(r, "donor"), r.value("duration_ms", 0));
+    else
+      fmt::print("last recovery  FAILED after {} ms: {}\n", r.value("duration_ms", 0),
+                 text(r, "detail"));
+  }
+  if (s.contains("last_negotiation")) {
+    const auto& n = s["last_negotiation"];
+    fmt::print("last negotiation ({}):\n", text(n, "policy"));
+    for (const auto& o : n["offers"]) {
+      auto verdict = o.value("compatible", false)
+                       ? fmt::format("rank {}", o.value("rank", 0))
+                       : "rejected: " + text(o, "reason");
+      fmt::print("  {:<16} {:<8} {:<20} svn {:<4} {}\n", text(o, "donor"), text(o, "role"),
+                 text(o, "version"), o.value("svn", 0), verdict);
+    }
+  }
+}
+
+void add_admin_options(CLI::App* cmd, admin_options& opts) {
+  cmd->add_option("--socket", opts.socket, "The daemon's admin socket");
+  cmd->add_option("--config", opts.config, "The daemon's configuration (to find its socket)");
+}
+
+} // namespace
+
+void add_status(CLI::App& app, admin_options& opts) {
+  auto* cmd = app.add_subcommand("status", "Show a running daemon's state and last recovery");
+  add_admin_options(cmd, opts);
+  cmd->add_flag("--json", opts.json, "Print the daemon's JSON status object");
+}
+
+void add_recover(CLI::App& app, admin_options& opts) {
+  auto* cmd = app.add_subcommand("recover", "Ask a running daemon to recover its flash now");
+  add_admin_options(cmd, opts);
+}
+
+int run_status(const admin_options& opts) {
+  auto answer = ask(opts, "status");
+  if (!answer) {
+    fmt::print(stderr, "fwrescue status: {}\n", describe(answer.error()));
+    return exit_error;
+  }
+  if (opts.json)
+    fmt::print("{}\n", (*answer)["status"].dump());
+  else
+    print_status((*answer)["status"]);
+  return exit_ok;
+}
+
+int run_recover(const admin_options& opts) {
+  auto answer = ask(opts, "recover");
+  if (!answer) {
+    fmt::print(stderr, "fwrescue recover: {}\n", describe(answer.error()));
+    return exit_error;
+  }
+  fmt::print("{}\n", text(*answer, "message"));
+  return exit_ok;
+}
+
+} // namespace fwrescue::cli

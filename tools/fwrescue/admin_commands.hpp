@@ -1,0 +1,25 @@
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace fwrescue::cli {
+
+/// Options of the commands that talk to a running daemon.
+struct admin_options {
+  /// The daemon's admin socket; or found through the daemon's configuration file.
+  std::string socket;
+  std::string config;
+  bool json = false;
+};
+
+void add_status(CLI::App& app, admin_options& opts);
+void add_recover(CLI::App& app, admin_options& opts);
+
+/// `status`: the daemon's state, installed image, last recovery, progress, last negotiation.
+int run_status(const admin_options& opts);
+/// `recover`: asks the daemon to start a recovery now.
+int run_recover(const admin_options& opts);
+
+} // namespace fwrescue::cli

@@ -1,0 +1,155 @@
+#include "tools/fwrescued/admin_server.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <caf/scoped_actor.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "actors/node_context.hpp"
+#include "common/error.hpp"
+#include "messages/node_events.hpp"
+
+namespace fwrescue {
+
+namespace {
+
+constexpr size_t max_request = 4096;
+constexpr int client_timeout_ms = 5000;
+
+std::string error_reply(const std::string& what) {
+  return nlohmann::json{{"ok", false}, {"error", what}}.dump();
+}
+
+/// Reads one line (without the newline) within the deadline; empty on timeout or error.
+std::string read_line(int fd) {
+  std::string line;
+  char buf[512];
+  while (line.size() < max_request) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, client_timeout_ms) <= 0)
+      return {};
+    auto n = ::read(fd, buf, sizeof(buf));
+    if (n <= 0)
+      break;
+    line.append(buf, static_cast<size_t>(n));
+    if (auto nl = line.find('\n'); nl != std::string::npos)
+      return line.substr(0, nl);
+  }
+  return line;
+}
+
+void write_all(int fd, const std::string& text) {
+  size_t done = 0;
+  while (done < text.size()) {
+    auto n = ::send(fd, text.data() + done, text.size() - done, MSG_NOSIGNAL);
+    if (n <= 0)
+      return;
+    done += static_cast<size_t>(n);
+  }
+}
+
+} // namespace
+
+admin_server::admin_server(caf::actor_system& sys, std::shared_ptr<logger> log)
+  : sys_(sys), log_(std::move(log)) {
+}
+
+admin_server::~admin_server() {
+  stop();
+}
+
+caf::error admin_server::start(const std::string& path) {
+  path_ = path;
+  sockaddr_un addr{};
+  if (path.size() >= sizeof(addr.sun_path))
+    return make_error(errc::invalid_argument,
+                      fmt::format("admin socket path {} is longer than {} bytes", path,
+                                  sizeof(addr.sun_path) - 1));
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, path.c_str());
+  listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listen_fd_ < 0)
+    return make_error(errc::io_failure, fmt::format("admin socket: {}", std::strerror(errno)));
+  // A socket file left by a daemon that was killed would make bind() fail.
+  ::unlink(path.c_str());
+  auto old_mask = ::umask(0177);
+  auto rc = ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::umask(old_mask);
+  if (rc != 0 || ::listen(listen_fd_, 8) != 0)
+    return make_error(errc::io_failure, fmt::format("admin socket {}: cannot listen: {}", path,
+                                                    std::strerror(errno)));
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
+  thread_ = std::thread{[this] { run(); }};
+  return caf::none;
+}
+
+void admin_server::stop() {
+  if (!thread_.joinable())
+    return;
+  stopping_ = true;
+  uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof(one));
+  thread_.join();
+  ::close(listen_fd_);
+  ::close(wake_fd_);
+  ::unlink(path_.c_str());
+}
+
+void admin_server::run() {
+  while (!stopping_) {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0 && errno != EINTR)
+      break;
+    if (fds[1].revents != 0)
+      break;
+    if ((fds[0].revents & POLLIN) == 0)
+      continue;
+    int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0)
+      continue;
+    auto reply = handle(read_line(client)) + "\n";
+    write_all(client, reply);
+    ::close(client);
+  }
+}
+
+std::string admin_server::handle(const std::string& line) {
+  auto request = nlohmann::json::parse(line, nullptr, false);
+  if (request.is_discarded() || !request.is_object() || !request.contains("command")
+      || !request["command"].is_string())
+    return error_reply("expected one line of JSON: {\"command\":\"status\"|\"recover\"}");
+  auto command = request["command"].get<std::string>();
+  auto coord = find_role(sys_, roles::coordinator);
+  if (!coord)
+    return error_reply("the coordinator is not running");
+  caf::scoped_actor self{sys_};
+  std::string answer;
+  caf::error failure;
+  auto ask = [&](auto atom) {
+    self->request(coord, std::chrono::seconds(5), atom)
+      .receive([&](std::string& s) { answer = std::move(s); },
+               [&](caf::error& err) { failure = err; });
+  };
+  if (command == "status")
+    ask(status_atom::value);
+  else if (command == "recover")
+    ask(recover_atom::value);
+  else
+    return error_reply(fmt::format("unknown command '{}' (known: status, recover)", command));
+  if (failure)
+    return error_reply("coordinator did not answer: " + describe(failure));
+  if (command == "status")
+    return nlohmann::json{{"ok", true}, {"status", nlohmann::json::parse(answer)}}.dump();
+  log_->info("admin", "operator: {} -> {}", command, answer);
+  return nlohmann::json{{"ok", true}, {"message", answer}}.dump();
+}
+
+} // namespace fwrescue

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+
+#include "common/log.hpp"
+
+namespace fwrescue {
+
+/// The local endpoint `fwrescue status` and `fwrescue recover` talk to: a Unix stream socket
+/// (mode 0600, so only the BMC's administrator reaches it). One request per connection, one
+/// line of JSON each way:
+///   -> {"command":"status"}            <- {"ok":true,"status":{...}}
+///   -> {"command":"recover"}           <- {"ok":true,"message":"recovery started"}
+///   anything else                      <- {"ok":false,"error":"..."}
+/// Requests are answered by the coordinator actor; docs/operations.md has the details.
+class admin_server {
+public:
+  admin_server(caf::actor_system& sys, std::shared_ptr<logger> log);
+  ~admin_server();
+
+  /// Binds the socket (replacing a stale one) and starts the accept thread.
+  caf::error start(const std::string& path);
+  void stop();
+
+private:
+  void run();
+  std::string handle(const std::string& line);
+
+  caf::actor_system& sys_;
+  std::shared_ptr<logger> log_;
+  std::string path_;
+  int listen_fd_ = -1;
+  int wake_fd_ = -1;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+} // namespace fwrescue

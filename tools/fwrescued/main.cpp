@@ -1,0 +1,205 @@
+// fwrescued: the recovery daemon. Reads its configuration once, builds the node's parts from
+// explicit registries (flash backends, host power backends, policies), starts the transports
+// and the supervised actors, serves the admin socket, and runs until SIGTERM or SIGINT.
+//
+// All wiring happens here; nothing below reaches for a device, a socket or a file by itself.
+
+#include <csignal>
+#include <cstdlib>
+#include <functional>
+#include <map>
+
+#include <CLI/CLI.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <fmt/format.h>
+
+#include "actors/coordinator.hpp"
+#include "actors/discovery.hpp"
+#include "actors/donor.hpp"
+#include "actors/flasher.hpp"
+#include "actors/monitor.hpp"
+#include "actors/negotiation.hpp"
+#include "actors/router.hpp"
+#include "actors/supervisor.hpp"
+#include "actors/transfer.hpp"
+#include "common/error.hpp"
+#include "hal/flash/file.hpp"
+#include "hal/host_power/sim.hpp"
+#include "image/hash.hpp"
+#include "tools/fwrescued/admin_server.hpp"
+#include "transports/lan/lan_transport.hpp"
+
+using namespace fwrescue;
+
+namespace {
+
+using flash_factory = std::function<caf::expected<std::shared_ptr<flash>>(const node_config&)>;
+using power_factory =
+  std::function<caf::expected<std::shared_ptr<host_power>>(const node_config&)>;
+
+std::map<std::string, flash_factory> flash_backends() {
+  return {{"file", [](const node_config& c) -> caf::expected<std::shared_ptr<flash>> {
+             auto f = file_flash::open(c.flash.path, c.flash.erase_size, c.flash.program_size,
+                                       c.flash.erase_us, c.flash.program_us);
+             if (!f)
+               return std::move(f.error());
+             return std::shared_ptr<flash>{std::move(*f)};
+           }}};
+}
+
+std::map<std::string, power_factory> power_backends() {
+  return {{"sim", [](const node_config& c) -> caf::expected<std::shared_ptr<host_power>> {
+             auto p = sim_host_power::open(c.state_dir + "/host_power", power_state::on);
+             if (!p)
+               return std::move(p.error());
+             return std::shared_ptr<host_power>{std::move(*p)};
+           }}};
+}
+
+/// Builds everything the actors depend on; the error says what is wrong with the setup.
+caf::expected<std::shared_ptr<node_context>> build_context(node_config config) {
+  auto ctx = std::make_shared<node_context>();
+  log_level level = log_level::info;
+  parse_log_level(config.log_level, level);
+  // journald sets JOURNAL_STREAM for services whose output it reads; it then understands the
+  // syslog priority prefix.
+  ctx->log = std::make_shared<logger>(config.id, level, std::getenv("JOURNAL_STREAM") != nullptr);
+  ctx->policies = make_policy_registry();
+  if (!ctx->policies.count(config.recovery.policy))
+    return make_error(errc::invalid_argument,
+                      fmt::format("{}: recovery.policy '{}' is unknown (known: {})",
+                                  config.source, config.recovery.policy,
+                                  known_policies(ctx->policies)));
+  auto key = load_secret_key(config.key);
+  if (!key)
+    return make_error(errc::invalid_argument, "node key: " + describe(key.error()));
+  ctx->node_key = std::make_shared<const secret_key>(std::move(*key));
+  for (const auto& path : config.manifest_keys) {
+    auto pub = load_public_key(path);
+    if (!pub)
+      return make_error(errc::invalid_argument, "trusted key: " + describe(pub.error()));
+    ctx->trusted_keys.push_back(*pub);
+  }
+  ctx->store = std::make_shared<nv_store>(config.state_dir);
+  if (auto err = ctx->store->open())
+    return err;
+  auto flashes = flash_backends();
+  auto chip = flashes.at(config.flash.backend)(config);
+  if (!chip)
+    return std::move(chip.error());
+  ctx->chip = *chip;
+  auto powers = power_backends();
+  auto power = powers.at(config.host_power.backend)(config);
+  if (!power)
+    return std::move(power.error());
+  ctx->power = *power;
+  lan_options lan;
+  lan.group = config.lan.group;
+  lan.discovery_port = config.lan.discovery_port;
+  lan.interface_address = config.lan.interface_address;
+  lan.session_port = config.lan.session_port;
+  lan.static_peers = config.lan.static_peers;
+  lan.multicast_ttl = config.lan.multicast_ttl;
+  lan.node_label = config.id;
+  ctx->link = std::make_shared<lan_transport>(std::move(lan));
+  ctx->config = std::move(config);
+  return ctx;
+}
+
+std::vector<child_spec> children(context_ptr ctx) {
+  return {
+    {roles::coordinator, [ctx](caf::actor_system& s) { return s.spawn(coordinator, ctx); }},
+    {roles::discovery, [ctx](caf::actor_system& s) { return s.spawn(discovery, ctx); }},
+    {roles::negotiation, [ctx](caf::actor_system& s) { return s.spawn(negotiation, ctx); }},
+    {roles::transfer, [ctx](caf::actor_system& s) { return s.spawn(transfer, ctx); }},
+    {roles::donor, [ctx](caf::actor_system& s) { return s.spawn(donor, ctx); }},
+    // Monitor and flasher block on flash I/O for long stretches: give them their own threads.
+    {roles::flasher,
+     [ctx](caf::actor_system& s) { return s.spawn<caf::detached>(flasher, ctx); }},
+    {roles::monitor,
+     [ctx](caf::actor_system& s) { return s.spawn<caf::detached>(monitor, ctx); }},
+  };
+}
+
+int run(const std::string& config_path) {
+  auto config = load_config(config_path);
+  if (!config) {
+    fmt::print(stderr, "fwrescued: {}\n", describe(config.error()));
+    return 2;
+  }
+  auto built = build_context(std::move(*config));
+  if (!built) {
+    fmt::print(stderr, "fwrescued: {}\n", describe(built.error()));
+    return 2;
+  }
+  context_ptr ctx = *built;
+  auto& log = *ctx->log;
+
+  // Block the signals we wait for before any thread starts, so every thread inherits the mask
+  // and sigwait() below is the only place they are taken.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", 2);
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  caf::actor_system sys{cfg};
+  auto router_actor = sys.spawn(router, ctx);
+  sys.registry().put(roles::router, router_actor);
+  transport_bridge bridge{router_actor};
+  if (auto err = ctx->link->start(bridge)) {
+    log.error("main", "{}", describe(err));
+    caf::anon_send_exit(router_actor, caf::exit_reason::user_shutdown);
+    return 2;
+  }
+  log.info("main", "{} node for {}:{} up; sessions at {}; policy {}", to_string(ctx->config.role),
+           ctx->config.platform.vendor, ctx->config.platform.board, ctx->link->session_address(),
+           ctx->config.recovery.policy);
+  auto sup = sys.spawn(supervisor, children(ctx), ctx->config.supervisor.max_restarts,
+                       std::chrono::seconds(ctx->config.supervisor.restart_window_s), ctx->log);
+  admin_server admin{sys, ctx->log};
+  if (auto err = admin.start(ctx->config.admin_socket())) {
+    log.error("main", "{}", describe(err));
+  } else {
+    log.info("main", "admin socket {}", ctx->config.admin_socket());
+  }
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  log.info("main", "{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  admin.stop();
+  ctx->link->stop();
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+  for (auto role : {roles::coordinator, roles::discovery, roles::negotiation, roles::transfer,
+                    roles::donor, roles::flasher, roles::monitor, roles::router})
+    if (auto a = find_role(sys, role))
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  sys.registry().erase(roles::router);
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (!init_crypto()) {
+    fmt::print(stderr, "fwrescued: cannot initialise libsodium\n");
+    return 2;
+  }
+  CLI::App app{"fwrescued: recovers this host's BIOS flash from signed images held by peers"};
+  std::string config_path;
+  app.add_option("--config", config_path, "Configuration file (TOML)")->required();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "fwrescued: {} (see fwrescued --help)\n", e.what());
+    return 2;
+  }
+  return run(config_path);
+}
