@@ -63,7 +63,10 @@ void attempt_failed(self_ptr self, const std::string& why) {
   auto& rc = st.ctx->config.recovery;
   st.ctx->log->warn("coordinator", "attempt {} of {} failed: {}", st.attempt, rc.max_attempts, why);
   if (st.attempt < rc.max_attempts && !st.safe_hold) {
-    auto backoff = std::min<uint64_t>(uint64_t{rc.backoff_initial_ms} << (st.attempt - 1),
+    // The shift is capped: a 32-bit initial value shifted by 32 already exceeds any maximum,
+    // and a shift by 64 or more (max_attempts may be large) is undefined.
+    auto backoff = std::min<uint64_t>(uint64_t{rc.backoff_initial_ms}
+                                        << std::min<uint32_t>(st.attempt - 1, 32),
                                       rc.backoff_max_ms);
     st.ctx->log->info("coordinator", "retrying in {} ms", backoff);
     enter(self, recovery_phase::discovering); // still recovering while the timer runs

@@ -66,7 +66,7 @@ void answer_request(self_ptr self, const std::string& from, const image_request&
     f.manifest_body = img->manifest.body;
     f.manifest_sig = img->manifest.sig;
     ctx.link->send_datagram(from, encode(make_offer(std::move(f), *ctx.node_key)));
-    st.offers[req.request_id] = {req.challenge, std::chrono::steady_clock::now() + offer_lifetime};
+    st.offers[req.request_id] = {req.challenge, self->clock().now() + offer_lifetime};
     ctx.log->info("donor", "offered {} {} svn {} to {} ({})", img->label, m.version, m.svn,
                   req.requester, from);
   }
@@ -90,7 +90,7 @@ void on_accept(self_ptr self, session_id id, const accept& a) {
     return refuse("the accept is addressed to another donor");
   auto o = st.offers.find(a.fields.request_id);
   if (o == st.offers.end() || o->second.challenge != a.fields.challenge
-      || o->second.expires < std::chrono::steady_clock::now())
+      || o->second.expires < self->clock().now())
     return refuse("no such offer (stale or replayed)");
   std::shared_ptr<const served_image> chosen;
   for (const auto& img : servable(st))
@@ -152,9 +152,10 @@ void on_block_request(self_ptr self, session_id id, const block_request& r) {
   auto rate = st.ctx->config.donor.upload_rate_kbps;
   if (rate == 0)
     return serve_blocks(self, id, r.first, r.count);
-  // Pace to the cap: each request is sent when the link has drained the previous ones.
+  // Pace to the cap: each request is sent when the link has drained the previous ones. Time is
+  // the actor clock's, the one delayed_send counts in.
   auto bits = uint64_t{r.count} * i->second.image->manifest.fields.block_size * 8;
-  auto now = std::chrono::steady_clock::now();
+  auto now = self->clock().now();
   auto due = std::max(now, st.next_free);
   st.next_free = due + std::chrono::microseconds(bits * 1000 / rate);
   self->delayed_send(self, due - now, serve_atom::value, id, r.first, r.count);

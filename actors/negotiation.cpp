@@ -7,7 +7,8 @@
 namespace fwrescue {
 
 negotiation_result negotiate(const offers_collected& offers, const compatibility_rules& rules,
-                             const std::string& policy_name, const selection_policy& policy) {
+                             const std::string& policy_name, const selection_policy& policy,
+                             const donor_history& history, uint64_t link_rate_bps) {
   negotiation_result result;
   result.policy = policy_name;
   result.verdicts = offers.rejected;
@@ -23,8 +24,20 @@ negotiation_result negotiate(const offers_collected& offers, const compatibility
     if (v.compatible) {
       compatible.push_back(&c);
       verdict_of.push_back(result.verdicts.size());
-      facts.push_back({f.donor, f.role, c.manifest.fields.svn, c.manifest.fields.version,
-                       f.active_uploads, f.max_uploads, c.rtt_us, static_cast<uint32_t>(i)});
+      auto h = history.find(f.donor);
+      auto past = h != history.end() ? h->second : donor_history_entry{};
+      facts.push_back({.donor = f.donor,
+                       .role = f.role,
+                       .svn = c.manifest.fields.svn,
+                       .version = c.manifest.fields.version,
+                       .active_uploads = f.active_uploads,
+                       .max_uploads = f.max_uploads,
+                       .rtt_us = c.rtt_us,
+                       .arrival = static_cast<uint32_t>(i),
+                       .image_size = c.manifest.fields.image_size,
+                       .link_rate_bps = link_rate_bps,
+                       .recent_failures = past.recent_failures,
+                       .recent_bad_blocks = past.recent_bad_blocks});
     }
     result.verdicts.push_back(std::move(v));
   }
@@ -48,8 +61,19 @@ caf::behavior negotiation(caf::stateful_actor<negotiation_state>* self, context_
       rules.svn_floor = std::max(ctx.config.svn_floor, stored ? *stored : 0u);
       rules.flash_size = ctx.chip->geometry().size;
       rules.trusted_keys = ctx.trusted_keys;
+      rules.allowed_versions = ctx.config.policy.allowed_versions;
+      rules.pinned_version = ctx.config.policy.pin_version;
+      rules.allow_downgrade = ctx.config.policy.allow_downgrade;
+      // Without the installed manifest a downgrade cannot be recognised; the floor still holds.
+      auto installed = ctx.store->installed_manifest();
+      if (!installed)
+        ctx.log->warn("negotiation", "cannot read the installed manifest: {}",
+                      describe(installed.error()));
+      else if (*installed)
+        rules.installed_svn = (*installed)->fields.svn;
       const auto& name = ctx.config.recovery.policy;
-      auto result = negotiate(offers, rules, name, ctx.policies.at(name));
+      auto rate = ctx.link ? ctx.link->properties().nominal_rate_bps : 0;
+      auto result = negotiate(offers, rules, name, ctx.policies.at(name), {}, rate);
       for (const auto& v : result.verdicts) {
         if (v.compatible)
           ctx.log->info("negotiation", "offer from {} ({}, {} svn {}): rank {} under {}",

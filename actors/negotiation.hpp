@@ -21,7 +21,10 @@ struct negotiation_state {
 caf::behavior negotiation(caf::stateful_actor<negotiation_state>* self, context_ptr ctx);
 
 /// The pure part of negotiation, for tests: judge and rank `offers` under `rules` and `policy`.
+/// `history` gives each donor's recent failures and bad blocks, `link_rate_bps` the nominal rate
+/// of the link the offers came over (0 when unknown), both for the policy to weigh.
 negotiation_result negotiate(const offers_collected& offers, const compatibility_rules& rules,
-                             const std::string& policy_name, const selection_policy& policy);
+                             const std::string& policy_name, const selection_policy& policy,
+                             const donor_history& history = {}, uint64_t link_rate_bps = 0);
 
 } // namespace fwrescue

@@ -59,9 +59,10 @@ caf::behavior router(caf::event_based_actor* self, context_ptr ctx) {
     [=](datagram_event& ev) {
       auto decoded = decode(ev.bytes);
       if (!decoded) {
-        auto now = std::chrono::steady_clock::now();
-        auto& last = state->refused[ev.from];
-        if (has_code(decoded.error(), errc::unsupported_version)) {
+        // Another version's refusal is never answered: two nodes would refuse each other.
+        if (has_code(decoded.error(), errc::unsupported_version) && !is_refusal(ev.bytes)) {
+          auto now = self->clock().now();
+          auto& last = state->refused[ev.from];
           if (last.time_since_epoch().count() != 0 && now - last < refusal_interval)
             return;
           last = now;
@@ -88,7 +89,7 @@ caf::behavior router(caf::event_based_actor* self, context_ptr ctx) {
       auto decoded = decode(ev.bytes);
       if (!decoded) {
         ctx->log->warn("router", "session {}: {}; closing it", ev.id, describe(decoded.error()));
-        if (has_code(decoded.error(), errc::unsupported_version))
+        if (has_code(decoded.error(), errc::unsupported_version) && !is_refusal(ev.bytes))
           ctx->link->send_frame(ev.id,
                                 encode(refusal{protocol_version, describe(decoded.error())}));
         ctx->link->close_session(ev.id);

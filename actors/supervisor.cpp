@@ -17,13 +17,15 @@ void start_child(self_ptr self, size_t i) {
   auto& spec = self->state.specs[i];
   auto child = spec.spawn(self->system());
   self->monitor(child);
+  // CAF's registry never replaces a name: without the erase a restarted child would stay
+  // unregistered (and, held by nobody, die at once as unreachable).
+  self->system().registry().erase(spec.role);
   self->system().registry().put(spec.role, child);
   self->state.children[child.address()] = i;
 }
 
 /// Records a restart and says whether it is still within the allowed rate.
-bool allow_restart(supervisor_state& st) {
-  auto now = std::chrono::steady_clock::now();
+bool allow_restart(supervisor_state& st, std::chrono::steady_clock::time_point now) {
   st.restarts.push_back(now);
   while (!st.restarts.empty() && now - st.restarts.front() > st.window)
     st.restarts.pop_front();
@@ -68,7 +70,7 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self, std::vecto
     st.log->error("supervisor", "{} failed: {}", role, describe(dm.reason));
     if (st.safe_hold)
       return;
-    if (!allow_restart(st))
+    if (!allow_restart(st, self->clock().now()))
       return enter_safe_hold(self);
     st.log->warn("supervisor", "restarting {} ({} restart(s) in the last {} s)", role,
                  st.restarts.size(), st.window.count());

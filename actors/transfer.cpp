@@ -229,6 +229,9 @@ void try_next(self_ptr self) {
     return;
   }
   st.current = st.queue[st.next++];
+  // A new donor starts with a whole block timeout, whichever watchdog tick comes next (a later
+  // attempt's job can start a second tick chain while the first one still runs).
+  ++st.activity;
   const auto& addr = st.current->source.fields.session_address;
   st.ctx->log->info("transfer", "opening a session to {} at {}", st.current->source.fields.donor,
                     addr);

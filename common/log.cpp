@@ -1,6 +1,8 @@
 #include "common/log.hpp"
 
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 
 namespace fwrescue {
 
@@ -29,9 +31,19 @@ void logger::write(log_level level, std::string_view component, std::string_view
   static constexpr int priority[] = {7, 6, 4, 3};
   static constexpr const char* tag[] = {"debug", "info", "WARN", "ERROR"};
   auto i = static_cast<int>(level);
-  auto line = syslog_prefix_
-                ? fmt::format("<{}>{} {}: {}\n", priority[i], node_, component, message)
-                : fmt::format("{} {:5} {}: {}\n", node_, tag[i], component, message);
+  std::string line;
+  if (syslog_prefix_) {
+    // journald stamps each line itself.
+    line = fmt::format("<{}>{} {}: {}\n", priority[i], node_, component, message);
+  } else {
+    auto now = std::chrono::system_clock::now();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    auto t = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    line = fmt::format("{:02}:{:02}:{:02}.{:03} {} {:5} {}: {}\n", tm.tm_hour, tm.tm_min,
+                       tm.tm_sec, ms % 1000, node_, tag[i], component, message);
+  }
   std::lock_guard<std::mutex> guard{mtx_};
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);

@@ -14,8 +14,9 @@ enum class log_level : uint8_t { debug = 0, info = 1, warn = 2, error = 3 };
 /// Parses "debug", "info", "warn", "error".
 bool parse_log_level(std::string_view text, log_level& out);
 
-/// Writes one line per event to stderr: `<node> <component>: <message>`, prefixed with the
-/// syslog priority (`<3>` … `<7>`) that journald turns into the entry's level. Thread-safe.
+/// Writes one line per event to stderr: `HH:MM:SS.mmm <node> <level> <component>: <message>`
+/// (UTC). Under journald (`syslog_prefix`) the time is left to journald and the line starts
+/// with the syslog priority (`<3>` … `<7>`) it turns into the entry's level. Thread-safe.
 class logger {
 public:
   logger(std::string node, log_level threshold, bool syslog_prefix);

@@ -75,6 +75,8 @@ std::string value_of(const toml::node& n) {
     return quote(v->get());
   if (auto* v = n.as_integer())
     return std::to_string(v->get());
+  if (auto* v = n.as_floating_point())
+    return fmt::format("{}", v->get());
   return kind_of(n);
 }
 
@@ -124,6 +126,15 @@ bool valid_path(std::string_view s) {
 
 bool non_empty(std::string_view s) {
   return !s.empty();
+}
+
+/// A version as manifests carry it, so a pin or list entry can match a manifest's version.
+bool valid_version(std::string_view s) {
+  return valid_platform_text(s);
+}
+
+bool valid_version_or_none(std::string_view s) {
+  return s.empty() || valid_version(s);
 }
 
 /// Collects the problems found while reading a document. The one earliest in the file becomes
@@ -269,6 +280,24 @@ public:
     }
     out = static_cast<Int>(v->get());
     return n;
+  }
+
+  /// A number, integer or float, in min..max (which also keeps out nan and inf).
+  void number(std::string_view key, double& out, double min, double max) {
+    auto* n = find(key);
+    if (!n)
+      return;
+    auto what = fmt::format("a number from {} to {}", min, max);
+    double value = 0;
+    if (auto* f = n->as_floating_point())
+      value = f->get();
+    else if (auto* i = n->as_integer())
+      value = static_cast<double>(i->get());
+    else
+      return diag_.wrong_type(*n, name(key), what);
+    if (!(value >= min && value <= max))
+      return diag_.bad_value(*n, name(key), what);
+    out = value;
   }
 
   /// A path, stored absolute and normalised; `allow_empty` keeps "" to mean "the default".
@@ -442,6 +471,35 @@ void read_recovery(table_reader r, recovery_config& rec) {
   r.finish();
 }
 
+void read_scoring_weights(table_reader r, scoring_weights& w) {
+  // Only the ratios between weights matter (every term lies in [0, 1]); 1000 to 1 is far past
+  // any useful balance, and the bound keeps sums clear of overflow.
+  constexpr double max_weight = 1000;
+  r.number("role", w.role, 0, max_weight);
+  r.number("svn", w.svn, 0, max_weight);
+  r.number("load", w.load, 0, max_weight);
+  r.number("link", w.link, 0, max_weight);
+  r.number("history", w.history, 0, max_weight);
+  r.finish();
+}
+
+void read_policy(table_reader r, policy_config& policy) {
+  r.list("allowed_versions", policy.allowed_versions, false, "an array of version strings",
+         "a version string of 1 to 64 printable ASCII characters", valid_version);
+  auto* pin = r.text("pin_version", policy.pin_version, false,
+                     "a version string of 1 to 64 printable ASCII characters, or \"\" for none",
+                     valid_version_or_none);
+  // A pin outside the list would refuse every offer: say so now rather than at recovery time.
+  const auto& allowed = policy.allowed_versions;
+  if (pin && !policy.pin_version.empty() && !allowed.empty()
+      && std::find(allowed.begin(), allowed.end(), policy.pin_version) == allowed.end())
+    r.diag().bad_value(*pin, r.name("pin_version"),
+                       "\"\" or a version listed in policy.allowed_versions");
+  r.boolean("allow_downgrade", policy.allow_downgrade);
+  read_scoring_weights(r.child("scored"), policy.scored);
+  r.finish();
+}
+
 void read_donor_images(table_reader& r, std::vector<donor_image_config>& images) {
   auto* n = r.find("images");
   if (!n)
@@ -533,6 +591,7 @@ caf::expected<node_config> parse_config(std::string_view text, const std::string
   read_host_power(top.child("host_power"), cfg.host_power);
   read_monitor(top.child("monitor"), cfg.monitor);
   read_recovery(top.child("recovery"), cfg.recovery);
+  read_policy(top.child("policy"), cfg.policy);
   read_donor(top.child("donor"), cfg.donor);
   read_lan(top.child("lan"), cfg.lan);
   auto admin = top.child("admin");

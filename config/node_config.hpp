@@ -9,6 +9,7 @@
 
 #include "messages/manifest.hpp"
 #include "messages/node.hpp"
+#include "policies/scoring_weights.hpp"
 
 namespace fwrescue {
 
@@ -46,7 +47,8 @@ struct monitor_config {
 
 /// [recovery]: how a recipient looks for and pulls an image.
 struct recovery_config {
-  /// Donor-selection policy name: "first-responder" or "prefer-console".
+  /// Donor-selection policy name, checked against the registry built in main():
+  /// "fastest-link", "first-responder", "least-loaded", "newest", "prefer-console", "scored".
   std::string policy = "prefer-console";
   /// How long to collect offers after an image request, in milliseconds.
   uint32_t discovery_window_ms = 300;
@@ -59,6 +61,19 @@ struct recovery_config {
   /// Backoff between attempts: starts here and doubles up to the maximum.
   uint32_t backoff_initial_ms = 200;
   uint32_t backoff_max_ms = 5000;
+};
+
+/// [policy]: which offers a recipient accepts beyond signer, platform, svn floor and size, and
+/// the weights of the `scored` policy. docs/policies.md explains each rule.
+struct policy_config {
+  /// Versions accepted, compared exactly; empty accepts any version.
+  std::vector<std::string> allowed_versions;
+  /// When not empty, the only version accepted; must be in allowed_versions when that is set.
+  std::string pin_version;
+  /// Accept an image whose svn is below the installed one (never below the svn floor).
+  bool allow_downgrade = false;
+  /// [policy.scored]
+  scoring_weights scored;
 };
 
 /// One image a node offers besides its own flash: [[donor.images]].
@@ -136,6 +151,7 @@ struct node_config {
   host_power_config host_power;
   monitor_config monitor;
   recovery_config recovery;
+  policy_config policy;
   donor_config donor;
   lan_config lan;
   admin_config admin;

@@ -14,4 +14,11 @@ const char* to_string(power_state s) {
   return "unknown";
 }
 
+std::optional<power_state> parse_power_state(std::string_view word) {
+  for (auto s : {power_state::off, power_state::on, power_state::reset_held})
+    if (word == to_string(s))
+      return s;
+  return std::nullopt;
+}
+
 } // namespace fwrescue

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string_view>
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
@@ -9,7 +11,11 @@ namespace fwrescue {
 
 enum class power_state : uint8_t { off = 0, on = 1, reset_held = 2 };
 
+/// "off", "on" or "reset_held".
 const char* to_string(power_state s);
+
+/// The state named by `word` (as to_string writes it), or nothing.
+std::optional<power_state> parse_power_state(std::string_view word);
 
 /// The host's power and reset lines. Implementations: hal/host_power/sim.
 class host_power {

@@ -115,13 +115,6 @@ caf::error sync_dir(const std::string& dir) {
   return caf::none;
 }
 
-std::optional<power_state> parse_power_state(std::string_view word) {
-  for (auto s : {power_state::off, power_state::on, power_state::reset_held})
-    if (word == to_string(s))
-      return s;
-  return std::nullopt;
-}
-
 std::optional<recovery_journal::phase> parse_phase(std::string_view word) {
   using phase = recovery_journal::phase;
   for (auto p : {phase::transferring, phase::staged, phase::flashing})

@@ -502,6 +502,16 @@ caf::expected<wire_message> decode(std::span<const uint8_t> bytes) {
   return parse<wire_message>(bytes, wire_limits::max_message, "message", read_envelope);
 }
 
+bool is_refusal(std::span<const uint8_t> bytes) {
+  auto kind = parse<bool>(bytes, wire_limits::max_message, "message",
+                          [](capnp::MessageReader& reader) -> caf::expected<bool> {
+                            // Reads the kind without looking at the version.
+                            return reader.getRoot<schema::Envelope>().which()
+                                   == schema::Envelope::REFUSAL;
+                          });
+  return kind && *kind;
+}
+
 offer make_offer(offer_fields fields, const secret_key& key) {
   offer out;
   out.body = encode_signed(fields);

@@ -147,6 +147,11 @@ std::vector<uint8_t> encode(const wire_message& m);
 /// Offers and accepts are decoded but their signatures are not checked here.
 caf::expected<wire_message> decode(std::span<const uint8_t> bytes);
 
+/// Whether `bytes` hold a refusal, in any protocol version. Every version keeps the envelope's
+/// first word (version, then message kind), so a refusal from a node of another version is
+/// recognised; it must never be answered with a refusal.
+bool is_refusal(std::span<const uint8_t> bytes);
+
 /// Builds a signed offer / accept.
 offer make_offer(offer_fields fields, const secret_key& key);
 accept make_accept(accept_fields fields, const secret_key& key);

@@ -1,14 +1,36 @@
 #include "policies/compatibility.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "common/error.hpp"
 #include "image/signing.hpp"
 
 namespace fwrescue {
 
+namespace {
+
+std::string version_rule(const manifest& f, const compatibility_rules& rules) {
+  if (!rules.pinned_version.empty()) {
+    if (f.version != rules.pinned_version)
+      return fmt::format("version {} is not the pinned version {}", f.version,
+                         rules.pinned_version);
+    return {};
+  }
+  const auto& allowed = rules.allowed_versions;
+  if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), f.version) == allowed.end())
+    return fmt::format("version {} is not among the allowed versions ({})", f.version,
+                       fmt::join(allowed, ", "));
+  return {};
+}
+
+} // namespace
+
 std::string incompatibility(const signed_manifest& m, const compatibility_rules& rules) {
   const auto& f = m.fields;
+  // The signature comes first: nothing else in an unsigned manifest can be believed.
   if (auto signer = check_signature(m, rules.trusted_keys); !signer)
     return "manifest " + describe(signer.error());
   if (f.platform != rules.platform)
@@ -16,6 +38,12 @@ std::string incompatibility(const signed_manifest& m, const compatibility_rules&
                        rules.platform.vendor, rules.platform.board);
   if (f.svn < rules.svn_floor)
     return fmt::format("svn {} is below the floor {}", f.svn, rules.svn_floor);
+  if (rules.installed_svn && f.svn < *rules.installed_svn && !rules.allow_downgrade)
+    return fmt::format("svn {} would downgrade the installed svn {} (policy.allow_downgrade is "
+                       "off)",
+                       f.svn, *rules.installed_svn);
+  if (auto reason = version_rule(f, rules); !reason.empty())
+    return reason;
   if (f.image_size > rules.flash_size)
     return fmt::format("image of {} bytes does not fit the {}-byte flash", f.image_size,
                        rules.flash_size);

@@ -3,10 +3,16 @@
 
 namespace fwrescue {
 
-policy_registry make_policy_registry() {
+// The one place policies are named. A new policy is a file in policies/ and a line here.
+policy_registry make_policy_registry(const scoring_weights& weights) {
   return {
+    {"fastest-link", policies::fastest_link},
     {"first-responder", policies::first_responder},
+    {"least-loaded", policies::least_loaded},
+    {"newest", policies::newest},
     {"prefer-console", policies::prefer_console},
+    {"scored",
+     [weights](std::span<const offer_facts> offers) { return policies::scored(offers, weights); }},
   };
 }
 

@@ -17,13 +17,6 @@ namespace {
 /// What a state file may hold: one word and an optional line end.
 constexpr uint64_t max_state_file_bytes = 64;
 
-std::optional<power_state> parse_power_state(std::string_view word) {
-  for (auto s : {power_state::off, power_state::on, power_state::reset_held})
-    if (word == to_string(s))
-      return s;
-  return std::nullopt;
-}
-
 } // namespace
 
 sim_host_power::sim_host_power(std::string state_file, power_state initial)

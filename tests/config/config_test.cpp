@@ -77,6 +77,10 @@ TEST_CASE("a config with only the required keys gets every default") {
   CHECK(cfg->recovery.max_attempts == rec.max_attempts);
   CHECK(cfg->recovery.backoff_initial_ms == rec.backoff_initial_ms);
   CHECK(cfg->recovery.backoff_max_ms == rec.backoff_max_ms);
+  CHECK(cfg->policy.allowed_versions.empty());
+  CHECK(cfg->policy.pin_version.empty());
+  CHECK_FALSE(cfg->policy.allow_downgrade);
+  CHECK(cfg->policy.scored == scoring_weights{1.0, 1.0, 1.0, 1.0, 1.0});
   donor_config donor;
   CHECK(cfg->donor.enabled == donor.enabled);
   CHECK(cfg->donor.serve_installed == donor.serve_installed);
@@ -133,6 +137,16 @@ block_timeout_ms = 1
 max_attempts = 1
 backoff_initial_ms = 7
 backoff_max_ms = 7
+[policy]
+allowed_versions = ["2.7.1", "2.8.0"]
+pin_version = "2.8.0"
+allow_downgrade = true
+[policy.scored]
+role = 0
+svn = 2.5
+load = 0.25
+link = 1000
+history = 3
 [donor]
 enabled = false
 serve_installed = false
@@ -186,6 +200,10 @@ restart_window_s = 1
   CHECK(cfg->recovery.max_attempts == 1);
   CHECK(cfg->recovery.backoff_initial_ms == 7);
   CHECK(cfg->recovery.backoff_max_ms == 7);
+  CHECK(cfg->policy.allowed_versions == std::vector<std::string>{"2.7.1", "2.8.0"});
+  CHECK(cfg->policy.pin_version == "2.8.0");
+  CHECK(cfg->policy.allow_downgrade);
+  CHECK(cfg->policy.scored == scoring_weights{0, 2.5, 0.25, 1000, 3});
   CHECK_FALSE(cfg->donor.enabled);
   CHECK_FALSE(cfg->donor.serve_installed);
   CHECK(cfg->donor.max_uploads == 9);
@@ -365,6 +383,73 @@ TEST_CASE("the recovery policy is any non-empty name") {
            "got \"\"");
 }
 
+TEST_CASE("the [policy] keys are checked like every other") {
+  SECTION("a pin alone, or a list alone") {
+    auto pinned = parse_config(minimal + "[policy]\npin_version = \"2.7.1\"\n", source);
+    REQUIRE(pinned);
+    CHECK(pinned->policy.pin_version == "2.7.1");
+    CHECK(pinned->policy.allowed_versions.empty());
+    auto listed = parse_config(
+      minimal + "[policy]\nallowed_versions = [\"2.7.1\"]\npin_version = \"\"\n", source);
+    REQUIRE(listed);
+    CHECK(listed->policy.allowed_versions == std::vector<std::string>{"2.7.1"});
+    CHECK(listed->policy.pin_version.empty());
+  }
+  SECTION("a pin must be in the list when both are given") {
+    CHECK(error_of(minimal + "[policy]\nallowed_versions = [\"2.7.1\", \"2.8.0\"]\n"
+                   + "pin_version = \"2.9.0\"\n")
+          == "peer.toml:14: key 'policy.pin_version': expected \"\" or a version listed in "
+             "policy.allowed_versions, got \"2.9.0\"");
+  }
+  SECTION("versions follow the manifest's text rule") {
+    CHECK(error_of(minimal + "[policy]\nallowed_versions = [\"2.7.1\", \"\"]\n")
+          == "peer.toml:13: key 'policy.allowed_versions[1]': expected a version string of 1 to "
+             "64 printable ASCII characters, got \"\"");
+    CHECK(error_of(minimal + "[policy]\nallowed_versions = \"2.7.1\"\n")
+          == "peer.toml:13: key 'policy.allowed_versions': expected an array of version "
+             "strings, got a string (\"2.7.1\")");
+    CHECK(error_of(minimal + "[policy]\npin_version = \"2.7\\t1\"\n")
+          == "peer.toml:13: key 'policy.pin_version': expected a version string of 1 to 64 "
+             "printable ASCII characters, or \"\" for none, got \"2.7\\x091\"");
+  }
+  SECTION("allow_downgrade is a boolean") {
+    CHECK(error_of(minimal + "[policy]\nallow_downgrade = 1\n")
+          == "peer.toml:13: key 'policy.allow_downgrade': expected true or false, got an "
+             "integer (1)");
+  }
+  SECTION("weights are numbers from 0 to 1000; an integer is read as a float") {
+    auto cfg = parse_config(minimal + "[policy.scored]\nrole = 3\n", source);
+    REQUIRE(cfg);
+    CHECK(cfg->policy.scored.role == 3.0);
+    CHECK(cfg->policy.scored.svn == 1.0);
+    CHECK(error_of(minimal + "[policy.scored]\nload = -0.5\n")
+          == "peer.toml:13: key 'policy.scored.load': expected a number from 0 to 1000, got "
+             "-0.5");
+    CHECK(error_of(minimal + "[policy.scored]\nlink = 1001\n")
+          == "peer.toml:13: key 'policy.scored.link': expected a number from 0 to 1000, got "
+             "1001");
+    CHECK(error_of(minimal + "[policy.scored]\nhistory = nan\n")
+          == "peer.toml:13: key 'policy.scored.history': expected a number from 0 to 1000, got "
+             "nan");
+    CHECK(error_of(minimal + "[policy.scored]\nsvn = inf\n")
+          == "peer.toml:13: key 'policy.scored.svn': expected a number from 0 to 1000, got inf");
+    CHECK(error_of(minimal + "[policy.scored]\nrole = \"1\"\n")
+          == "peer.toml:13: key 'policy.scored.role': expected a number from 0 to 1000, got a "
+             "string (\"1\")");
+  }
+  SECTION("unknown keys and tables") {
+    CHECK(error_of(minimal + "[policy]\npinned_version = \"2.7.1\"\n")
+          == "peer.toml:13: unknown key 'policy.pinned_version'");
+    CHECK(error_of(minimal + "[policy.scored]\nspeed = 1\n")
+          == "peer.toml:13: unknown key 'policy.scored.speed'");
+    CHECK(error_of(minimal + "[policy.weights]\nrole = 1\n")
+          == "peer.toml:12: unknown table 'policy.weights'");
+    CHECK(error_of(minimal + "[policy]\nscored = 1\n")
+          == "peer.toml:13: key 'policy.scored': expected a table ([policy.scored]), got an "
+             "integer (1)");
+  }
+}
+
 TEST_CASE("load_config reads a file and names it in errors") {
   test::temp_dir dir;
   auto path = dir.path("node.toml");
@@ -399,6 +484,9 @@ TEST_CASE("the example configurations parse") {
   CHECK(peer->monitor.auto_recover);
   CHECK(peer->lan.static_peers.empty());
   CHECK(peer->flash.path == examples + "flash/bmc-a.fd");
+  CHECK(peer->policy.allowed_versions.empty());
+  CHECK_FALSE(peer->policy.allow_downgrade);
+  CHECK(peer->policy.scored == scoring_weights{});
 
   auto console = load_config(examples + "console.toml");
   REQUIRE(console);

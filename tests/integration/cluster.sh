@@ -14,7 +14,6 @@ cluster_init() {
   : >"$CLUSTER_DIR/pids"
   # A port per cluster, so clusters running side by side (parallel tests) never hear each other.
   CLUSTER_PORT=${CLUSTER_PORT:-$((20000 + RANDOM % 20000))}
-  CLUSTER_START_MS=$(date +%s%3N)
   "$FWRESCUE" keygen --secret-key "$CLUSTER_DIR/keys/release.sec" \
     --public-key "$CLUSTER_DIR/keys/release.pub" >/dev/null
   cp "$CLUSTER_FIRMWARE" "$CLUSTER_DIR/images/bios.fd"
@@ -75,23 +74,20 @@ cluster_corrupt() {
     dd of="$CLUSTER_DIR/$1/flash.fd" bs=1 seek=$(($2)) conv=notrunc status=none
 }
 
-# cluster_start NAME: starts NAME's daemon; its log lines get the cluster's elapsed time.
+# cluster_start NAME: starts NAME's daemon in the background, its log in logs/NAME.log.
 cluster_start() {
-  local name=$1 dir=$CLUSTER_DIR/$1
-  (
-    exec "$FWRESCUED" --config "$dir/node.toml" 2>&1 |
-      while IFS= read -r line; do
-        printf '%6d ms  %s\n' $(($(date +%s%3N) - CLUSTER_START_MS)) "$line"
-      done >>"$CLUSTER_DIR/logs/$name.log"
-  ) &
-  # The daemon is the pipeline's first process; find it by its config path among our children.
-  local pid=""
-  for _ in $(seq 100); do
-    pid=$(pgrep -f -- "--config $dir/node.toml" | head -1)
-    [ -n "$pid" ] && break
-    sleep 0.05
-  done
-  echo "$name $pid" >>"$CLUSTER_DIR/pids"
+  local name=$1
+  "$FWRESCUED" --config "$CLUSTER_DIR/$name/node.toml" 2>>"$CLUSTER_DIR/logs/$name.log" &
+  echo "$name $!" >>"$CLUSTER_DIR/pids"
+}
+
+# cluster_wait_ready NAME: waits until NAME serves its admin socket and, for a console, has
+# checked its catalog (it offers nothing before that).
+cluster_wait_ready() {
+  cluster_wait_log "$1" "admin socket" 30 || return 1
+  if grep -q 'role = "console"' "$CLUSTER_DIR/$1/node.toml"; then
+    cluster_wait_log "$1" "catalog image .*: " 30 || return 1
+  fi
 }
 
 cluster_pid() { awk -v n="$1" '$1 == n { p = $2 } END { print p }' "$CLUSTER_DIR/pids"; }
@@ -124,19 +120,20 @@ cluster_stop() {
   [ -f "$CLUSTER_DIR/pids" ] || return 0
   local name pid
   while read -r name pid; do
-    [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
+    [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
   done <"$CLUSTER_DIR/pids"
   for _ in $(seq 50); do
     local alive=0
     while read -r name pid; do
-      [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && alive=1
+      [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && alive=1 || true
     done <"$CLUSTER_DIR/pids"
     [ $alive = 0 ] && break
     sleep 0.1
   done
   while read -r name pid; do
-    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
   done <"$CLUSTER_DIR/pids"
-  wait 2>/dev/null
+  wait 2>/dev/null || true
+  : >"$CLUSTER_DIR/pids"
   return 0
 }

@@ -18,7 +18,7 @@ namespace fwrescue::cli {
 
 namespace {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 
 caf::expected<std::string> socket_path(const admin_options& opts) {
   if (!opts.socket.empty())

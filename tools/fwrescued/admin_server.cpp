@@ -147,7 +147,8 @@ std::string admin_server::handle(const std::string& line) {
   if (failure)
     return error_reply("coordinator did not answer: " + describe(failure));
   if (command == "status")
-    return nlohmann::json{{"ok", true}, {"status", nlohmann::json::parse(answer)}}.dump();
+    return nlohmann::ordered_json{{"ok", true}, {"status", nlohmann::ordered_json::parse(answer)}}
+      .dump();
   log_->info("admin", "operator: {} -> {}", command, answer);
   return nlohmann::json{{"ok", true}, {"message", answer}}.dump();
 }

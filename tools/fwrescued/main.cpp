@@ -66,7 +66,7 @@ caf::expected<std::shared_ptr<node_context>> build_context(node_config config) {
   // journald sets JOURNAL_STREAM for services whose output it reads; it then understands the
   // syslog priority prefix.
   ctx->log = std::make_shared<logger>(config.id, level, std::getenv("JOURNAL_STREAM") != nullptr);
-  ctx->policies = make_policy_registry();
+  ctx->policies = make_policy_registry(config.policy.scored);
   if (!ctx->policies.count(config.recovery.policy))
     return make_error(errc::invalid_argument,
                       fmt::format("{}: recovery.policy '{}' is unknown (known: {})",
@@ -175,11 +175,14 @@ int run(const std::string& config_path) {
   admin.stop();
   ctx->link->stop();
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+  // The registry holds strong references: drop them, or the actor system would wait forever
+  // for the detached actors' threads when it is destroyed.
   for (auto role : {roles::coordinator, roles::discovery, roles::negotiation, roles::transfer,
-                    roles::donor, roles::flasher, roles::monitor, roles::router})
+                    roles::donor, roles::flasher, roles::monitor, roles::router}) {
     if (auto a = find_role(sys, role))
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-  sys.registry().erase(roles::router);
+    sys.registry().erase(role);
+  }
   return 0;
 }
 

@@ -1,0 +1,350 @@
+#include "tests/actors/actor_fixture.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "actors/coordinator.hpp"
+#include "actors/transfer.hpp"
+
+using namespace fwrescue;
+using namespace fwrescue::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A coordinator with a recorder under every role it sends to.
+struct coordinator_fixture : actor_fixture {
+  std::shared_ptr<mailbox_log> discovery = record(roles::discovery);
+  std::shared_ptr<mailbox_log> negotiation = record(roles::negotiation);
+  std::shared_ptr<mailbox_log> transfer = record(roles::transfer);
+  std::shared_ptr<mailbox_log> flasher = record(roles::flasher);
+  std::shared_ptr<mailbox_log> monitor = record(roles::monitor);
+  std::shared_ptr<mailbox_log> donor = record(roles::donor);
+  test_image img = image();
+  test_donor donor_a{"donor-a"};
+  caf::actor coord;
+
+  coordinator_fixture() {
+    auto& rc = ctx->config.recovery;
+    rc.max_attempts = 3;
+    rc.backoff_initial_ms = 200;
+    rc.backoff_max_ms = 5000;
+  }
+
+  void start() {
+    coord = spawn(coordinator);
+    run();
+  }
+
+  nlohmann::json status() {
+    return nlohmann::json::parse(ask<std::string>(coord, status_atom::value));
+  }
+
+  std::string phase() {
+    return status()["state"].get<std::string>();
+  }
+
+  static flash_report bad_report() {
+    return {true, 32, {{3, 5}}, "2 of 32 blocks do not match the installed manifest"};
+  }
+
+  /// Starts a recovery the way the monitor does.
+  void report_bad_flash() {
+    caf::anon_send(coord, bad_report());
+    run();
+  }
+
+  /// Negotiation answers every request with no compatible offer.
+  void negotiation_finds_nothing() {
+    negotiation->reply = [](const caf::message&) {
+      return caf::make_message(negotiation_result{"prefer-console", {}, {}});
+    };
+  }
+
+  /// Discovery's answer to the latest image request: one offer from donor_a.
+  void offers_arrive() {
+    auto req = discovery->last<image_request>();
+    caf::anon_send(coord, offers_collected{req, {donor_a.candidate_for(req, img.manifest)}, {}});
+    run();
+  }
+
+  void walk_to_flashing() {
+    report_bad_flash();
+    offers_arrive();
+    caf::anon_send(coord, donor_confirmed{"donor-a"});
+    caf::anon_send(coord, transfer_done{img.manifest, "donor-a", 20, 12});
+    run();
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(coordinator_fixture, "a bad flash report with auto_recover starts discovering") {
+  ctx->config.svn_floor = 3;
+  REQUIRE_FALSE(store->raise_svn_floor(4));
+  start();
+  CHECK(phase() == "idle");
+  report_bad_flash();
+  REQUIRE(discovery->count<image_request>() == 1);
+  auto req = discovery->last<image_request>();
+  CHECK(req.requester == "recipient");
+  CHECK(req.platform == test_platform());
+  CHECK(req.min_svn == 4); // the stored floor is above the configured one
+  CHECK(phase() == "discovering");
+  auto st = status();
+  CHECK(st["recovery"]["reason"] == bad_report().detail);
+  CHECK(st["recovery"]["attempt"] == 1);
+}
+
+TEST_CASE_METHOD(coordinator_fixture, "reports that do not call for a recovery start none") {
+  SECTION("auto_recover off") {
+    ctx->config.monitor.auto_recover = false;
+    start();
+    report_bad_flash();
+  }
+  SECTION("an ok report") {
+    start();
+    caf::anon_send(coord, flash_report{true, 32, {}, "flash matches"});
+    run();
+  }
+  SECTION("nothing to check against") {
+    start();
+    caf::anon_send(coord, flash_report{false, 0, {}, "no installed manifest"});
+    run();
+  }
+  CHECK(discovery->count<image_request>() == 0);
+  CHECK(phase() == "idle");
+}
+
+TEST_CASE_METHOD(coordinator_fixture, "collected offers go to negotiation, ranked ones to transfer") {
+  start();
+  report_bad_flash();
+  offers_arrive();
+  CHECK(phase() == "negotiating");
+  REQUIRE(negotiation->count<offers_collected>() == 1);
+  auto sent = negotiation->last<offers_collected>();
+  CHECK(sent.request.request_id == discovery->last<image_request>().request_id);
+  REQUIRE(sent.offers.size() == 1);
+  // Negotiation answers the request: the ranked candidates become a transfer job.
+  REQUIRE(negotiation->promises.size() == 1);
+  answer(negotiation, 0, negotiation_result{"prefer-console", sent.offers, {}});
+  REQUIRE(transfer->count<transfer_job>() == 1);
+  auto job = transfer->last<transfer_job>();
+  CHECK(job.request.request_id == sent.request.request_id);
+  REQUIRE(job.candidates.size() == 1);
+  CHECK(job.candidates[0].source.fields.donor == "donor-a");
+  caf::anon_send(coord, donor_confirmed{"donor-a"});
+  caf::anon_send(coord, transfer_progress{"donor-a", 8, 32});
+  run();
+  auto st = status();
+  CHECK(st["state"] == "transferring");
+  CHECK(st["recovery"]["donor"] == "donor-a");
+  CHECK(st["progress"]["percent"] == 25);
+}
+
+TEST_CASE_METHOD(coordinator_fixture, "no compatible image: retried after backoff, then failed") {
+  negotiation_finds_nothing();
+  start();
+  report_bad_flash();
+  offers_arrive();
+  REQUIRE(transfer->count<transfer_job>() == 0);
+  CHECK(phase() == "discovering"); // waiting for the retry
+  // Attempt 2 after 200 ms, attempt 3 after 400 ms more.
+  advance(199ms);
+  CHECK(discovery->count<image_request>() == 1);
+  advance(1ms);
+  REQUIRE(discovery->count<image_request>() == 2);
+  CHECK(status()["recovery"]["attempt"] == 2);
+  auto first = discovery->all<image_request>()[0];
+  auto second = discovery->all<image_request>()[1];
+  CHECK(first.request_id != second.request_id); // a fresh request, not a replay
+  offers_arrive();
+  advance(399ms);
+  CHECK(discovery->count<image_request>() == 2);
+  advance(1ms);
+  REQUIRE(discovery->count<image_request>() == 3);
+  offers_arrive();
+  // max_attempts = 3: no fourth attempt.
+  advance(1h);
+  CHECK(discovery->count<image_request>() == 3);
+  auto st = status();
+  CHECK(st["state"] == "failed");
+  CHECK_FALSE(st.contains("recovery"));
+  CHECK(st["last_recovery"]["succeeded"] == false);
+  CHECK(st["last_recovery"]["detail"].get<std::string>().find("no compatible image")
+        != std::string::npos);
+  CHECK(st["last_negotiation"]["policy"] == "prefer-console");
+}
+
+TEST_CASE_METHOD(coordinator_fixture, "the backoff stays at its maximum however many attempts") {
+  auto& rc = ctx->config.recovery;
+  rc.max_attempts = 70;
+  rc.backoff_initial_ms = 3;
+  rc.backoff_max_ms = 5;
+  negotiation_finds_nothing();
+  start();
+  report_bad_flash();
+  for (uint32_t attempt = 1; attempt < rc.max_attempts; ++attempt) {
+    INFO("attempt " << attempt);
+    offers_arrive();
+    auto backoff = attempt == 1 ? 3ms : 5ms;
+    advance(backoff - 1ms);
+    REQUIRE(discovery->count<image_request>() == attempt);
+    advance(1ms);
+    REQUIRE(discovery->count<image_request>() == attempt + 1);
+  }
+  offers_arrive();
+  CHECK(phase() == "failed");
+}
+
+TEST_CASE_METHOD(coordinator_fixture, "a staged image is flashed, verified and recorded") {
+  start();
+  walk_to_flashing();
+  CHECK(phase() == "flashing");
+  REQUIRE(flasher->count<flash_job>() == 1);
+  auto job = flasher->last<flash_job>();
+  CHECK(job.target.fields.merkle_root == img.manifest.fields.merkle_root);
+  CHECK(job.donor == "donor-a");
+  // The flash must not be checked or served while it is rewritten.
+  CHECK(monitor->atoms(pause_atom::value) == 1);
+  REQUIRE(donor->count<own_image_state>() == 1);
+  CHECK_FALSE(donor->last<own_image_state>().servable);
+
+  caf::anon_send(coord, flash_done{3, 8});
+  run();
+  CHECK(phase() == "verifying");
+  CHECK(monitor->atoms(resume_atom::value) == 1);
+  CHECK(monitor->atoms(check_atom::value) == 1);
+
+  REQUIRE_FALSE(store->set_installed_manifest(img.manifest)); // as the flasher does
+  caf::anon_send(coord, flash_report{true, 32, {}, "flash matches"});
+  run();
+  auto st = status();
+  CHECK(st["state"] == "done");
+  CHECK(st["last_recovery"]["succeeded"] == true);
+  CHECK(st["last_recovery"]["donor"] == "donor-a");
+  CHECK(st["last_recovery"]["version"] == img.manifest.fields.version);
+  CHECK(st["installed"]["version"] == img.manifest.fields.version);
+  CHECK(discovery->count<image_request>() == 1); // nothing retried
+}
+
+TEST_CASE_METHOD(coordinator_fixture, "a flash that still does not verify after writing is retried") {
+  start();
+  walk_to_flashing();
+  caf::anon_send(coord, flash_done{3, 8});
+  caf::anon_send(coord, bad_report());
+  run();
+  CHECK(phase() == "discovering");
+  advance(200ms);
+  CHECK(discovery->count<image_request>() == 2);
+}
+
+TEST_CASE_METHOD(coordinator_fixture, "a failed flash resumes the monitor and retries") {
+  start();
+  walk_to_flashing();
+  caf::anon_send(coord, flash_failed{"flash: erase of sector 0x3000 failed"});
+  run();
+  CHECK(monitor->atoms(resume_atom::value) == 1);
+  CHECK(phase() == "discovering");
+  advance(200ms);
+  REQUIRE(discovery->count<image_request>() == 2);
+  CHECK(status()["recovery"]["attempt"] == 2);
+}
+
+TEST_CASE_METHOD(coordinator_fixture, "an operator's recover request") {
+  start();
+  CHECK(ask<std::string>(coord, recover_atom::value) == "recovery started");
+  CHECK(discovery->count<image_request>() == 1);
+  CHECK(status()["recovery"]["reason"] == "operator request");
+  auto again = ask<std::string>(coord, recover_atom::value);
+  CHECK(again.find("already in progress") != std::string::npos);
+  CHECK(discovery->count<image_request>() == 1);
+}
+
+TEST_CASE_METHOD(coordinator_fixture, "safe hold refuses every recovery") {
+  start();
+  caf::anon_send(coord, hold_atom::value);
+  run();
+  CHECK(ask<std::string>(coord, recover_atom::value).find("refused") == 0);
+  report_bad_flash();
+  CHECK(discovery->count<image_request>() == 0);
+  auto st = status();
+  CHECK(st["safe_hold"] == true);
+  CHECK(st["state"] == "failed");
+}
+
+TEST_CASE_METHOD(coordinator_fixture, "safe hold stops a pending retry") {
+  negotiation_finds_nothing();
+  start();
+  report_bad_flash();
+  offers_arrive();
+  caf::anon_send(coord, hold_atom::value);
+  run();
+  advance(1h);
+  CHECK(discovery->count<image_request>() == 1);
+}
+
+TEST_CASE_METHOD(coordinator_fixture, "an interrupted recovery in the journal is resumed at start") {
+  SECTION("flashing: the flasher is asked again at once") {
+    REQUIRE_FALSE(store->write_journal(
+      {recovery_journal::phase::flashing, img.manifest, "donor-a", power_state::on}));
+    start();
+    REQUIRE(flasher->count<flash_job>() == 1);
+    CHECK(flasher->last<flash_job>().target.fields.merkle_root == img.manifest.fields.merkle_root);
+    CHECK(monitor->atoms(pause_atom::value) == 1);
+    CHECK(discovery->count<image_request>() == 0);
+    auto st = status();
+    CHECK(st["state"] == "flashing");
+    CHECK(st["recovery"]["donor"] == "donor-a");
+  }
+  SECTION("transferring: a new discovery") {
+    REQUIRE_FALSE(store->write_journal(
+      {recovery_journal::phase::transferring, img.manifest, "donor-a", power_state::on}));
+    start();
+    CHECK(flasher->count<flash_job>() == 0);
+    CHECK(discovery->count<image_request>() == 1);
+    CHECK(phase() == "discovering");
+  }
+}
+
+TEST_CASE_METHOD(coordinator_fixture, "status JSON describes the node") {
+  ctx->config.svn_floor = 2;
+  start();
+  auto st = status();
+  CHECK(st["node"] == "recipient");
+  CHECK(st["role"] == "peer");
+  CHECK(st["state"] == "idle");
+  CHECK(st["safe_hold"] == false);
+  CHECK(st["policy"] == ctx->config.recovery.policy);
+  CHECK(st["installed"].is_null());
+  CHECK(st["svn_floor"] == 2);
+  CHECK(st["last_check"]["checked"] == false);
+  CHECK_FALSE(st.contains("recovery"));
+  CHECK_FALSE(st.contains("last_recovery"));
+
+  REQUIRE_FALSE(store->set_installed_manifest(img.manifest));
+  REQUIRE_FALSE(store->raise_svn_floor(5));
+  report_bad_flash();
+  auto req = discovery->last<image_request>();
+  offers_collected offers{req, {donor_a.candidate_for(req, img.manifest)}, {}};
+  negotiation->reply = [](const caf::message& m) {
+    auto& o = m.get_as<offers_collected>(0);
+    negotiation_result r{"prefer-console", o.offers, {}};
+    r.verdicts.push_back({"donor-a", "peer", "2.5", 5, true, "", 1});
+    r.verdicts.push_back({"donor-b", "peer", "2.1", 1, false, "svn 1 is below the floor 5", 0});
+    return caf::make_message(std::move(r));
+  };
+  caf::anon_send(coord, offers);
+  run();
+  st = status();
+  CHECK(st["svn_floor"] == 5);
+  CHECK(st["installed"]["version"] == img.manifest.fields.version);
+  CHECK(st["installed"]["platform"] == "Acme:X11-DP");
+  CHECK(st["last_check"]["checked"] == true);
+  CHECK(st["last_check"]["ok"] == false);
+  CHECK(st["recovery"]["attempt"] == 1);
+  auto verdicts = st["last_negotiation"]["offers"];
+  REQUIRE(verdicts.size() == 2);
+  CHECK(verdicts[0]["rank"] == 1);
+  CHECK(verdicts[1]["compatible"] == false);
+  CHECK(verdicts[1]["reason"] == "svn 1 is below the floor 5");
+}

@@ -1,0 +1,297 @@
+#include "tests/actors/actor_fixture.hpp"
+
+#include <algorithm>
+
+#include "actors/donor.hpp"
+
+using namespace fwrescue;
+using namespace fwrescue::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A donor node serving its own verified flash (32 blocks of 1 KiB, svn 5), with the fake
+/// transport's events decoded straight to the donor actor.
+struct donor_fixture : actor_fixture {
+  actor_bridge bridge;
+  caf::actor don;
+  test_image img = image(32 * 1024);
+  image_request req = make_request(5, 3, "recipient-x");
+  const std::string from = "10.0.0.9:47710";
+  secret_key recipient_key = secret_key::generate();
+
+  donor_fixture() {
+    ctx->config.id = "donor-node";
+    ctx->config.donor.max_uploads = 1;
+    std::copy(img.bytes.begin(), img.bytes.end(), chip->cells().begin());
+    REQUIRE_FALSE(store->set_installed_manifest(img.manifest));
+  }
+
+  /// Starts the donor; `own` is what the monitor says of the node's flash.
+  void start(bool own = true) {
+    don = spawn(donor);
+    bridge.target = don;
+    REQUIRE_FALSE(link->start(bridge));
+    caf::anon_send(don, own_image_state{own});
+    run();
+  }
+
+  /// Sends `r` as a datagram and returns the offers the donor sent back to its sender.
+  std::vector<offer> offers_for(const image_request& r) {
+    auto before = link->datagrams().size();
+    link->deliver_datagram(from, encode(r));
+    run();
+    std::vector<offer> out;
+    for (size_t i = before; i < link->datagrams().size(); ++i) {
+      const auto& d = link->datagrams()[i];
+      CHECK(d.to == from);
+      auto m = decode(d.bytes);
+      REQUIRE(m);
+      auto* o = std::get_if<offer>(&*m);
+      REQUIRE(o != nullptr);
+      out.push_back(*o);
+    }
+    return out;
+  }
+
+  /// The recipient's accept of `o`.
+  accept accept_of(const offer& o) {
+    accept_fields f{o.fields.request_id, o.fields.challenge, "recipient-x",
+                    recipient_key.public_part(), img.manifest.fields.merkle_root,
+                    o.fields.donor_key};
+    return make_accept(std::move(f), recipient_key);
+  }
+
+  /// Opens a session from the recipient and sends `a` on it.
+  session_id take_up(const accept& a) {
+    auto s = link->open_inbound("10.0.0.9:51000");
+    run();
+    link->deliver_frame(s, encode(a));
+    run();
+    return s;
+  }
+
+  std::vector<wire_message> sent_on(session_id s) {
+    return decode_all(link->frames_on(s));
+  }
+
+  void ask_blocks(session_id s, uint64_t first, uint32_t count) {
+    link->deliver_frame(s, encode(block_request{first, count}));
+    run();
+  }
+
+  std::vector<uint8_t> block(uint64_t i) const {
+    auto first = img.bytes.begin() + static_cast<ptrdiff_t>(i * 1024);
+    return {first, first + 1024};
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(donor_fixture, "a compatible request gets a signed offer echoing its nonce") {
+  start();
+  auto offers = offers_for(req);
+  REQUIRE(offers.size() == 1);
+  const auto& o = offers[0];
+  CHECK(verify_offer(o));
+  CHECK(o.fields.request_id == req.request_id);
+  CHECK(o.fields.challenge == req.challenge);
+  CHECK(o.fields.donor == "donor-node");
+  CHECK(o.fields.donor_key == ctx->node_key->public_part());
+  CHECK(o.fields.session_address == link->session_address());
+  CHECK(o.fields.max_uploads == 1);
+  auto m = offered_manifest(o);
+  REQUIRE(m);
+  CHECK(m->fields == img.manifest.fields);
+  CHECK(m->sig == img.manifest.sig);
+}
+
+TEST_CASE_METHOD(donor_fixture, "requests it cannot or must not serve get no offer") {
+  SECTION("another platform") {
+    start();
+    auto r = req;
+    r.platform.board = "X12";
+    CHECK(offers_for(r).empty());
+  }
+  SECTION("an svn below the requester's floor") {
+    start();
+    auto r = req;
+    r.min_svn = 6;
+    CHECK(offers_for(r).empty());
+  }
+  SECTION("its own request") {
+    start();
+    auto r = req;
+    r.requester = "donor-node";
+    CHECK(offers_for(r).empty());
+  }
+  SECTION("its flash does not verify") {
+    start(false);
+    CHECK(offers_for(req).empty());
+  }
+  SECTION("donating is disabled") {
+    ctx->config.donor.enabled = false;
+    start();
+    CHECK(offers_for(req).empty());
+  }
+  SECTION("serving the installed image is disabled") {
+    ctx->config.donor.serve_installed = false;
+    start();
+    CHECK(offers_for(req).empty());
+  }
+}
+
+TEST_CASE_METHOD(donor_fixture, "a good accept is confirmed and every digest sent") {
+  start();
+  auto offers = offers_for(req);
+  REQUIRE(offers.size() == 1);
+  auto s = take_up(accept_of(offers[0]));
+  auto frames = sent_on(s);
+  REQUIRE(frames.size() >= 2);
+  auto* c = std::get_if<confirm>(&frames[0]);
+  REQUIRE(c != nullptr);
+  CHECK(c->request_id == req.request_id);
+  std::vector<digest> digests;
+  for (const auto& l : only<leaves>(frames)) {
+    CHECK(l.first == digests.size());
+    digests.insert(digests.end(), l.digests.begin(), l.digests.end());
+  }
+  CHECK(digests == img.manifest.block_digests);
+}
+
+TEST_CASE_METHOD(donor_fixture, "a bad accept is declined with the reason") {
+  start();
+  auto offers = offers_for(req);
+  REQUIRE(offers.size() == 1);
+  auto a = accept_of(offers[0]);
+  std::string reason;
+  SECTION("another nonce") {
+    auto f = a.fields;
+    f.challenge[3] ^= 1;
+    a = make_accept(f, recipient_key);
+    reason = "stale or replayed";
+  }
+  SECTION("another donor's key") {
+    auto f = a.fields;
+    f.donor_key = secret_key::generate().public_part();
+    a = make_accept(f, recipient_key);
+    reason = "addressed to another donor";
+  }
+  SECTION("a bad signature") {
+    a.sig[0] ^= 1;
+    reason = "accept signature does not verify";
+  }
+  SECTION("an image it does not hold") {
+    auto f = a.fields;
+    f.merkle_root[0] ^= 1;
+    a = make_accept(f, recipient_key);
+    reason = "no longer available";
+  }
+  SECTION("an expired offer") {
+    advance(61s);
+    reason = "stale or replayed";
+  }
+  INFO(reason);
+  auto frames = sent_on(take_up(a));
+  REQUIRE(frames.size() == 1);
+  auto* d = std::get_if<decline>(&frames[0]);
+  REQUIRE(d != nullptr);
+  CHECK(d->reason.find(reason) != std::string::npos);
+}
+
+TEST_CASE_METHOD(donor_fixture, "beyond max_uploads an accept is answered busy") {
+  start();
+  auto offers = offers_for(req);
+  REQUIRE(offers.size() == 1);
+  auto first = take_up(accept_of(offers[0]));
+  CHECK(std::holds_alternative<confirm>(sent_on(first)[0]));
+  auto second = take_up(accept_of(offers[0]));
+  auto frames = sent_on(second);
+  REQUIRE(frames.size() == 1);
+  CHECK(std::holds_alternative<busy>(frames[0]));
+  // When the first upload ends, its slot is free again.
+  link->close_by_peer(first);
+  run();
+  auto third = take_up(accept_of(offers[0]));
+  CHECK(std::holds_alternative<confirm>(sent_on(third)[0]));
+}
+
+TEST_CASE_METHOD(donor_fixture, "blocks are served as asked, and nothing outside the image") {
+  start();
+  auto offers = offers_for(req);
+  auto s = take_up(accept_of(offers[0]));
+  ask_blocks(s, 30, 2);
+  ask_blocks(s, 4, 1);
+  auto blocks = only<block_data>(sent_on(s));
+  REQUIRE(blocks.size() == 3);
+  CHECK(blocks[0].index == 30);
+  CHECK(blocks[0].bytes == block(30));
+  CHECK(blocks[1].index == 31);
+  CHECK(blocks[1].bytes == block(31));
+  CHECK(blocks[2].index == 4);
+  CHECK(blocks[2].bytes == block(4));
+  CHECK(link->is_open(s));
+
+  ask_blocks(s, 31, 2); // block 32 does not exist
+  auto aborts = only<abort_transfer>(sent_on(s));
+  REQUIRE(aborts.size() == 1);
+  CHECK(aborts[0].reason == "blocks 31..33 do not exist");
+  CHECK_FALSE(link->is_open(s));
+  CHECK(only<block_data>(sent_on(s)).size() == 3);
+}
+
+TEST_CASE_METHOD(donor_fixture, "blocks are not served before a confirmed accept") {
+  start();
+  auto s = link->open_inbound("10.0.0.9:51000");
+  run();
+  ask_blocks(s, 0, 1);
+  CHECK(only<block_data>(sent_on(s)).empty());
+  CHECK(only<abort_transfer>(sent_on(s)).size() == 1);
+  CHECK_FALSE(link->is_open(s));
+}
+
+TEST_CASE_METHOD(donor_fixture, "catalog images are offered only when their file verifies") {
+  auto good = image(16 * 1024, 21, 6);
+  auto bad = image(16 * 1024, 22, 7);
+  write_bytes(dir.path("good.img"), good.bytes);
+  write_bytes(dir.path("good.fwm"), encode_manifest_file(good.manifest));
+  auto tampered = bad.bytes;
+  tampered[100] ^= 1;
+  write_bytes(dir.path("bad.img"), tampered);
+  write_bytes(dir.path("bad.fwm"), encode_manifest_file(bad.manifest));
+  ctx->config.donor.images = {{dir.path("good.img"), dir.path("good.fwm")},
+                              {dir.path("bad.img"), dir.path("bad.fwm")}};
+  start(false); // only the catalog
+  auto offers = offers_for(req);
+  REQUIRE(offers.size() == 1);
+  auto m = offered_manifest(offers[0]);
+  REQUIRE(m);
+  CHECK(m->fields.merkle_root == good.manifest.fields.merkle_root);
+
+  // A catalog block comes from the image file.
+  auto f = offers[0].fields;
+  auto a = make_accept({f.request_id, f.challenge, "recipient-x", recipient_key.public_part(),
+                        good.manifest.fields.merkle_root, f.donor_key},
+                       recipient_key);
+  auto s = take_up(a);
+  ask_blocks(s, 15, 1);
+  auto blocks = only<block_data>(sent_on(s));
+  REQUIRE(blocks.size() == 1);
+  CHECK(blocks[0].bytes == std::vector<uint8_t>(good.bytes.end() - 1024, good.bytes.end()));
+}
+
+TEST_CASE_METHOD(donor_fixture, "upload_rate_kbps paces the blocks") {
+  ctx->config.donor.upload_rate_kbps = 8; // one 1 KiB block takes 1024 ms
+  start();
+  auto offers = offers_for(req);
+  auto s = take_up(accept_of(offers[0]));
+  ask_blocks(s, 0, 2); // 2048 ms of link time
+  ask_blocks(s, 2, 1);
+  CHECK(only<block_data>(sent_on(s)).empty());
+  advance(0ms);
+  CHECK(only<block_data>(sent_on(s)).size() == 2); // the link was free
+  advance(2047ms);
+  CHECK(only<block_data>(sent_on(s)).size() == 2);
+  advance(1ms);
+  CHECK(only<block_data>(sent_on(s)).size() == 3);
+}

@@ -1,0 +1,183 @@
+#include "tests/actors/actor_fixture.hpp"
+
+#include <algorithm>
+
+#include "actors/flasher.hpp"
+
+using namespace fwrescue;
+using namespace fwrescue::test;
+
+namespace {
+
+/// A 32 KiB image (8 sectors of 4 KiB) staged and ready; the flash holds the same image with
+/// the damage a test makes.
+struct flasher_fixture : actor_fixture {
+  test_image img = image(32 * 1024, 1, 7);
+  flash_job job{img.manifest, "donor-a"};
+  std::vector<flash_progress> progress;
+
+  flasher_fixture() {
+    write_bytes(store->staging_path(), img.bytes);
+    std::copy(img.bytes.begin(), img.bytes.end(), chip->cells().begin());
+    REQUIRE_FALSE(chip->set_write_protect(true));
+  }
+
+  void damage_sector(uint64_t sector) {
+    chip->cells()[sector * 4096 + 123] ^= 0x01;
+  }
+
+  std::vector<uint8_t> flash_image_bytes() const {
+    return {chip->cells().begin(), chip->cells().begin() + static_cast<ptrdiff_t>(img.bytes.size())};
+  }
+
+  caf::expected<flash_done> flash() {
+    return flash_image(*ctx, job, [this](const flash_progress& p) { progress.push_back(p); });
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(flasher_fixture, "only the sectors that differ are rewritten") {
+  damage_sector(1);
+  damage_sector(5);
+  auto done = flash();
+  REQUIRE(done);
+  CHECK(done->sectors_written == 2);
+  CHECK(done->sectors_total == 8);
+  CHECK(chip->sectors_erased() == 2);
+  CHECK(flash_image_bytes() == img.bytes);
+  REQUIRE_FALSE(progress.empty());
+  CHECK(progress.back().sectors_done == 8);
+  CHECK(progress.back().sectors_total == 8);
+  // Protection is back on once the flash is written.
+  CHECK(chip->write_protected());
+}
+
+TEST_CASE_METHOD(flasher_fixture, "a flash that already matches is not erased at all") {
+  auto done = flash();
+  REQUIRE(done);
+  CHECK(done->sectors_written == 0);
+  CHECK(chip->erase_calls() == 0);
+  CHECK(chip->program_calls() == 0);
+}
+
+TEST_CASE_METHOD(flasher_fixture, "success is recorded: installed manifest, svn floor, journal") {
+  damage_sector(0);
+  REQUIRE_FALSE(store->raise_svn_floor(3));
+  REQUIRE(flash());
+  auto installed = store->installed_manifest();
+  REQUIRE(installed);
+  REQUIRE(*installed);
+  CHECK((*installed)->fields == img.manifest.fields);
+  CHECK((*installed)->block_digests == img.manifest.block_digests);
+  auto floor = store->svn_floor();
+  REQUIRE(floor);
+  CHECK(*floor == 7);
+  auto journal = store->journal();
+  REQUIRE(journal);
+  CHECK_FALSE(*journal);
+}
+
+TEST_CASE_METHOD(flasher_fixture, "the host is kept quiet while flashing and restored after") {
+  damage_sector(2);
+  SECTION("powered off") {
+    REQUIRE(flash());
+    CHECK(power->calls() == std::vector<std::string>{"power_off", "power_on"});
+  }
+  SECTION("held in reset") {
+    ctx->config.host_power.during_flash = "reset";
+    REQUIRE(flash());
+    CHECK(power->calls() == std::vector<std::string>{"hold_reset", "release_reset"});
+  }
+  SECTION("after a restart mid-flash, the state recorded before the first attempt") {
+    // The daemon died with the host off, which it had turned off itself.
+    ctx->power = power = std::make_shared<fake_host_power>(power_state::off);
+    REQUIRE_FALSE(store->write_journal(
+      {recovery_journal::phase::flashing, img.manifest, "donor-a", power_state::on}));
+    REQUIRE(flash());
+    CHECK(power->calls() == std::vector<std::string>{"power_on"});
+  }
+  CHECK(power->current() == power_state::on);
+}
+
+TEST_CASE_METHOD(flasher_fixture, "bytes of the last sector past the image keep their content") {
+  img = make_image(release_key, random_bytes(30 * 1024 + 100, 8), 7);
+  job = {img.manifest, "donor-a"};
+  write_bytes(store->staging_path(), img.bytes);
+  std::fill(chip->cells().begin(), chip->cells().end(), uint8_t{0x5a});
+  auto done = flash();
+  REQUIRE(done);
+  CHECK(done->sectors_total == 8);
+  CHECK(flash_image_bytes() == img.bytes);
+  CHECK(std::all_of(chip->cells().begin() + static_cast<ptrdiff_t>(img.bytes.size()),
+                    chip->cells().end(), [](uint8_t b) { return b == 0x5a; }));
+}
+
+TEST_CASE_METHOD(flasher_fixture, "a staged image that does not match the root is not written") {
+  damage_sector(4);
+  auto before = chip->cells();
+  auto staged = img.bytes;
+  staged[9000] ^= 0x80;
+  write_bytes(store->staging_path(), staged);
+  auto done = flash();
+  REQUIRE_FALSE(done);
+  CHECK(describe(done.error()).find("does not match the signed Merkle root") != std::string::npos);
+  CHECK(chip->erase_calls() == 0);
+  CHECK(chip->program_calls() == 0);
+  CHECK(chip->cells() == before);
+  CHECK(power->calls().empty()); // the host was never touched
+  auto installed = store->installed_manifest();
+  REQUIRE(installed);
+  CHECK_FALSE(*installed);
+}
+
+TEST_CASE_METHOD(flasher_fixture, "a failing erase leaves the journal for the next attempt") {
+  damage_sector(3);
+  chip->fail_call(fake_flash::op::erase, 1);
+  auto done = flash();
+  REQUIRE_FALSE(done);
+  CHECK(describe(done.error()).find("injected failure") != std::string::npos);
+  auto journal = store->journal();
+  REQUIRE(journal);
+  REQUIRE(*journal);
+  CHECK((*journal)->at == recovery_journal::phase::flashing);
+  CHECK((*journal)->power_before == power_state::on);
+  CHECK((*journal)->target.fields.merkle_root == img.manifest.fields.merkle_root);
+  auto installed = store->installed_manifest();
+  REQUIRE(installed);
+  CHECK_FALSE(*installed);
+  auto floor = store->svn_floor();
+  REQUIRE(floor);
+  CHECK(*floor == 0);
+}
+
+TEST_CASE_METHOD(flasher_fixture, "the flasher actor reports to the coordinator") {
+  auto coordinator = record(roles::coordinator);
+  auto flasher_actor = spawn(flasher);
+  damage_sector(6);
+  caf::anon_send(flasher_actor, job);
+  run();
+  REQUIRE(coordinator->count<flash_done>() == 1);
+  CHECK(coordinator->last<flash_done>().sectors_written == 1);
+  CHECK(coordinator->count<flash_progress>() >= 1);
+  CHECK(flash_image_bytes() == img.bytes);
+
+  SECTION("a failure becomes flash_failed") {
+    damage_sector(6);
+    chip->fail_call(fake_flash::op::erase, chip->erase_calls() + 1);
+    caf::anon_send(flasher_actor, job);
+    run();
+    REQUIRE(coordinator->count<flash_failed>() == 1);
+    CHECK(coordinator->last<flash_failed>().reason.find("injected failure") != std::string::npos);
+  }
+  SECTION("safe hold refuses to write") {
+    caf::anon_send(flasher_actor, hold_atom::value);
+    damage_sector(6);
+    auto erases = chip->erase_calls();
+    caf::anon_send(flasher_actor, job);
+    run();
+    REQUIRE(coordinator->count<flash_failed>() == 1);
+    CHECK(coordinator->last<flash_failed>().reason.find("safe hold") != std::string::npos);
+    CHECK(chip->erase_calls() == erases);
+  }
+}

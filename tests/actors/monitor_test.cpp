@@ -1,0 +1,123 @@
+#include "tests/actors/actor_fixture.hpp"
+
+#include <algorithm>
+
+#include "actors/monitor.hpp"
+
+using namespace fwrescue;
+using namespace fwrescue::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct monitor_fixture : actor_fixture {
+  std::shared_ptr<mailbox_log> coordinator = record(roles::coordinator);
+  std::shared_ptr<mailbox_log> donor = record(roles::donor);
+  test_image img = image(32 * 1024); // 32 blocks of 1 KiB
+
+  /// The flash holds the installed image.
+  void install() {
+    std::copy(img.bytes.begin(), img.bytes.end(), chip->cells().begin());
+    REQUIRE_FALSE(store->set_installed_manifest(img.manifest));
+  }
+
+  void corrupt_block(uint64_t index) {
+    chip->cells()[index * 1024 + 17] ^= 0x40;
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(monitor_fixture, "a flash that matches the installed manifest is ok") {
+  install();
+  auto report = check_installed(*ctx);
+  CHECK(report.checked);
+  CHECK(report.ok());
+  CHECK(report.block_count == 32);
+  CHECK(report.detail.find("flash matches") == 0);
+}
+
+TEST_CASE_METHOD(monitor_fixture, "differing blocks are reported as ranges") {
+  install();
+  corrupt_block(3);
+  corrupt_block(4);
+  corrupt_block(20);
+  auto report = check_installed(*ctx);
+  CHECK(report.checked);
+  CHECK_FALSE(report.ok());
+  CHECK(report.bad == std::vector<leaf_range>{{3, 5}, {20, 21}});
+  CHECK(report.detail.find("3 of 32 blocks") == 0);
+  CHECK(report.detail.find("first bad block 3 at 0xc00") != std::string::npos);
+}
+
+TEST_CASE_METHOD(monitor_fixture, "without an installed manifest nothing is checked") {
+  auto report = check_installed(*ctx);
+  CHECK_FALSE(report.checked);
+  CHECK_FALSE(report.ok());
+  CHECK(report.bad.empty());
+}
+
+TEST_CASE_METHOD(monitor_fixture, "an unreadable flash counts as entirely bad") {
+  install();
+  chip->fail_call(fake_flash::op::read, 1);
+  auto report = check_installed(*ctx);
+  CHECK(report.checked);
+  CHECK(report.bad == std::vector<leaf_range>{{0, 32}});
+  CHECK(report.detail.find("injected failure") != std::string::npos);
+}
+
+TEST_CASE_METHOD(monitor_fixture, "a check sends the report to the coordinator and tells the donor") {
+  install();
+  auto mon = spawn(monitor);
+  run();
+  CHECK(coordinator->count<flash_report>() == 0); // check_at_start is off
+  caf::anon_send(mon, check_atom::value);
+  run();
+  REQUIRE(coordinator->count<flash_report>() == 1);
+  CHECK(coordinator->last<flash_report>().ok());
+  REQUIRE(donor->count<own_image_state>() == 1);
+  CHECK(donor->last<own_image_state>().servable);
+
+  corrupt_block(7);
+  caf::anon_send(mon, check_atom::value);
+  run();
+  REQUIRE(coordinator->count<flash_report>() == 2);
+  CHECK(coordinator->last<flash_report>().bad == std::vector<leaf_range>{{7, 8}});
+  // A corrupt flash must not be served to peers.
+  CHECK_FALSE(donor->last<own_image_state>().servable);
+}
+
+TEST_CASE_METHOD(monitor_fixture, "checks at start when configured") {
+  ctx->config.monitor.check_at_start = true;
+  spawn(monitor);
+  run();
+  REQUIRE(coordinator->count<flash_report>() == 1);
+  CHECK_FALSE(coordinator->last<flash_report>().checked);
+}
+
+TEST_CASE_METHOD(monitor_fixture, "checks every interval, except while paused") {
+  install();
+  ctx->config.monitor.interval_s = 60;
+  auto mon = spawn(monitor);
+  run();
+  advance(59s);
+  CHECK(coordinator->count<flash_report>() == 0);
+  advance(1s);
+  CHECK(coordinator->count<flash_report>() == 1);
+  advance(60s);
+  CHECK(coordinator->count<flash_report>() == 2);
+
+  caf::anon_send(mon, pause_atom::value);
+  run();
+  advance(120s);
+  CHECK(coordinator->count<flash_report>() == 2);
+  CHECK(chip->read_calls() > 0);
+  auto reads = chip->read_calls();
+  advance(60s);
+  CHECK(chip->read_calls() == reads); // a paused monitor does not even read the flash
+
+  caf::anon_send(mon, resume_atom::value);
+  run();
+  advance(60s);
+  CHECK(coordinator->count<flash_report>() == 3);
+}

@@ -1,0 +1,385 @@
+#include "tests/actors/actor_fixture.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "actors/transfer.hpp"
+#include "common/file_io.hpp"
+
+using namespace fwrescue;
+using namespace fwrescue::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// The transfer actor with the fake transport's session events decoded straight to it, and
+/// recorders as the coordinator and the router. The image has 32 blocks of 1 KiB; the flash is
+/// blank unless a test preloads it; the window is 4 blocks.
+struct transfer_fixture : actor_fixture {
+  std::shared_ptr<mailbox_log> coordinator = record(roles::coordinator);
+  std::shared_ptr<mailbox_log> router = record(roles::router);
+  actor_bridge bridge;
+  caf::actor xfer;
+  test_image img = image(32 * 1024);
+  image_request req = make_request(77);
+  test_donor donor_a{"donor-a"};
+  test_donor donor_b{"donor-b"};
+
+  transfer_fixture() {
+    ctx->config.recovery.block_window = 4;
+    ctx->config.recovery.block_timeout_ms = 2000;
+  }
+
+  void start(std::vector<const test_donor*> donors) {
+    xfer = spawn(transfer);
+    bridge.target = xfer;
+    REQUIRE_FALSE(link->start(bridge));
+    transfer_job job{req, {}};
+    for (auto* d : donors)
+      job.candidates.push_back(d->candidate_for(req, img.manifest));
+    caf::anon_send(xfer, std::move(job));
+    run();
+  }
+
+  /// The session opened to `d` (the last one if several), failing the test when there is none.
+  session_id session_to(const test_donor& d) {
+    session_id id = 0;
+    for (const auto& s : link->opened_sessions())
+      if (s.address == d.address)
+        id = s.id;
+    REQUIRE(id != 0);
+    return id;
+  }
+
+  std::vector<wire_message> sent_on(session_id s) {
+    return decode_all(link->frames_on(s));
+  }
+
+  void deliver(session_id s, const wire_message& m) {
+    link->deliver_frame(s, encode(m));
+    run();
+  }
+
+  /// The donor takes the session up and sends every digest, in two leaves frames.
+  void confirm(session_id s, std::vector<digest> digests = {}) {
+    if (digests.empty())
+      digests = img.manifest.block_digests;
+    link->accept_open(s);
+    run();
+    deliver(s, fwrescue::confirm{req.request_id});
+    auto half = digests.size() / 2;
+    deliver(s, leaves{0, {digests.begin(), digests.begin() + half}});
+    deliver(s, leaves{half, {digests.begin() + half, digests.end()}});
+  }
+
+  /// Every block index requested on `s`, in order.
+  std::vector<uint64_t> requested(session_id s) {
+    std::vector<uint64_t> out;
+    for (const auto& r : only<block_request>(sent_on(s)))
+      for (uint64_t i = r.first; i < r.first + r.count; ++i)
+        out.push_back(i);
+    return out;
+  }
+
+  std::vector<uint8_t> block(uint64_t i) const {
+    auto first = img.bytes.begin() + static_cast<ptrdiff_t>(i * 1024);
+    return {first, first + 1024};
+  }
+
+  /// Plays an honest donor on `s`: answers requests oldest first, at most `limit` blocks.
+  /// Returns the largest number of requested-but-unanswered blocks seen at any moment.
+  size_t serve(session_id s, size_t limit = SIZE_MAX, size_t* served = nullptr) {
+    size_t answered = 0;
+    size_t most = 0;
+    while (answered < limit && link->is_open(s)) {
+      auto asked = requested(s);
+      most = std::max(most, asked.size() - answered);
+      if (answered == asked.size())
+        break;
+      deliver(s, block_data{asked[answered], block(asked[answered])});
+      ++answered;
+    }
+    if (served)
+      *served = answered;
+    return most;
+  }
+
+  std::vector<uint8_t> staged() {
+    auto bytes = read_file(store->staging_path(), 1 << 20, "staging");
+    REQUIRE(bytes);
+    return *bytes;
+  }
+
+  void preload_flash_with_image() {
+    std::copy(img.bytes.begin(), img.bytes.end(), chip->cells().begin());
+  }
+};
+
+std::set<uint64_t> as_set(const std::vector<uint64_t>& xs) {
+  return {xs.begin(), xs.end()};
+}
+
+} // namespace
+
+TEST_CASE_METHOD(transfer_fixture, "a session to the first donor starts with a signed accept") {
+  start({&donor_a, &donor_b});
+  REQUIRE(link->opened_sessions().size() == 1);
+  auto s = session_to(donor_a);
+  REQUIRE(router->count<claim_session>() == 1);
+  CHECK(router->last<claim_session>().id == s);
+  CHECK(sent_on(s).empty()); // nothing before the session is up
+  link->accept_open(s);
+  run();
+  auto frames = sent_on(s);
+  REQUIRE(frames.size() == 1);
+  auto* a = std::get_if<accept>(&frames[0]);
+  REQUIRE(a != nullptr);
+  CHECK(verify_accept(*a));
+  CHECK(a->fields.request_id == req.request_id);
+  CHECK(a->fields.challenge == req.challenge);
+  CHECK(a->fields.recipient == "recipient");
+  CHECK(a->fields.recipient_key == ctx->node_key->public_part());
+  CHECK(a->fields.merkle_root == img.manifest.fields.merkle_root);
+  CHECK(a->fields.donor_key == donor_a.key.public_part());
+}
+
+TEST_CASE_METHOD(transfer_fixture, "only the blocks that differ from the flash are pulled") {
+  preload_flash_with_image();
+  for (uint64_t bad : {3, 4, 10})
+    chip->cells()[bad * 1024 + 5] ^= 0xff;
+  start({&donor_a});
+  auto s = session_to(donor_a);
+  confirm(s);
+  REQUIRE(coordinator->count<donor_confirmed>() == 1);
+  CHECK(coordinator->last<donor_confirmed>().donor == "donor-a");
+  // The journal records the transfer before any block arrives.
+  auto journal = store->journal();
+  REQUIRE(journal);
+  REQUIRE(*journal);
+  CHECK((*journal)->at == recovery_journal::phase::transferring);
+  CHECK((*journal)->target.fields.merkle_root == img.manifest.fields.merkle_root);
+
+  serve(s);
+  CHECK(as_set(requested(s)) == std::set<uint64_t>{3, 4, 10});
+  auto frames = sent_on(s);
+  CHECK(std::holds_alternative<done>(frames.back()));
+  CHECK_FALSE(link->is_open(s));
+  CHECK(staged() == img.bytes);
+  REQUIRE(coordinator->count<transfer_done>() == 1);
+  auto d = coordinator->last<transfer_done>();
+  CHECK(d.donor == "donor-a");
+  CHECK(d.blocks_pulled == 3);
+  CHECK(d.blocks_reused == 29);
+  CHECK(d.target.fields.merkle_root == img.manifest.fields.merkle_root);
+  CHECK(d.target.block_digests == img.manifest.block_digests);
+  journal = store->journal();
+  REQUIRE(journal);
+  REQUIRE(*journal);
+  CHECK((*journal)->at == recovery_journal::phase::staged);
+  CHECK((*journal)->donor == "donor-a");
+}
+
+TEST_CASE_METHOD(transfer_fixture, "block requests stay within the window") {
+  start({&donor_a});
+  auto s = session_to(donor_a);
+  confirm(s);
+  auto most = serve(s);
+  CHECK(most == 4); // the window is kept full, never overfilled
+  auto asked = requested(s);
+  CHECK(asked.size() == 32); // each block asked once
+  CHECK(as_set(asked).size() == 32);
+  CHECK(staged() == img.bytes);
+  auto d = coordinator->last<transfer_done>();
+  CHECK(d.blocks_pulled == 32);
+  CHECK(d.blocks_reused == 0);
+}
+
+TEST_CASE_METHOD(transfer_fixture, "a corrupted block drops the donor, the next one is asked only "
+                                   "for the rest") {
+  start({&donor_a, &donor_b});
+  auto a = session_to(donor_a);
+  confirm(a);
+  size_t served = 0;
+  serve(a, 10, &served);
+  REQUIRE(served == 10);
+  auto asked_a = requested(a);
+  std::set<uint64_t> verified{asked_a.begin(), asked_a.begin() + 10};
+  auto bad = block(asked_a[10]);
+  bad[100] ^= 1;
+  deliver(a, block_data{asked_a[10], bad});
+
+  auto frames = sent_on(a);
+  auto aborts = only<abort_transfer>(frames);
+  REQUIRE(aborts.size() == 1);
+  CHECK(aborts[0].reason.find("failed verification") != std::string::npos);
+  CHECK_FALSE(link->is_open(a));
+
+  auto b = session_to(donor_b);
+  confirm(b);
+  auto* acc = std::get_if<accept>(&sent_on(b).front());
+  REQUIRE(acc != nullptr);
+  CHECK(acc->fields.donor_key == donor_b.key.public_part());
+  serve(b);
+  auto asked_b = as_set(requested(b));
+  CHECK(asked_b.size() == 22);
+  for (auto i : verified)
+    CHECK(asked_b.count(i) == 0);
+  CHECK(staged() == img.bytes);
+  auto d = coordinator->last<transfer_done>();
+  CHECK(d.donor == "donor-b");
+  CHECK(d.blocks_pulled == 32);
+}
+
+TEST_CASE_METHOD(transfer_fixture, "a donor that does not serve is dropped for the next one") {
+  start({&donor_a, &donor_b});
+  auto a = session_to(donor_a);
+  std::string reason;
+  SECTION("busy") {
+    link->accept_open(a);
+    run();
+    deliver(a, busy{req.request_id, 1000});
+    reason = "donor-a: busy";
+  }
+  SECTION("decline") {
+    link->accept_open(a);
+    run();
+    deliver(a, decline{req.request_id, "no such offer (stale or replayed)"});
+    reason = "donor-a: declined: no such offer";
+  }
+  SECTION("the session cannot be opened") {
+    link->refuse_open(a, "connection refused");
+    run();
+    reason = "donor-a: connection lost: connection refused";
+  }
+  SECTION("the session closes mid-transfer") {
+    confirm(a);
+    serve(a, 5);
+    link->close_by_peer(a, "connection reset");
+    run();
+    reason = "donor-a: connection lost: connection reset";
+  }
+  SECTION("the donor goes silent") {
+    confirm(a);
+    serve(a, 5);
+    advance(1999ms);
+    CHECK(link->is_open(a));
+    advance(2001ms); // at most two watchdog periods after the last frame
+    CHECK_FALSE(link->is_open(a));
+    reason = "donor-a: sent nothing for 2000 ms";
+  }
+  SECTION("digests that do not build the signed root") {
+    auto digests = img.manifest.block_digests;
+    digests[7][0] ^= 1;
+    confirm(a, digests);
+    auto aborts = only<abort_transfer>(sent_on(a));
+    REQUIRE(aborts.size() == 1);
+    CHECK(requested(a).empty()); // no block is asked for against unverified digests
+    reason = "donor-a: sent block digests that do not build the signed Merkle root";
+  }
+  SECTION("a block that was not asked for") {
+    confirm(a);
+    deliver(a, block_data{31, block(31)});
+    reason = "donor-a: sent block 31, which was not requested";
+  }
+  INFO(reason);
+  CHECK_FALSE(link->is_open(a));
+  auto b = session_to(donor_b);
+  CHECK(b != a);
+  confirm(b);
+  serve(b);
+  CHECK(staged() == img.bytes);
+  REQUIRE(coordinator->count<transfer_done>() == 1);
+  CHECK(coordinator->last<transfer_done>().donor == "donor-b");
+  CHECK(coordinator->count<transfer_failed>() == 0);
+}
+
+TEST_CASE_METHOD(transfer_fixture, "when every donor fails, the failure lists each reason") {
+  start({&donor_a, &donor_b});
+  auto a = session_to(donor_a);
+  link->accept_open(a);
+  run();
+  deliver(a, busy{req.request_id, 1000});
+  auto b = session_to(donor_b);
+  link->accept_open(b);
+  run();
+  deliver(b, decline{req.request_id, "no such offer"});
+  REQUIRE(coordinator->count<transfer_failed>() == 1);
+  auto why = coordinator->last<transfer_failed>().reason;
+  CHECK(why.find("donor-a: busy (retry after 1000 ms)") != std::string::npos);
+  CHECK(why.find("donor-b: declined: no such offer") != std::string::npos);
+  CHECK(coordinator->count<transfer_done>() == 0);
+  CHECK(link->opened_sessions().size() == 2);
+  // Nothing else happens: the watchdog has nobody left to drop.
+  advance(10s);
+  CHECK(coordinator->count<transfer_failed>() == 1);
+}
+
+TEST_CASE_METHOD(transfer_fixture, "an interrupted transfer of the same image resumes") {
+  // A restarted daemon: the journal names the target, the staging file holds blocks 0..15.
+  REQUIRE_FALSE(store->write_journal(
+    {recovery_journal::phase::transferring, img.manifest, "donor-a", power_state::on}));
+  std::vector<uint8_t> partial(img.bytes.begin(), img.bytes.begin() + 16 * 1024);
+  partial.resize(img.bytes.size(), 0);
+  write_bytes(store->staging_path(), partial);
+  start({&donor_a});
+  auto s = session_to(donor_a);
+  confirm(s);
+  serve(s);
+  auto asked = as_set(requested(s));
+  CHECK(asked.size() == 16);
+  CHECK(*asked.begin() == 16);
+  CHECK(staged() == img.bytes);
+  auto d = coordinator->last<transfer_done>();
+  CHECK(d.blocks_pulled == 16);
+  CHECK(d.blocks_reused == 16);
+}
+
+TEST_CASE_METHOD(transfer_fixture, "a staged block that does not verify is pulled again") {
+  REQUIRE_FALSE(store->write_journal(
+    {recovery_journal::phase::transferring, img.manifest, "donor-a", power_state::on}));
+  auto damaged = img.bytes;
+  damaged[5 * 1024 + 9] ^= 0x10;
+  write_bytes(store->staging_path(), damaged);
+  start({&donor_a});
+  auto s = session_to(donor_a);
+  confirm(s);
+  serve(s);
+  CHECK(requested(s) == std::vector<uint64_t>{5});
+  CHECK(staged() == img.bytes);
+}
+
+TEST_CASE_METHOD(transfer_fixture, "every donor gets a whole block timeout, also in a later "
+                                   "attempt") {
+  test_donor donor_c{"donor-c"};
+  // Attempt 1 fails at once.
+  start({&donor_a});
+  auto a = session_to(donor_a);
+  link->accept_open(a);
+  run();
+  deliver(a, busy{req.request_id, 1000});
+  REQUIRE(coordinator->count<transfer_failed>() == 1);
+  // Attempt 2, as the coordinator starts it after backoff and discovery.
+  advance(500ms);
+  caf::anon_send(xfer, transfer_job{req, {donor_b.candidate_for(req, img.manifest),
+                                          donor_c.candidate_for(req, img.manifest)}});
+  run();
+  auto b = session_to(donor_b);
+  // donor-b never answers the connection attempt.
+  advance(2000ms);
+  REQUIRE(link->opened_sessions().size() == 3);
+  auto c = session_to(donor_c);
+  auto closed = [&](session_id s) {
+    const auto& xs = link->closed_sessions();
+    return std::find(xs.begin(), xs.end(), s) != xs.end();
+  };
+  CHECK(closed(b));
+  advance(1999ms);
+  CHECK_FALSE(closed(c)); // donor-c had less than a block timeout so far
+  advance(2001ms);
+  CHECK(closed(c));
+  REQUIRE(coordinator->count<transfer_failed>() == 2);
+  auto why = coordinator->last<transfer_failed>().reason;
+  CHECK(why.find("donor-b: sent nothing for 2000 ms") != std::string::npos);
+  CHECK(why.find("donor-c: sent nothing for 2000 ms") != std::string::npos);
+  CHECK(why.find("donor-a") == std::string::npos); // reasons of an earlier attempt are gone
+}

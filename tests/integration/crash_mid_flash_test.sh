@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The recipient is SIGKILLed while writing its flash. Restarted, it reads its journal, resumes
+# flashing from the verified staged image and completes; the host is powered on again.
+source "$(dirname "$0")/testlib.sh" "$@"
+cluster_init "$TEST_DIR"
+cluster_node console console donor.serve_installed=false monitor.auto_recover=false
+# 20 ms per sector erase: 256 sectors to rewrite take about 5 s, long enough to interrupt.
+cluster_node bmc-c peer flash.erase_us=20000
+cluster_corrupt bmc-c 0x100000 $((1024 * 1024))
+cluster_start console
+cluster_wait_ready console
+cluster_start bmc-c
+check "flashing starts" wait_status bmc-c '"progress":{"phase":"flashing","done":[1-9]' 60
+cluster_kill bmc-c KILL
+sleep 0.2
+check "the journal survives the kill" grep -q "phase flashing" "$TEST_DIR/bmc-c/state/journal"
+check "the host was powered off for flashing" grep -qx off "$TEST_DIR/bmc-c/state/host_power"
+cluster_start bmc-c
+check "the restarted daemon resumes from its journal" \
+  cluster_wait_log bmc-c "journal: a recovery from console was interrupted while flashing" 30
+check "recovery completes" cluster_wait_log bmc-c "recovered bmc-c from console in [0-9]+ ms" 60
+check "bmc-c's flash verifies" cluster_verify bmc-c
+check "the host is powered on again" grep -qx on "$TEST_DIR/bmc-c/state/host_power"
+check "the journal is cleared" test ! -e "$TEST_DIR/bmc-c/state/journal"
+finish
