@@ -161,6 +161,19 @@ void resume_from_journal(self_ptr self) {
 
 } // namespace
 
+donor_history recent_history(const coordinator_state& st,
+                             std::chrono::steady_clock::time_point now) {
+  donor_history out;
+  for (const auto& [donor, marks] : st.donor_marks)
+    for (const auto& m : marks)
+      if (now - m.at < donor_memory) {
+        auto& entry = out[donor];
+        ++entry.recent_failures;
+        entry.recent_bad_blocks += m.bad_block ? 1 : 0;
+      }
+  return out;
+}
+
 const char* to_string(recovery_phase p) {
   static constexpr const char* names[] = {"idle",    "discovering", "negotiating",
                                           "transferring", "staged", "flashing",
@@ -210,7 +223,9 @@ std::string status_json(const coordinator_state& st) {
       offers.push_back({{"donor", v.donor}, {"role", v.role}, {"version", v.version},
                         {"svn", v.svn}, {"compatible", v.compatible}, {"reason", v.reason},
                         {"rank", v.rank}});
-    j["last_negotiation"] = {{"policy", st.last_negotiation->policy}, {"offers", offers}};
+    j["last_negotiation"] = {{"policy", st.last_negotiation->policy},
+                             {"accepted", st.last_negotiation->accepted},
+                             {"offers", offers}};
   }
   return j.dump();
 }
@@ -239,6 +254,7 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
     [=](status_atom) -> std::string { return status_json(self->state); },
     [=](offers_collected& offers) {
       enter(self, recovery_phase::negotiating);
+      offers.history = recent_history(self->state, std::chrono::steady_clock::now());
       auto neg = find_role(self->system(), roles::negotiation);
       self->request(neg, caf::infinite, std::move(offers))
         .then([=](negotiation_result& result) { negotiated(self, result); },
@@ -246,6 +262,8 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
     },
     [=](donor_confirmed& c) {
       self->state.donor = c.donor;
+      if (self->state.last_negotiation)
+        self->state.last_negotiation->accepted = c.donor;
       enter(self, recovery_phase::transferring);
     },
     [=](transfer_progress& p) {
@@ -279,6 +297,19 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
         return;
       ++st.attempt;
       discover(self);
+    },
+    [=](donor_dropped& d) {
+      auto& marks = self->state.donor_marks[d.donor];
+      auto now = std::chrono::steady_clock::now();
+      std::erase_if(marks, [&](const auto& m) { return now - m.at >= donor_memory; });
+      marks.push_back({now, d.bad_block});
+    },
+    [=](context_update& u) {
+      auto& st = self->state;
+      st.ctx = std::move(u.ctx);
+      st.ctx->log->info("coordinator", "configuration reloaded: policy {} from the next "
+                                       "negotiation",
+                        st.ctx->config.recovery.policy);
     },
     [=](hold_atom) {
       auto& st = self->state;

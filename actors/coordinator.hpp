@@ -1,7 +1,9 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <optional>
+#include <vector>
 #include <string>
 
 #include <caf/behavior.hpp>
@@ -59,6 +61,12 @@ struct coordinator_state {
   uint64_t progress_total = 0;
   flash_report last_check;
   std::optional<negotiation_result> last_negotiation;
+  /// When each donor was dropped, and whether for a bad block; the basis of donor_history.
+  struct donor_mark {
+    std::chrono::steady_clock::time_point at;
+    bool bad_block = false;
+  };
+  std::map<std::string, std::vector<donor_mark>> donor_marks;
   std::optional<recovery_outcome> last;
   std::string failure;
 
@@ -69,6 +77,13 @@ struct coordinator_state {
 /// monitor.auto_recover) or an operator asks, resumes one recorded in the journal at start, and
 /// answers `status` with a JSON object.
 caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_ptr ctx);
+
+/// How long a dropped donor counts against it in negotiations.
+constexpr auto donor_memory = std::chrono::hours(1);
+
+/// The donors dropped within donor_memory before `now`, counted per donor.
+donor_history recent_history(const coordinator_state& st,
+                             std::chrono::steady_clock::time_point now);
 
 /// The status a `status` request answers, as one JSON object (also for tests).
 std::string status_json(const coordinator_state& st);

@@ -21,7 +21,7 @@ caf::behavior discovery(caf::stateful_actor<discovery_state>* self, context_ptr 
       auto& st = self->state;
       st.open = request;
       st.sent_at = std::chrono::steady_clock::now();
-      st.collected = offers_collected{request, {}, {}};
+      st.collected = offers_collected{request, {}, {}, {}};
       st.ctx->link->broadcast(encode(request));
       st.ctx->log->info("discovery", "image request {} for {}:{} (svn >= {}) sent; collecting "
                                      "offers for {} ms",
@@ -71,6 +71,7 @@ caf::behavior discovery(caf::stateful_actor<discovery_state>* self, context_ptr 
         self->send(coord, std::move(st.collected));
       st.collected = {};
     },
+    [=](context_update& u) { self->state.ctx = std::move(u.ctx); },
   };
 }
 

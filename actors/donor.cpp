@@ -238,6 +238,11 @@ caf::behavior donor(caf::stateful_actor<donor_state>* self, context_ptr ctx) {
     [=](serve_atom, session_id id, uint64_t first, uint32_t count) {
       serve_blocks(self, id, first, count);
     },
+    [=](context_update& u) {
+      // The catalog may have changed with the configuration.
+      self->state.ctx = std::move(u.ctx);
+      self->state.catalog = load_catalog(*self->state.ctx);
+    },
   };
 }
 

@@ -172,6 +172,7 @@ caf::behavior flasher(caf::stateful_actor<flasher_state>* self, context_ptr ctx)
         self->send(coord, flash_failed{describe(result.error())});
     },
     [=](hold_atom) { self->state.hold = true; },
+    [=](context_update& u) { self->state.ctx = std::move(u.ctx); },
   };
 }
 

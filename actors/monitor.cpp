@@ -74,6 +74,7 @@ caf::behavior monitor(caf::stateful_actor<monitor_state>* self, context_ptr ctx)
     },
     [=](pause_atom) { self->state.paused = true; },
     [=](resume_atom) { self->state.paused = false; },
+    [=](context_update& u) { self->state.ctx = std::move(u.ctx); },
   };
 }
 

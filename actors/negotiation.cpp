@@ -73,7 +73,7 @@ caf::behavior negotiation(caf::stateful_actor<negotiation_state>* self, context_
         rules.installed_svn = (*installed)->fields.svn;
       const auto& name = ctx.config.recovery.policy;
       auto rate = ctx.link ? ctx.link->properties().nominal_rate_bps : 0;
-      auto result = negotiate(offers, rules, name, ctx.policies.at(name), {}, rate);
+      auto result = negotiate(offers, rules, name, ctx.policies.at(name), offers.history, rate);
       for (const auto& v : result.verdicts) {
         if (v.compatible)
           ctx.log->info("negotiation", "offer from {} ({}, {} svn {}): rank {} under {}",
@@ -84,6 +84,7 @@ caf::behavior negotiation(caf::stateful_actor<negotiation_state>* self, context_
       }
       return result;
     },
+    [=](context_update& u) { self->state.ctx = std::move(u.ctx); },
   };
 }
 

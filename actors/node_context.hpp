@@ -6,6 +6,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 
 #include "common/log.hpp"
@@ -35,6 +36,12 @@ struct node_context {
 
 using context_ptr = std::shared_ptr<const node_context>;
 
+/// A new context after the configuration was reloaded; every actor swaps it in and uses it
+/// from its next message on.
+struct context_update {
+  context_ptr ctx;
+};
+
 /// The names under which the supervisor registers each role in the actor system's registry.
 /// Actors find each other by name at send time, so a restarted child is found again.
 namespace roles {
@@ -54,3 +61,5 @@ inline caf::actor find_role(caf::actor_system& sys, caf::atom_value role) {
 }
 
 } // namespace fwrescue
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::context_update)

@@ -28,11 +28,13 @@ void send_frame(self_ptr self, const wire_message& m) {
   self->state.ctx->link->send_frame(self->state.session, encode(m));
 }
 
-/// Gives up on the current donor and moves on to the next one.
-void drop_donor(self_ptr self, const std::string& reason) {
+/// Gives up on the current donor and moves on to the next one. `bad_block` marks a donor that
+/// sent data failing verification, which policies weigh more heavily than a slow one.
+void drop_donor(self_ptr self, const std::string& reason, bool bad_block = false) {
   auto& st = self->state;
   auto donor = donor_name(st);
   st.ctx->log->warn("transfer", "dropping donor {}: {}", donor, reason);
+  tell_coordinator(self, caf::make_message(donor_dropped{donor, reason, bad_block}));
   st.failures.push_back(donor + ": " + reason);
   if (st.session != 0) {
     send_frame(self, abort_transfer{reason});
@@ -165,7 +167,7 @@ void on_block(self_ptr self, block_data& b) {
   if (st.at != transfer_state::phase::pulling || !st.outstanding.count(b.index))
     return drop_donor(self, fmt::format("sent block {}, which was not requested", b.index));
   if (!matches(st, b.index, b.bytes))
-    return drop_donor(self, fmt::format("block {} failed verification", b.index));
+    return drop_donor(self, fmt::format("block {} failed verification", b.index), true);
   if (auto err = st.staging->write(b.index * st.target.fields.block_size, b.bytes))
     return drop_donor(self, describe(err));
   st.outstanding.erase(b.index);
@@ -284,6 +286,7 @@ caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ct
       }
     },
     [=](timeout_atom, uint64_t seen) { watchdog(self, seen); },
+    [=](context_update& u) { self->state.ctx = std::move(u.ctx); },
   };
 }
 

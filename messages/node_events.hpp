@@ -13,6 +13,7 @@
 #include "image/merkle.hpp"
 #include "messages/manifest.hpp"
 #include "messages/protocol.hpp"
+#include "policies/policy.hpp"
 #include "transports/transport.hpp"
 
 namespace fwrescue {
@@ -104,6 +105,8 @@ struct offer_verdict {
 /// What negotiation made of the offers to one request.
 struct negotiation_result {
   std::string policy;
+  /// The donor the transfer went on with (set once one confirms).
+  std::string accepted;
   std::vector<candidate> ranked;
   std::vector<offer_verdict> verdicts;
 };
@@ -114,6 +117,16 @@ struct offers_collected {
   std::vector<candidate> offers;
   /// Offers that failed before ranking (bad signature, wrong nonce), for the explanation.
   std::vector<offer_verdict> rejected;
+  /// What the recipient remembers of each donor, filled in by the coordinator for the policy.
+  donor_history history;
+};
+
+/// The transfer gave up on a donor; the coordinator remembers it for later negotiations.
+struct donor_dropped {
+  std::string donor;
+  std::string reason;
+  /// The donor sent a block that failed verification (not merely slow or gone).
+  bool bad_block = false;
 };
 
 /// The transfer actor's progress and outcome.
@@ -185,3 +198,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::flash_done)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::flash_failed)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::flash_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::own_image_state)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::donor_dropped)

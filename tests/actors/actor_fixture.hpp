@@ -188,9 +188,56 @@ struct test_donor {
     auto o = offer_for(req, img);
     auto m = offered_manifest(o);
     REQUIRE(m);
-    return {std::move(o), id + ":47710", std::move(*m), 1000};
+    return {
+      .source = std::move(o), .from = id + ":47710", .manifest = std::move(*m), .rtt_us = 1000};
   }
 };
+
+// The values below are built field by field: the structs grow, and a brace list would have to
+// name every member (-Wmissing-field-initializers).
+
+/// Offers collected for `req`.
+inline offers_collected collected(const image_request& req, std::vector<candidate> offers,
+                                  std::vector<offer_verdict> rejected = {}) {
+  offers_collected out;
+  out.request = req;
+  out.offers = std::move(offers);
+  out.rejected = std::move(rejected);
+  return out;
+}
+
+/// A negotiation outcome under prefer-console.
+inline negotiation_result ranking(std::vector<candidate> ranked = {},
+                                  std::vector<offer_verdict> verdicts = {}) {
+  negotiation_result out;
+  out.policy = "prefer-console";
+  out.ranked = std::move(ranked);
+  out.verdicts = std::move(verdicts);
+  return out;
+}
+
+/// A verdict on `donor`'s offer: compatible when `reason` is empty.
+inline offer_verdict verdict(std::string donor, uint32_t svn, std::string reason = {},
+                             uint32_t rank = 0) {
+  offer_verdict v;
+  v.donor = std::move(donor);
+  v.role = "peer";
+  v.svn = svn;
+  v.compatible = reason.empty();
+  v.reason = std::move(reason);
+  v.rank = rank;
+  return v;
+}
+
+/// A monitor report: ok when checked and `bad` is empty.
+inline flash_report report(bool checked, std::vector<leaf_range> bad, std::string detail) {
+  flash_report r;
+  r.checked = checked;
+  r.block_count = 32;
+  r.bad = std::move(bad);
+  r.detail = std::move(detail);
+  return r;
+}
 
 /// Decodes every frame, failing the test on one that does not decode.
 inline std::vector<wire_message> decode_all(const std::vector<std::vector<uint8_t>>& frames) {
@@ -249,8 +296,8 @@ struct actor_fixture {
 
   test_config cfg;
   caf::actor_system sys{cfg};
-  caf::scheduler::test_coordinator& sched
-    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  caf::scheduler::test_coordinator& sched =
+    dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
   temp_dir dir;
   secret_key release_key = secret_key::generate();
   std::shared_ptr<fake_flash> chip = std::make_shared<fake_flash>(flash_size);

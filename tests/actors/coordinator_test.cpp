@@ -44,7 +44,7 @@ struct coordinator_fixture : actor_fixture {
   }
 
   static flash_report bad_report() {
-    return {true, 32, {{3, 5}}, "2 of 32 blocks do not match the installed manifest"};
+    return report(true, {{3, 5}}, "2 of 32 blocks do not match the installed manifest");
   }
 
   /// Starts a recovery the way the monitor does.
@@ -55,15 +55,13 @@ struct coordinator_fixture : actor_fixture {
 
   /// Negotiation answers every request with no compatible offer.
   void negotiation_finds_nothing() {
-    negotiation->reply = [](const caf::message&) {
-      return caf::make_message(negotiation_result{"prefer-console", {}, {}});
-    };
+    negotiation->reply = [](const caf::message&) { return caf::make_message(ranking()); };
   }
 
   /// Discovery's answer to the latest image request: one offer from donor_a.
   void offers_arrive() {
     auto req = discovery->last<image_request>();
-    caf::anon_send(coord, offers_collected{req, {donor_a.candidate_for(req, img.manifest)}, {}});
+    caf::anon_send(coord, collected(req, {donor_a.candidate_for(req, img.manifest)}));
     run();
   }
 
@@ -71,7 +69,7 @@ struct coordinator_fixture : actor_fixture {
     report_bad_flash();
     offers_arrive();
     caf::anon_send(coord, donor_confirmed{"donor-a"});
-    caf::anon_send(coord, transfer_done{img.manifest, "donor-a", 20, 12});
+    caf::anon_send(coord, transfer_done{.target = img.manifest, .donor = "donor-a"});
     run();
   }
 };
@@ -103,19 +101,20 @@ TEST_CASE_METHOD(coordinator_fixture, "reports that do not call for a recovery s
   }
   SECTION("an ok report") {
     start();
-    caf::anon_send(coord, flash_report{true, 32, {}, "flash matches"});
+    caf::anon_send(coord, report(true, {}, "flash matches"));
     run();
   }
   SECTION("nothing to check against") {
     start();
-    caf::anon_send(coord, flash_report{false, 0, {}, "no installed manifest"});
+    caf::anon_send(coord, report(false, {}, "no installed manifest"));
     run();
   }
   CHECK(discovery->count<image_request>() == 0);
   CHECK(phase() == "idle");
 }
 
-TEST_CASE_METHOD(coordinator_fixture, "collected offers go to negotiation, ranked ones to transfer") {
+TEST_CASE_METHOD(coordinator_fixture,
+                 "collected offers go to negotiation, ranked ones to transfer") {
   start();
   report_bad_flash();
   offers_arrive();
@@ -126,7 +125,7 @@ TEST_CASE_METHOD(coordinator_fixture, "collected offers go to negotiation, ranke
   REQUIRE(sent.offers.size() == 1);
   // Negotiation answers the request: the ranked candidates become a transfer job.
   REQUIRE(negotiation->promises.size() == 1);
-  answer(negotiation, 0, negotiation_result{"prefer-console", sent.offers, {}});
+  answer(negotiation, 0, ranking(sent.offers));
   REQUIRE(transfer->count<transfer_job>() == 1);
   auto job = transfer->last<transfer_job>();
   CHECK(job.request.request_id == sent.request.request_id);
@@ -216,7 +215,7 @@ TEST_CASE_METHOD(coordinator_fixture, "a staged image is flashed, verified and r
   CHECK(monitor->atoms(check_atom::value) == 1);
 
   REQUIRE_FALSE(store->set_installed_manifest(img.manifest)); // as the flasher does
-  caf::anon_send(coord, flash_report{true, 32, {}, "flash matches"});
+  caf::anon_send(coord, report(true, {}, "flash matches"));
   run();
   auto st = status();
   CHECK(st["state"] == "done");
@@ -227,7 +226,8 @@ TEST_CASE_METHOD(coordinator_fixture, "a staged image is flashed, verified and r
   CHECK(discovery->count<image_request>() == 1); // nothing retried
 }
 
-TEST_CASE_METHOD(coordinator_fixture, "a flash that still does not verify after writing is retried") {
+TEST_CASE_METHOD(coordinator_fixture,
+                 "a flash that still does not verify after writing is retried") {
   start();
   walk_to_flashing();
   caf::anon_send(coord, flash_done{3, 8});
@@ -283,7 +283,8 @@ TEST_CASE_METHOD(coordinator_fixture, "safe hold stops a pending retry") {
   CHECK(discovery->count<image_request>() == 1);
 }
 
-TEST_CASE_METHOD(coordinator_fixture, "an interrupted recovery in the journal is resumed at start") {
+TEST_CASE_METHOD(coordinator_fixture,
+                 "an interrupted recovery in the journal is resumed at start") {
   SECTION("flashing: the flasher is asked again at once") {
     REQUIRE_FALSE(store->write_journal(
       {recovery_journal::phase::flashing, img.manifest, "donor-a", power_state::on}));
@@ -325,13 +326,12 @@ TEST_CASE_METHOD(coordinator_fixture, "status JSON describes the node") {
   REQUIRE_FALSE(store->raise_svn_floor(5));
   report_bad_flash();
   auto req = discovery->last<image_request>();
-  offers_collected offers{req, {donor_a.candidate_for(req, img.manifest)}, {}};
+  auto offers = collected(req, {donor_a.candidate_for(req, img.manifest)});
   negotiation->reply = [](const caf::message& m) {
     auto& o = m.get_as<offers_collected>(0);
-    negotiation_result r{"prefer-console", o.offers, {}};
-    r.verdicts.push_back({"donor-a", "peer", "2.5", 5, true, "", 1});
-    r.verdicts.push_back({"donor-b", "peer", "2.1", 1, false, "svn 1 is below the floor 5", 0});
-    return caf::make_message(std::move(r));
+    return caf::make_message(
+      ranking(o.offers,
+              {verdict("donor-a", 5, "", 1), verdict("donor-b", 1, "svn 1 is below the floor 5")}));
   };
   caf::anon_send(coord, offers);
   run();

@@ -56,8 +56,11 @@ struct donor_fixture : actor_fixture {
 
   /// The recipient's accept of `o`.
   accept accept_of(const offer& o) {
-    accept_fields f{o.fields.request_id, o.fields.challenge, "recipient-x",
-                    recipient_key.public_part(), img.manifest.fields.merkle_root,
+    accept_fields f{o.fields.request_id,
+                    o.fields.challenge,
+                    "recipient-x",
+                    recipient_key.public_part(),
+                    img.manifest.fields.merkle_root,
                     o.fields.donor_key};
     return make_accept(std::move(f), recipient_key);
   }

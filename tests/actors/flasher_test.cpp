@@ -27,7 +27,8 @@ struct flasher_fixture : actor_fixture {
   }
 
   std::vector<uint8_t> flash_image_bytes() const {
-    return {chip->cells().begin(), chip->cells().begin() + static_cast<ptrdiff_t>(img.bytes.size())};
+    return {chip->cells().begin(),
+            chip->cells().begin() + static_cast<ptrdiff_t>(img.bytes.size())};
   }
 
   caf::expected<flash_done> flash() {

@@ -66,7 +66,8 @@ TEST_CASE_METHOD(monitor_fixture, "an unreadable flash counts as entirely bad") 
   CHECK(report.detail.find("injected failure") != std::string::npos);
 }
 
-TEST_CASE_METHOD(monitor_fixture, "a check sends the report to the coordinator and tells the donor") {
+TEST_CASE_METHOD(monitor_fixture,
+                 "a check sends the report to the coordinator and tells the donor") {
   install();
   auto mon = spawn(monitor);
   run();

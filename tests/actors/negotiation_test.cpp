@@ -47,7 +47,7 @@ TEST_CASE_METHOD(negotiation_fixture, "incompatible offers are rejected with the
   };
   for (auto& r : table) {
     INFO(r.what);
-    offers_collected offers{req, {offer_of(peer_a, r.img)}, {}};
+    auto offers = collected(req, {offer_of(peer_a, r.img)});
     auto result = negotiate(offers, rules(), "prefer-console", ctx->policies.at("prefer-console"));
     REQUIRE(result.verdicts.size() == 1);
     const auto& v = result.verdicts[0];
@@ -67,11 +67,11 @@ TEST_CASE_METHOD(negotiation_fixture, "incompatible offers are rejected with the
 }
 
 TEST_CASE_METHOD(negotiation_fixture, "the policy orders the compatible offers") {
-  offers_collected offers{req,
-                          {offer_of(peer_a, image(8192, 1, 5)), offer_of(console, image(8192, 2, 4)),
-                           offer_of(peer_c, image(8192, 3, 6)),
-                           offer_of(peer_c, image(8192, 4, 1))}, // below the floor
-                          {{"forger", "peer", "", 0, false, "node signature does not verify", 0}}};
+  auto offers = collected(
+    req,
+    {offer_of(peer_a, image(8192, 1, 5)), offer_of(console, image(8192, 2, 4)),
+     offer_of(peer_c, image(8192, 3, 6)), offer_of(peer_c, image(8192, 4, 1))}, // below the floor
+    {verdict("forger", 0, "node signature does not verify")});
   auto donors = [](const negotiation_result& r) {
     std::vector<std::string> out;
     for (const auto& c : r.ranked)
@@ -109,8 +109,8 @@ TEST_CASE_METHOD(negotiation_fixture, "the actor judges against the higher of co
     REQUIRE_FALSE(store->raise_svn_floor(2));
   }
   auto neg = spawn(negotiation);
-  offers_collected offers{req, {offer_of(peer_a, image(8192, 1, 5)), offer_of(peer_c, image(8192, 2, 7))},
-                          {}};
+  auto offers =
+    collected(req, {offer_of(peer_a, image(8192, 1, 5)), offer_of(peer_c, image(8192, 2, 7))});
   auto r = ask<negotiation_result>(neg, offers);
   CHECK(r.policy == "first-responder");
   REQUIRE(r.ranked.size() == 1);
@@ -121,7 +121,7 @@ TEST_CASE_METHOD(negotiation_fixture, "the actor judges against the higher of co
 
 TEST_CASE_METHOD(negotiation_fixture, "the actor rejects images larger than this node's flash") {
   auto neg = spawn(negotiation);
-  offers_collected offers{req, {offer_of(peer_a, image(2 * flash_size))}, {}};
+  auto offers = collected(req, {offer_of(peer_a, image(2 * flash_size))});
   auto r = ask<negotiation_result>(neg, offers);
   CHECK(r.ranked.empty());
   REQUIRE(r.verdicts.size() == 1);

@@ -40,8 +40,7 @@ struct supervisor_fixture : actor_fixture {
       {roles::coordinator, [log = coord_log](caf::actor_system& s) { return spawn_child(s, log); }},
       {roles::flasher, [log = flasher_log](caf::actor_system& s) { return spawn_child(s, log); }},
     };
-    sup = sys.spawn(supervisor, std::move(specs), uint32_t{2}, std::chrono::seconds(60),
-                    ctx->log);
+    sup = sys.spawn(supervisor, std::move(specs), uint32_t{2}, std::chrono::seconds(60), ctx->log);
     spawned.push_back(sup);
     run();
   }

@@ -360,8 +360,9 @@ TEST_CASE_METHOD(transfer_fixture, "every donor gets a whole block timeout, also
   REQUIRE(coordinator->count<transfer_failed>() == 1);
   // Attempt 2, as the coordinator starts it after backoff and discovery.
   advance(500ms);
-  caf::anon_send(xfer, transfer_job{req, {donor_b.candidate_for(req, img.manifest),
-                                          donor_c.candidate_for(req, img.manifest)}});
+  caf::anon_send(xfer, transfer_job{req,
+                                    {donor_b.candidate_for(req, img.manifest),
+                                     donor_c.candidate_for(req, img.manifest)}});
   run();
   auto b = session_to(donor_b);
   // donor-b never answers the connection attempt.

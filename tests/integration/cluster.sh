@@ -107,7 +107,7 @@ cluster_wait_log() {
 }
 
 # cluster_status NAME: fwrescue status --json of NAME.
-cluster_status() { "$FWRESCUE" status --config "$CLUSTER_DIR/$1/node.toml" --json 2>/dev/null; }
+cluster_status() { "$FWRESCUE" status --socket "$CLUSTER_DIR/$1/state/admin.sock" --json 2>/dev/null; }
 
 # cluster_verify NAME: verifies NAME's flash against the signed manifest.
 cluster_verify() {

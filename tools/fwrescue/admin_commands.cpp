@@ -119,6 +119,8 @@ void print_status(const json& s) {
       auto verdict = o.value("compatible", false)
                        ? fmt::format("rank {}", o.value("rank", 0))
                        : "rejected: " + text(o, "reason");
+      if (!text(n, "accepted").empty() && text(o, "donor") == text(n, "accepted"))
+        verdict += ", accepted";
       fmt::print("  {:<16} {:<8} {:<20} svn {:<4} {}\n", text(o, "donor"), text(o, "role"),
                  text(o, "version"), o.value("svn", 0), verdict);
     }
@@ -160,6 +162,21 @@ int run_recover(const admin_options& opts) {
   auto answer = ask(opts, "recover");
   if (!answer) {
     fmt::print(stderr, "fwrescue recover: {}\n", describe(answer.error()));
+    return exit_error;
+  }
+  fmt::print("{}\n", text(*answer, "message"));
+  return exit_ok;
+}
+
+void add_reload(CLI::App& app, admin_options& opts) {
+  auto* cmd = app.add_subcommand("reload", "Ask a running daemon to re-read its configuration");
+  add_admin_options(cmd, opts);
+}
+
+int run_reload(const admin_options& opts) {
+  auto answer = ask(opts, "reload");
+  if (!answer) {
+    fmt::print(stderr, "fwrescue reload: {}\n", describe(answer.error()));
     return exit_error;
   }
   fmt::print("{}\n", text(*answer, "message"));

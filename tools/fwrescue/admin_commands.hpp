@@ -22,4 +22,8 @@ int run_status(const admin_options& opts);
 /// `recover`: asks the daemon to start a recovery now.
 int run_recover(const admin_options& opts);
 
+void add_reload(CLI::App& app, admin_options& opts);
+/// `reload`: asks the daemon to re-read its configuration (as SIGHUP does).
+int run_reload(const admin_options& opts);
+
 } // namespace fwrescue::cli

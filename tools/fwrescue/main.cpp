@@ -25,8 +25,10 @@ int main(int argc, char** argv) {
   add_inspect(app, inspect);
   admin_options status;
   admin_options recover;
+  admin_options reload;
   add_status(app, status);
   add_recover(app, recover);
+  add_reload(app, reload);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -45,5 +47,7 @@ int main(int argc, char** argv) {
     return run_status(status);
   if (app.got_subcommand("recover"))
     return run_recover(recover);
+  if (app.got_subcommand("reload"))
+    return run_reload(reload);
   return run_inspect(inspect);
 }

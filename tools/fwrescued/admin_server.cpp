@@ -58,8 +58,9 @@ void write_all(int fd, const std::string& text) {
 
 } // namespace
 
-admin_server::admin_server(caf::actor_system& sys, std::shared_ptr<logger> log)
-  : sys_(sys), log_(std::move(log)) {
+admin_server::admin_server(caf::actor_system& sys, std::shared_ptr<logger> log,
+                           std::function<std::string()> reload)
+  : sys_(sys), log_(std::move(log)), reload_(std::move(reload)) {
 }
 
 admin_server::~admin_server() {
@@ -125,8 +126,15 @@ std::string admin_server::handle(const std::string& line) {
   auto request = nlohmann::json::parse(line, nullptr, false);
   if (request.is_discarded() || !request.is_object() || !request.contains("command")
       || !request["command"].is_string())
-    return error_reply("expected one line of JSON: {\"command\":\"status\"|\"recover\"}");
+    return error_reply(
+      "expected one line of JSON: {\"command\":\"status\"|\"recover\"|\"reload\"}");
   auto command = request["command"].get<std::string>();
+  if (command == "reload") {
+    auto answer = reload_();
+    if (answer.rfind("refused: ", 0) == 0)
+      return error_reply(answer);
+    return nlohmann::ordered_json{{"ok", true}, {"message", answer}}.dump();
+  }
   auto coord = find_role(sys_, roles::coordinator);
   if (!coord)
     return error_reply("the coordinator is not running");
@@ -143,7 +151,8 @@ std::string admin_server::handle(const std::string& line) {
   else if (command == "recover")
     ask(recover_atom::value);
   else
-    return error_reply(fmt::format("unknown command '{}' (known: status, recover)", command));
+    return error_reply(
+      fmt::format("unknown command '{}' (known: status, recover, reload)", command));
   if (failure)
     return error_reply("coordinator did not answer: " + describe(failure));
   if (command == "status")

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -16,11 +17,15 @@ namespace fwrescue {
 /// line of JSON each way:
 ///   -> {"command":"status"}            <- {"ok":true,"status":{...}}
 ///   -> {"command":"recover"}           <- {"ok":true,"message":"recovery started"}
+///   -> {"command":"reload"}            <- {"ok":true,"message":"configuration reloaded …"}
+///                                         or {"ok":false,"error":"refused: …"}
 ///   anything else                      <- {"ok":false,"error":"..."}
 /// Requests are answered by the coordinator actor; docs/operations.md has the details.
 class admin_server {
 public:
-  admin_server(caf::actor_system& sys, std::shared_ptr<logger> log);
+  /// `reload` re-reads the configuration and returns one line saying what happened.
+  admin_server(caf::actor_system& sys, std::shared_ptr<logger> log,
+               std::function<std::string()> reload);
   ~admin_server();
 
   /// Binds the socket (replacing a stale one) and starts the accept thread.
@@ -33,6 +38,7 @@ private:
 
   caf::actor_system& sys_;
   std::shared_ptr<logger> log_;
+  std::function<std::string()> reload_;
   std::string path_;
   int listen_fd_ = -1;
   int wake_fd_ = -1;

@@ -1,4 +1,5 @@
-// fwrescued: the recovery daemon. Reads its configuration once, builds the node's parts from
+// fwrescued: the recovery daemon. Reads its configuration (again on SIGHUP or `fwrescue
+// reload`), builds the node's parts from
 // explicit registries (flash backends, host power backends, policies), starts the transports
 // and the supervised actors, serves the admin socket, and runs until SIGTERM or SIGINT.
 //
@@ -8,6 +9,7 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <mutex>
 
 #include <CLI/CLI.hpp>
 #include <caf/actor_system.hpp>
@@ -108,19 +110,108 @@ caf::expected<std::shared_ptr<node_context>> build_context(node_config config) {
   return ctx;
 }
 
-std::vector<child_spec> children(context_ptr ctx) {
-  return {
-    {roles::coordinator, [ctx](caf::actor_system& s) { return s.spawn(coordinator, ctx); }},
-    {roles::discovery, [ctx](caf::actor_system& s) { return s.spawn(discovery, ctx); }},
-    {roles::negotiation, [ctx](caf::actor_system& s) { return s.spawn(negotiation, ctx); }},
-    {roles::transfer, [ctx](caf::actor_system& s) { return s.spawn(transfer, ctx); }},
-    {roles::donor, [ctx](caf::actor_system& s) { return s.spawn(donor, ctx); }},
-    // Monitor and flasher block on flash I/O for long stretches: give them their own threads.
-    {roles::flasher,
-     [ctx](caf::actor_system& s) { return s.spawn<caf::detached>(flasher, ctx); }},
-    {roles::monitor,
-     [ctx](caf::actor_system& s) { return s.spawn<caf::detached>(monitor, ctx); }},
+/// The context in force. Reloads replace it; a child restarted later starts with the new one.
+class context_holder {
+public:
+  explicit context_holder(context_ptr ctx) : ctx_(std::move(ctx)) {
+  }
+  context_ptr get() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return ctx_;
+  }
+  void set(context_ptr ctx) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    ctx_ = std::move(ctx);
+  }
+
+private:
+  mutable std::mutex mtx_;
+  context_ptr ctx_;
+};
+
+std::vector<child_spec> children(std::shared_ptr<context_holder> current) {
+  auto make = [current](auto behavior) {
+    return [current, behavior](caf::actor_system& s) { return s.spawn(behavior, current->get()); };
   };
+  // Monitor and flasher block on flash I/O for long stretches: give them their own threads.
+  auto make_detached = [current](auto behavior) {
+    return [current, behavior](caf::actor_system& s) {
+      return s.spawn<caf::detached>(behavior, current->get());
+    };
+  };
+  return {
+    {roles::coordinator, make(coordinator)},     {roles::discovery, make(discovery)},
+    {roles::negotiation, make(negotiation)},     {roles::transfer, make(transfer)},
+    {roles::donor, make(donor)},                 {roles::flasher, make_detached(flasher)},
+    {roles::monitor, make_detached(monitor)},
+  };
+}
+
+/// Settings a reload may not change: they name the node, its hardware, its sockets and its
+/// state, which the running parts were built from.
+std::string fixed_setting_changed(const node_config& a, const node_config& b) {
+  if (a.id != b.id)
+    return "node.id";
+  if (a.role != b.role)
+    return "node.role";
+  if (a.key != b.key)
+    return "node.key";
+  if (a.state_dir != b.state_dir)
+    return "node.state_dir";
+  if (a.platform != b.platform)
+    return "platform";
+  if (a.flash.backend != b.flash.backend || a.flash.path != b.flash.path
+      || a.flash.erase_size != b.flash.erase_size || a.flash.program_size != b.flash.program_size)
+    return "flash";
+  if (a.host_power.backend != b.host_power.backend)
+    return "host_power.backend";
+  if (a.lan.enabled != b.lan.enabled || a.lan.group != b.lan.group
+      || a.lan.discovery_port != b.lan.discovery_port
+      || a.lan.interface_address != b.lan.interface_address
+      || a.lan.session_port != b.lan.session_port || a.lan.static_peers != b.lan.static_peers
+      || a.lan.multicast_ttl != b.lan.multicast_ttl)
+    return "lan";
+  if (a.admin_socket() != b.admin_socket())
+    return "admin.socket";
+  return {};
+}
+
+/// Re-reads the configuration. On success every actor gets the new context and the answer
+/// says what is in force; on failure the old configuration stays and the answer says why.
+caf::expected<std::string> reload(caf::actor_system& sys, context_holder& current,
+                                  const std::string& config_path) {
+  auto old = current.get();
+  auto config = load_config(config_path);
+  if (!config)
+    return std::move(config.error());
+  if (auto field = fixed_setting_changed(old->config, *config); !field.empty())
+    return make_error(errc::invalid_argument,
+                      fmt::format("{}: {} cannot change without a restart", config_path, field));
+  auto next = std::make_shared<node_context>(*old);
+  next->policies = make_policy_registry(config->policy.scored);
+  if (!next->policies.count(config->recovery.policy))
+    return make_error(errc::invalid_argument,
+                      fmt::format("{}: recovery.policy '{}' is unknown (known: {})", config_path,
+                                  config->recovery.policy, known_policies(next->policies)));
+  next->trusted_keys.clear();
+  for (const auto& path : config->manifest_keys) {
+    auto pub = load_public_key(path);
+    if (!pub)
+      return make_error(errc::invalid_argument, "trusted key: " + describe(pub.error()));
+    next->trusted_keys.push_back(*pub);
+  }
+  log_level level = log_level::info;
+  parse_log_level(config->log_level, level);
+  next->log->set_threshold(level);
+  next->config = std::move(*config);
+  context_ptr ptr = next;
+  current.set(ptr);
+  for (auto role : {roles::coordinator, roles::discovery, roles::negotiation, roles::transfer,
+                    roles::donor, roles::flasher, roles::monitor})
+    if (auto a = find_role(sys, role))
+      caf::anon_send(a, context_update{ptr});
+  return fmt::format("configuration reloaded from {}: policy {}", config_path,
+                     ptr->config.recovery.policy);
 }
 
 int run(const std::string& config_path) {
@@ -143,6 +234,7 @@ int run(const std::string& config_path) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   caf::actor_system_config cfg;
@@ -160,9 +252,20 @@ int run(const std::string& config_path) {
   log.info("main", "{} node for {}:{} up; sessions at {}; policy {}", to_string(ctx->config.role),
            ctx->config.platform.vendor, ctx->config.platform.board, ctx->link->session_address(),
            ctx->config.recovery.policy);
-  auto sup = sys.spawn(supervisor, children(ctx), ctx->config.supervisor.max_restarts,
+  auto current = std::make_shared<context_holder>(ctx);
+  auto reload_now = [&]() -> std::string {
+    auto result = reload(sys, *current, config_path);
+    if (!result) {
+      log.error("main", "reload refused, the previous configuration stays: {}",
+                describe(result.error()));
+      return "refused: " + describe(result.error());
+    }
+    log.info("main", "{}", *result);
+    return *result;
+  };
+  auto sup = sys.spawn(supervisor, children(current), ctx->config.supervisor.max_restarts,
                        std::chrono::seconds(ctx->config.supervisor.restart_window_s), ctx->log);
-  admin_server admin{sys, ctx->log};
+  admin_server admin{sys, ctx->log, reload_now};
   if (auto err = admin.start(ctx->config.admin_socket())) {
     log.error("main", "{}", describe(err));
   } else {
@@ -170,7 +273,13 @@ int run(const std::string& config_path) {
   }
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP)
+      break;
+    log.info("main", "SIGHUP: reloading {}", config_path);
+    reload_now();
+  }
   log.info("main", "{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   admin.stop();
   ctx->link->stop();
