@@ -22,7 +22,7 @@ check "bmc-c saw both offers" grep -q "offer from bmc-b" "$TEST_DIR/logs/bmc-c.l
 check "only the $bad differing blocks were pulled" grep -q "pulling $bad\$" "$TEST_DIR/logs/bmc-c.log"
 check "status says done" wait_status bmc-c '"state":"done"' 5
 check "status names the donor" status_has bmc-c '"last_recovery":{"succeeded":true,"donor":"console"'
-check "status explains the negotiation" status_has bmc-c '"policy":"prefer-console","offers":\[{'
+check "status explains the negotiation" status_has bmc-c '"policy":"prefer-console","accepted":"console","offers":\[{'
 check "the host is powered on again" grep -qx on "$TEST_DIR/bmc-c/state/host_power"
 check "the journal is cleared" test ! -e "$TEST_DIR/bmc-c/state/journal"
 check "the console served bmc-c" grep -q "serving catalog image" "$TEST_DIR/logs/console.log"
