@@ -10,37 +10,11 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "common/unique_fd.hpp"
 
 namespace fwrescue {
 
 namespace {
-
-/// Closes a descriptor when it goes out of scope.
-class fd_guard {
-public:
-  explicit fd_guard(int fd) : fd_(fd) {
-  }
-  fd_guard(fd_guard&& other) noexcept : fd_(other.release()) {
-  }
-  fd_guard(const fd_guard&) = delete;
-  fd_guard& operator=(const fd_guard&) = delete;
-  ~fd_guard() {
-    // Don't retry close() on EINTR: on Linux the descriptor is released either way.
-    if (fd_ >= 0)
-      ::close(fd_);
-  }
-  int get() const {
-    return fd_;
-  }
-  int release() {
-    auto fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
-private:
-  int fd_;
-};
 
 caf::error io_error(const std::string& what, const std::string& path, const char* action,
                     int err) {
@@ -48,8 +22,8 @@ caf::error io_error(const std::string& what, const std::string& path, const char
                     fmt::format("{} {}: {}: {}", what, path, action, std::strerror(err)));
 }
 
-caf::expected<fd_guard> open_regular(const std::string& path, const std::string& what) {
-  fd_guard fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+caf::expected<unique_fd> open_regular(const std::string& path, const std::string& what) {
+  unique_fd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   if (fd.get() < 0)
     return io_error(what, path, "cannot open", errno);
   struct stat st {};
@@ -125,7 +99,7 @@ caf::error write_file_atomic(const std::string& path, std::span<const uint8_t> b
   auto target = fs::path{path};
   auto dir = target.has_parent_path() ? target.parent_path() : fs::path{"."};
   auto tmp_name = (dir / ("." + target.filename().string() + ".tmp.XXXXXX")).string();
-  fd_guard fd{::mkstemp(tmp_name.data())};
+  unique_fd fd{::mkstemp(tmp_name.data())};
   if (fd.get() < 0)
     return io_error(what, path, "cannot create a temporary file beside it", errno);
   auto fail = [&](const char* action) {
@@ -160,7 +134,7 @@ caf::error write_file_atomic(const std::string& path, std::span<const uint8_t> b
   } else if (::rename(tmp_name.c_str(), path.c_str()) != 0) {
     return fail("cannot replace");
   }
-  fd_guard dir_fd{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  unique_fd dir_fd{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
   if (dir_fd.get() >= 0)
     ::fsync(dir_fd.get());
   return caf::none;

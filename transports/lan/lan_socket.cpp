@@ -44,20 +44,6 @@ bool all_digits(const std::string& s) {
 
 } // namespace
 
-unique_fd& unique_fd::operator=(unique_fd&& other) noexcept {
-  if (this != &other) {
-    unique_fd old{fd_};
-    fd_ = other.release();
-  }
-  return *this;
-}
-
-unique_fd::~unique_fd() {
-  // Don't retry close() on EINTR: on Linux the descriptor is released either way.
-  if (fd_ >= 0)
-    ::close(fd_);
-}
-
 std::string errno_text(int err) {
   char buf[128];
   // The GNU strerror_r returns a pointer that may or may not be `buf`; it is thread-safe,

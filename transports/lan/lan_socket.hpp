@@ -7,36 +7,14 @@
 
 #include <caf/expected.hpp>
 
+#include "common/unique_fd.hpp"
+
 // Socket plumbing for the LAN transport: descriptor ownership, strict address parsing and the
 // setup of the three sockets a node opens. Errors name the address and the errno text and are
 // prefixed with `who` ("lan", or "lan (node-a)").
 namespace fwrescue::lan {
 
-/// Owns a file descriptor and closes it when destroyed.
-class unique_fd {
-public:
-  unique_fd() = default;
-  explicit unique_fd(int fd) : fd_(fd) {
-  }
-  unique_fd(unique_fd&& other) noexcept : fd_(other.release()) {
-  }
-  unique_fd& operator=(unique_fd&& other) noexcept;
-  unique_fd(const unique_fd&) = delete;
-  unique_fd& operator=(const unique_fd&) = delete;
-  ~unique_fd();
-
-  int get() const {
-    return fd_;
-  }
-  int release() {
-    auto fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
-private:
-  int fd_ = -1;
-};
+using fwrescue::unique_fd;
 
 /// strerror() as a string ("Connection refused").
 std::string errno_text(int err);
