@@ -191,6 +191,10 @@ void on_message(self_ptr self, session_message& sm) {
     [&](auto& m) {
       using T = std::decay_t<decltype(m)>;
       if constexpr (std::is_same_v<T, confirm>) {
+        // Every frame counts as activity for the watchdog, and a confirm restarts the digests:
+        // a repeated one would let a donor keep a transfer alive forever without progress.
+        if (st.at != transfer_state::phase::confirming)
+          return drop_donor(self, "sent a confirm outside the handshake");
         st.ctx->log->info("transfer", "donor {} confirmed; receiving block digests",
                           donor_name(st));
         st.target = st.current->manifest;

@@ -276,6 +276,12 @@ TEST_CASE_METHOD(transfer_fixture, "a donor that does not serve is dropped for t
     CHECK(requested(a).empty()); // no block is asked for against unverified digests
     reason = "donor-a: sent block digests that do not build the signed Merkle root";
   }
+  SECTION("a confirm repeated mid-transfer, which would restart it forever") {
+    confirm(a);
+    serve(a, 5);
+    deliver(a, fwrescue::confirm{req.request_id});
+    reason = "donor-a: sent a confirm outside the handshake";
+  }
   SECTION("a block that was not asked for") {
     confirm(a);
     deliver(a, block_data{31, block(31)});
