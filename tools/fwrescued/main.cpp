@@ -139,11 +139,15 @@ std::vector<child_spec> children(std::shared_ptr<context_holder> current) {
       return s.spawn<caf::detached>(behavior, current->get());
     };
   };
+  // The supervisor starts them in this order. The coordinator comes last: when it finds a
+  // journal it resumes at once and sends to the flasher, monitor and donor, which must be
+  // registered by then. The monitor's first report reaches the coordinator only after a full
+  // hash of the flash, long after the coordinator's spawn.
   return {
-    {roles::coordinator, make(coordinator)},     {roles::discovery, make(discovery)},
-    {roles::negotiation, make(negotiation)},     {roles::transfer, make(transfer)},
-    {roles::donor, make(donor)},                 {roles::flasher, make_detached(flasher)},
-    {roles::monitor, make_detached(monitor)},
+    {roles::discovery, make(discovery)},       {roles::negotiation, make(negotiation)},
+    {roles::transfer, make(transfer)},         {roles::donor, make(donor)},
+    {roles::flasher, make_detached(flasher)},  {roles::monitor, make_detached(monitor)},
+    {roles::coordinator, make(coordinator)},
   };
 }
 
