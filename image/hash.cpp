@@ -1,5 +1,9 @@
 #include "image/hash.hpp"
 
+#include <algorithm>
+#include <thread>
+#include <vector>
+
 namespace fwrescue {
 
 hasher::hasher(hash_algorithm alg) : alg_(alg) {
@@ -34,6 +38,30 @@ digest leaf_digest(hash_algorithm alg, uint64_t index, std::span<const uint8_t> 
   h.update(header);
   h.update(block);
   return h.finish();
+}
+
+void leaf_digests(hash_algorithm alg, uint32_t block_size, uint64_t first_index,
+                  std::span<const uint8_t> bytes, std::span<digest> out, unsigned threads) {
+  auto count = out.size();
+  auto hash_share = [&](size_t from, size_t to) {
+    for (size_t k = from; k < to; ++k) {
+      auto offset = k * block_size;
+      auto length = std::min<size_t>(block_size, bytes.size() - offset);
+      out[k] = leaf_digest(alg, first_index + k, bytes.subspan(offset, length));
+    }
+  };
+  // Below a few blocks per thread, starting a thread costs more than it saves.
+  threads = static_cast<unsigned>(std::clamp<size_t>(count / 16, 1, std::max(threads, 1u)));
+  std::vector<std::jthread> helpers;
+  helpers.reserve(threads - 1);
+  auto per = (count + threads - 1) / threads;
+  for (unsigned t = 1; t < threads; ++t)
+    helpers.emplace_back(hash_share, std::min(count, t * per), std::min(count, (t + 1) * per));
+  hash_share(0, std::min(count, per));
+}
+
+unsigned hash_threads() {
+  return std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
 }
 
 digest node_digest(hash_algorithm alg, const digest& left, const digest& right) {

@@ -35,6 +35,16 @@ constexpr uint8_t node_prefix = 0x01;
 /// for one block with another block's (valid) data.
 digest leaf_digest(hash_algorithm alg, uint64_t index, std::span<const uint8_t> block);
 
+/// The leaf digests of consecutive blocks: `bytes` holds blocks first_index, first_index + 1, …,
+/// each `block_size` long except perhaps the last, and `out` receives one digest per block. With
+/// `threads` > 1 the blocks are split into that many contiguous shares hashed at once, one on the
+/// calling thread; the result is the same as hashing them one by one.
+void leaf_digests(hash_algorithm alg, uint32_t block_size, uint64_t first_index,
+                  std::span<const uint8_t> bytes, std::span<digest> out, unsigned threads = 1);
+
+/// How many threads a node spends hashing a whole image: the machine's cores, at most 4.
+unsigned hash_threads();
+
 /// H(0x01 || left || right).
 digest node_digest(hash_algorithm alg, const digest& left, const digest& right);
 

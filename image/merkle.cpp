@@ -60,8 +60,8 @@ std::vector<digest> merkle_tree::auth_path(uint64_t index) const {
   return path;
 }
 
-tree_builder::tree_builder(hash_algorithm alg, uint32_t block_size)
-  : alg_(alg), block_size_(block_size) {
+tree_builder::tree_builder(hash_algorithm alg, uint32_t block_size, unsigned threads)
+  : alg_(alg), block_size_(block_size), threads_(threads) {
   partial_.reserve(block_size);
 }
 
@@ -76,10 +76,12 @@ void tree_builder::update(std::span<const uint8_t> bytes) {
     leaves_.push_back(leaf_digest(alg_, leaves_.size(), partial_));
     partial_.clear();
   }
-  while (bytes.size() >= block_size_) {
-    leaves_.push_back(leaf_digest(alg_, leaves_.size(), bytes.first(block_size_)));
-    bytes = bytes.subspan(block_size_);
-  }
+  auto whole = bytes.size() / block_size_;
+  auto first = leaves_.size();
+  leaves_.resize(first + whole);
+  leaf_digests(alg_, block_size_, first, bytes.first(whole * block_size_),
+               std::span{leaves_}.subspan(first), threads_);
+  bytes = bytes.subspan(whole * block_size_);
   partial_.assign(bytes.begin(), bytes.end());
 }
 

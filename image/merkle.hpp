@@ -74,7 +74,9 @@ private:
 /// chunks is copied, into one block-sized buffer.
 class tree_builder {
 public:
-  tree_builder(hash_algorithm alg, uint32_t block_size);
+  /// `threads` > 1 hashes the whole blocks of each chunk on that many threads (see
+  /// leaf_digests); chunks of a megabyte or more keep them busy.
+  tree_builder(hash_algorithm alg, uint32_t block_size, unsigned threads = 1);
 
   void update(std::span<const uint8_t> bytes);
 
@@ -88,6 +90,7 @@ public:
 private:
   hash_algorithm alg_;
   uint32_t block_size_;
+  unsigned threads_;
   uint64_t bytes_seen_ = 0;
   std::vector<uint8_t> partial_;
   std::vector<digest> leaves_;

@@ -94,6 +94,23 @@ TEST_CASE("the tree does not depend on how the image is split into chunks") {
   }
 }
 
+TEST_CASE("hashing on several threads builds the same tree as on one") {
+  auto image = test::random_bytes(301 * block + 77, 6);
+  auto reference = tree_of(image, hash_algorithm::blake2b_256, image.size());
+  for (unsigned threads : {2u, 3u, 8u}) {
+    for (size_t chunk : {size_t{block + 1}, size_t{64 * block}, image.size()}) {
+      INFO(threads << " threads, chunk " << chunk);
+      tree_builder b{hash_algorithm::blake2b_256, block, threads};
+      for (size_t off = 0; off < image.size(); off += chunk)
+        b.update(std::span{image}.subspan(off, std::min(chunk, image.size() - off)));
+      auto tree = std::move(b).finish();
+      REQUIRE(tree.leaf_count() == reference.leaf_count());
+      CHECK(std::equal(tree.leaves().begin(), tree.leaves().end(), reference.leaves().begin()));
+      CHECK(tree.root() == reference.root());
+    }
+  }
+}
+
 TEST_CASE("every block's authentication path verifies, and only for that block") {
   auto alg = GENERATE(hash_algorithm::blake2b_256, hash_algorithm::sha256);
   for (uint64_t n = 1; n <= 33; ++n) {
