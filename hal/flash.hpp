@@ -33,6 +33,11 @@ public:
   /// programming over unerased data leaves bits a read-back will show.
   virtual caf::error program(uint64_t offset, std::span<const uint8_t> data) = 0;
 
+  /// Programs `data` at `offset` page by page, as one program() per page (or part of a page at
+  /// either end), skipping pages whose data is all 0xff (an erased page already reads so).
+  /// Backends that can do it in fewer operations override it; the cells end up the same.
+  virtual caf::error program_range(uint64_t offset, std::span<const uint8_t> data);
+
   /// While protected, erase and program fail.
   virtual caf::error set_write_protect(bool on) = 0;
 };

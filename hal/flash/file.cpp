@@ -1,5 +1,6 @@
 #include "hal/flash/file.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -47,6 +48,7 @@ file_flash::open(const std::string& path, uint32_t erase_size, uint32_t program_
                       fmt::format("flash {}: size {} is not a multiple of the erase size {}", path,
                                   size, erase_size));
   result->geometry_.size = size;
+  result->erased_.assign(size / erase_size, false);
   return result;
 }
 
@@ -82,13 +84,19 @@ caf::error file_flash::erase(uint64_t offset, uint64_t length) {
   if (!in_chip(offset, length))
     return refuse(fmt::format("erase of 0x{:x} bytes at 0x{:x} is outside the chip (size 0x{:x})",
                               length, offset, geometry_.size));
-  const std::vector<uint8_t> erased(geometry_.erase_size, 0xff);
-  for (uint64_t at = offset; at < offset + length; at += geometry_.erase_size) {
-    if (auto err = write_at("erase", at, erased))
+  // One write per megabyte, whatever the sector size; the timing model still counts sectors.
+  const uint64_t chunk = std::max<uint64_t>(geometry_.erase_size, (1 << 20) / geometry_.erase_size
+                                                                     * geometry_.erase_size);
+  const std::vector<uint8_t> erased(std::min(chunk, length), 0xff);
+  for (uint64_t at = offset; at < offset + length; at += chunk) {
+    auto n = std::min(chunk, offset + length - at);
+    if (auto err = write_at("erase", at, std::span{erased}.first(n)))
       return err;
-    if (erase_us_ > 0)
-      std::this_thread::sleep_for(std::chrono::microseconds{erase_us_});
   }
+  mark(offset, length, true);
+  if (erase_us_ > 0)
+    std::this_thread::sleep_for(std::chrono::microseconds{erase_us_}
+                                * (length / geometry_.erase_size));
   return caf::none;
 }
 
@@ -105,21 +113,78 @@ caf::error file_flash::program(uint64_t offset, std::span<const uint8_t> data) {
     return refuse(fmt::format("program of {} bytes at 0x{:x} crosses a page boundary (page size "
                               "{}); split it at multiples of the page size",
                               data.size(), offset, page));
-  // A NOR cell can only go from 1 to 0 when programmed: the result is old AND new.
-  std::vector<uint8_t> cells(data.size());
-  if (auto err = read_at("program", offset, cells))
-    return err;
-  for (size_t i = 0; i < cells.size(); ++i)
-    cells[i] &= data[i];
-  if (auto err = write_at("program", offset, cells))
+  if (auto err = and_into(offset, data))
     return err;
   if (program_us_ > 0)
     std::this_thread::sleep_for(std::chrono::microseconds{program_us_});
   return caf::none;
 }
 
+caf::error file_flash::program_range(uint64_t offset, std::span<const uint8_t> data) {
+  if (write_protected_)
+    return make_error(errc::io_failure, fmt::format("flash {}: write-protected", path_));
+  if (!in_chip(offset, data.size()))
+    return refuse(fmt::format("program of {} bytes at 0x{:x} is outside the chip (size 0x{:x})",
+                              data.size(), offset, geometry_.size));
+  constexpr size_t chunk = 1 << 20;
+  for (size_t done = 0; done < data.size(); done += chunk)
+    if (auto err = and_into(offset + done, data.subspan(done, std::min(chunk, data.size() - done))))
+      return err;
+  if (program_us_ > 0) {
+    // The chip's time is per page programmed; pages of all 0xff are skipped, as program() is.
+    uint64_t pages = 0;
+    auto page = geometry_.program_size;
+    for (uint64_t at = offset; at < offset + data.size();) {
+      auto n = static_cast<size_t>(std::min<uint64_t>(page - at % page, offset + data.size() - at));
+      auto part = data.subspan(at - offset, n);
+      pages += std::all_of(part.begin(), part.end(), [](uint8_t b) { return b == 0xff; }) ? 0 : 1;
+      at += n;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds{program_us_} * pages);
+  }
+  return caf::none;
+}
+
+caf::error file_flash::and_into(uint64_t offset, std::span<const uint8_t> data) {
+  // A NOR cell can only go from 1 to 0 when programmed: the result is old AND new. Over cells
+  // known to be erased (all 1) that is the new data itself.
+  if (all_erased(offset, data.size())) {
+    mark(offset, data.size(), false);
+    return write_at("program", offset, data);
+  }
+  std::vector<uint8_t> cells(data.size());
+  if (auto err = read_at("program", offset, cells))
+    return err;
+  std::transform(cells.begin(), cells.end(), data.begin(), cells.begin(),
+                 [](uint8_t old, uint8_t now) { return static_cast<uint8_t>(old & now); });
+  mark(offset, data.size(), false);
+  return write_at("program", offset, cells);
+}
+
+bool file_flash::all_erased(uint64_t offset, uint64_t length) const {
+  if (length == 0)
+    return true;
+  for (auto s = offset / geometry_.erase_size; s <= (offset + length - 1) / geometry_.erase_size;
+       ++s)
+    if (!erased_[s])
+      return false;
+  return true;
+}
+
+void file_flash::mark(uint64_t offset, uint64_t length, bool erased) {
+  if (length == 0)
+    return;
+  for (auto s = offset / geometry_.erase_size; s <= (offset + length - 1) / geometry_.erase_size;
+       ++s)
+    erased_[s] = erased;
+}
+
 caf::error file_flash::set_write_protect(bool on) {
   write_protected_ = on;
+  // Nothing erased is remembered across a write session: the cells may change behind a
+  // protected chip's back (another writer of the file), and then they are read again.
+  if (on)
+    erased_.assign(erased_.size(), false);
   return caf::none;
 }
 

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
@@ -12,8 +13,9 @@
 namespace fwrescue {
 
 /// A regular file emulating a SPI NOR chip of the file's size: erase writes 0xff over whole
-/// sectors, program ANDs the data into the current bytes and never crosses a page. Each erased
-/// sector and each program is one pwrite; `sync()` makes them durable.
+/// sectors, program ANDs the data into the current bytes and never crosses a page. An erase or a
+/// program_range costs one pwrite per megabyte (and program_range one pread as well), however
+/// many sectors or pages it covers; `sync()` makes them durable.
 ///
 /// The optional timing model sleeps `erase_us` per sector and `program_us` per program, as a
 /// datasheet's typical times, so that tests and demos see realistic durations.
@@ -33,6 +35,7 @@ public:
   caf::error read(uint64_t offset, std::span<uint8_t> out) override;
   caf::error erase(uint64_t offset, uint64_t length) override;
   caf::error program(uint64_t offset, std::span<const uint8_t> data) override;
+  caf::error program_range(uint64_t offset, std::span<const uint8_t> data) override;
   caf::error set_write_protect(bool on) override;
 
   /// Flushes written data to the device (fdatasync).
@@ -52,6 +55,14 @@ private:
   /// The error for a request the chip would reject.
   caf::error refuse(const std::string& what) const;
 
+  /// Old AND new over [offset, offset + data.size()), one read and one write; the caller has
+  /// checked the range.
+  caf::error and_into(uint64_t offset, std::span<const uint8_t> data);
+
+  /// Whether every sector [offset, offset + length) touches is marked erased.
+  bool all_erased(uint64_t offset, uint64_t length) const;
+  void mark(uint64_t offset, uint64_t length, bool erased);
+
   /// Whether [offset, offset + length) lies within the chip, without overflowing.
   bool in_chip(uint64_t offset, uint64_t length) const;
 
@@ -65,6 +76,10 @@ private:
   uint32_t erase_us_;
   uint32_t program_us_;
   bool write_protected_ = false;
+  /// Per sector: erased by this object and not programmed since, so it reads all 0xff and a
+  /// program can write its data without reading the cells first. Only a shortcut: a sector not
+  /// marked is read, ANDed and written back.
+  std::vector<bool> erased_;
 };
 
 } // namespace fwrescue

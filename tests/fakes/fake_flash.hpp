@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,8 @@ public:
       return injected_error("erase", n, offset);
     std::fill_n(cells_.begin() + static_cast<ptrdiff_t>(offset), length, uint8_t{0xff});
     sectors_erased_ += length / geometry_.erase_size;
+    if (after_erase)
+      after_erase(offset, length);
     return caf::none;
   }
 
@@ -88,6 +91,9 @@ public:
   void fail_call(op o, uint64_t nth) {
     failures_.push_back({o, nth});
   }
+
+  /// Called after each successful erase, e.g. to disturb cells elsewhere as a failing chip might.
+  std::function<void(uint64_t offset, uint64_t length)> after_erase;
 
   /// The chip's cells, to preload an image or inspect the result.
   std::vector<uint8_t>& cells() {

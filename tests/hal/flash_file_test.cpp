@@ -88,6 +88,54 @@ TEST_CASE("program writes data into erased cells and only clears bits") {
   CHECK(c.read(page + 4, 1) == std::vector<uint8_t>{0xff});
 }
 
+TEST_CASE("program_range writes many pages at once with the same NOR rules") {
+  chip c;
+  auto data = test::random_bytes(2 * sector, 9);
+  SECTION("over erased sectors the data lands as is") {
+    REQUIRE_FALSE(c.flash->erase(sector, 2 * sector));
+    REQUIRE_FALSE(c.flash->program_range(sector, data));
+    CHECK(slice(c.file_bytes(), sector, 2 * sector) == data);
+    CHECK(slice(c.file_bytes(), 0, sector) == slice(c.initial, 0, sector));
+    CHECK(slice(c.file_bytes(), 3 * sector, sector) == slice(c.initial, 3 * sector, sector));
+  }
+  SECTION("over programmed cells it only clears bits, also right after an erase and a program") {
+    REQUIRE_FALSE(c.flash->erase(sector, sector));
+    REQUIRE_FALSE(c.flash->program(sector, std::vector<uint8_t>(4, 0x0f)));
+    REQUIRE_FALSE(c.flash->program_range(sector, data)); // sector 2 was never erased
+    auto after = c.file_bytes();
+    for (size_t i = 0; i < 2 * sector; ++i) {
+      uint8_t old = i < sector ? (i < 4 ? 0x0f : 0xff) : c.initial[sector + i];
+      if (after[sector + i] != (old & data[i]))
+        FAIL("byte " << i << " is " << int(after[sector + i]) << ", not old AND new");
+    }
+  }
+  SECTION("cells changed by another writer of the file while protected are read again") {
+    REQUIRE_FALSE(c.flash->erase(0, sector));
+    REQUIRE_FALSE(c.flash->set_write_protect(true));
+    test::write_bytes(c.path, std::vector<uint8_t>(4 * sector, 0x00));
+    REQUIRE_FALSE(c.flash->set_write_protect(false));
+    REQUIRE_FALSE(c.flash->program_range(0, std::span{data}.first(sector)));
+    CHECK(c.read(0, sector) == std::vector<uint8_t>(sector, 0x00));
+  }
+  SECTION("write protection, and ranges outside the chip, are refused") {
+    REQUIRE_FALSE(c.flash->set_write_protect(true));
+    CHECK(describe(c.flash->program_range(0, data)).find("write-protected") != std::string::npos);
+    REQUIRE_FALSE(c.flash->set_write_protect(false));
+    CHECK(describe(c.flash->program_range(3 * sector, data)).find("outside the chip")
+          != std::string::npos);
+    CHECK(c.file_bytes() == c.initial);
+  }
+}
+
+TEST_CASE("the generic program_range programs page by page and skips erased pages") {
+  test::fake_flash f{2 * sector, sector, page};
+  auto data = test::random_bytes(page + 300, 4);
+  std::fill(data.begin(), data.begin() + page, uint8_t{0xff}); // the first page is all 0xff
+  REQUIRE_FALSE(f.flash::program_range(50, data));
+  CHECK(f.program_calls() == 2); // page 0 skipped; the rest of page 1 and the start of page 2
+  CHECK(std::equal(data.begin(), data.end(), f.cells().begin() + 50));
+}
+
 TEST_CASE("a program that crosses a page boundary is refused and changes nothing") {
   chip c;
   REQUIRE_FALSE(c.flash->erase(0, sector));
