@@ -1,5 +1,6 @@
 #include "actors/staging_file.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -12,6 +13,9 @@
 namespace fwrescue {
 
 namespace {
+
+/// Gathered writes go to the file once they reach this size.
+constexpr size_t gather_limit = 1 << 20;
 
 caf::error io_error(const std::string& path, const char* op, uint64_t offset) {
   return make_error(errc::io_failure, fmt::format("staging file {}: {} at {:#x}: {}", path, op,
@@ -37,10 +41,34 @@ caf::expected<std::unique_ptr<staging_file>> staging_file::open(const std::strin
 }
 
 staging_file::~staging_file() {
+  flush();
   ::close(fd_);
 }
 
 caf::error staging_file::write(uint64_t offset, std::span<const uint8_t> bytes) {
+  if (!pending_.empty() && offset != pending_offset_ + pending_.size())
+    if (auto err = flush())
+      return err;
+  if (pending_.empty())
+    pending_offset_ = offset;
+  pending_.insert(pending_.end(), bytes.begin(), bytes.end());
+  return pending_.size() >= gather_limit ? flush() : caf::none;
+}
+
+caf::error staging_file::flush() {
+  if (pending_.empty())
+    return caf::none;
+  auto err = write_now(pending_offset_, pending_);
+  if (!err)
+    // Start writing these pages to the disk now; sync() then waits for little. Only a hint:
+    // its failure changes nothing, sync() reports real errors.
+    ::sync_file_range(fd_, static_cast<off_t>(pending_offset_),
+                      static_cast<off_t>(pending_.size()), SYNC_FILE_RANGE_WRITE);
+  pending_.clear();
+  return err;
+}
+
+caf::error staging_file::write_now(uint64_t offset, std::span<const uint8_t> bytes) {
   size_t done = 0;
   while (done < bytes.size()) {
     auto n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done,
@@ -64,10 +92,18 @@ caf::error staging_file::read(uint64_t offset, std::span<uint8_t> out) const {
       return io_error(path_, "read", offset + done);
     done += static_cast<size_t>(n);
   }
+  // Gathered bytes not yet written override what the file holds.
+  auto from = std::max(offset, pending_offset_);
+  auto to = std::min(offset + out.size(), pending_offset_ + pending_.size());
+  if (!pending_.empty() && from < to)
+    std::copy_n(pending_.begin() + static_cast<ptrdiff_t>(from - pending_offset_), to - from,
+                out.begin() + static_cast<ptrdiff_t>(from - offset));
   return caf::none;
 }
 
 caf::error staging_file::sync() {
+  if (auto err = flush())
+    return err;
   if (::fdatasync(fd_) != 0)
     return io_error(path_, "flush", 0);
   return caf::none;

@@ -4,6 +4,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include <caf/expected.hpp>
 
@@ -12,16 +13,23 @@ namespace fwrescue {
 /// The file a recipient assembles the replacement image in before anything touches the flash.
 /// Blocks land at their image offsets in any order; nothing here knows whether they are
 /// verified (the transfer actor writes only verified blocks).
+///
+/// Writes that continue the previous one are gathered and written together, up to a megabyte,
+/// and each megabyte written starts its write-back to the disk at once, so that sync() at the
+/// end waits only for the last part. read() sees gathered bytes not yet written.
 class staging_file {
 public:
   /// Opens (creating if needed) `path` and sizes it to `size` bytes, keeping existing content.
   static caf::expected<std::unique_ptr<staging_file>> open(const std::string& path,
                                                            uint64_t size);
+  /// Writes what is still gathered; an error is lost here, so callers that care call flush().
   ~staging_file();
 
   caf::error write(uint64_t offset, std::span<const uint8_t> bytes);
   caf::error read(uint64_t offset, std::span<uint8_t> out) const;
-  /// Flushes to stable storage.
+  /// Writes the gathered bytes to the file.
+  caf::error flush();
+  /// Flushes, then makes everything written durable (fdatasync).
   caf::error sync();
 
   const std::string& path() const {
@@ -31,8 +39,13 @@ public:
 private:
   staging_file(std::string path, int fd) : path_(std::move(path)), fd_(fd) {
   }
+  caf::error write_now(uint64_t offset, std::span<const uint8_t> bytes);
+
   std::string path_;
   int fd_;
+  /// Gathered bytes for [pending_offset_, pending_offset_ + pending_.size()).
+  uint64_t pending_offset_ = 0;
+  std::vector<uint8_t> pending_;
 };
 
 } // namespace fwrescue

@@ -1,0 +1,65 @@
+#include <catch2/catch.hpp>
+
+#include "actors/staging_file.hpp"
+#include "common/error.hpp"
+#include "common/file_io.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace fwrescue;
+
+namespace {
+
+std::vector<uint8_t> file_bytes(const std::string& path) {
+  auto bytes = read_file(path, 8 << 20, "staging");
+  REQUIRE(bytes);
+  return *bytes;
+}
+
+std::vector<uint8_t> slice(const std::vector<uint8_t>& v, size_t offset, size_t n) {
+  return {v.begin() + static_cast<ptrdiff_t>(offset),
+          v.begin() + static_cast<ptrdiff_t>(offset + n)};
+}
+
+} // namespace
+
+TEST_CASE("the staging file gathers consecutive writes and never loses one") {
+  test::temp_dir dir;
+  auto path = dir.path("staging.img");
+  auto a = test::random_bytes(4096, 1);
+  auto b = test::random_bytes(4096, 2);
+  auto c = test::random_bytes(4096, 3);
+  auto staging = staging_file::open(path, 64 * 1024);
+  REQUIRE(staging);
+  auto& f = **staging;
+  REQUIRE_FALSE(f.write(0, a));
+  REQUIRE_FALSE(f.write(4096, b)); // continues the first: gathered
+  // Reads see gathered bytes, also across the boundary with what the file holds.
+  std::vector<uint8_t> back(3 * 4096);
+  REQUIRE_FALSE(f.read(0, back));
+  CHECK(slice(back, 0, 4096) == a);
+  CHECK(slice(back, 4096, 4096) == b);
+  CHECK(slice(back, 8192, 4096) == std::vector<uint8_t>(4096, 0));
+
+  SECTION("a write elsewhere writes out what was gathered") {
+    REQUIRE_FALSE(f.write(32 * 1024, c));
+    auto on_disk = file_bytes(path);
+    CHECK(slice(on_disk, 0, 4096) == a);
+    CHECK(slice(on_disk, 4096, 4096) == b);
+    REQUIRE_FALSE(f.sync());
+    CHECK(slice(file_bytes(path), 32 * 1024, 4096) == c);
+  }
+  SECTION("closing writes out what was gathered") {
+    staging->reset();
+    auto on_disk = file_bytes(path);
+    CHECK(on_disk.size() == 64 * 1024);
+    CHECK(slice(on_disk, 4096, 4096) == b);
+  }
+  SECTION("a megabyte gathered is written without waiting") {
+    auto big = staging_file::open(dir.path("big.img"), 2 << 20);
+    REQUIRE(big);
+    auto chunk = test::random_bytes(64 * 1024, 4);
+    for (size_t off = 0; off < (1 << 20); off += chunk.size())
+      REQUIRE_FALSE((*big)->write(off, chunk));
+    CHECK(slice(file_bytes(dir.path("big.img")), (1 << 20) - chunk.size(), chunk.size()) == chunk);
+  }
+}
