@@ -109,7 +109,7 @@ void negotiated(self_ptr self, negotiation_result& result) {
     return attempt_failed(self, why);
   }
   send_to(self, roles::transfer,
-          caf::make_message(transfer_job{st.request, std::move(result.ranked)}));
+          caf::make_message(transfer_job{st.request, std::move(result.ranked), st.last_check}));
 }
 
 void start_flash(self_ptr self, flash_job job) {
@@ -130,6 +130,7 @@ void verified(self_ptr self, const flash_report& report) {
   std::string version = installed && *installed ? (*installed)->fields.version : "";
   st.last = recovery_outcome{true, st.donor, version, ms, report.detail, std::time(nullptr)};
   enter(self, recovery_phase::done);
+  send_to(self, roles::donor, caf::make_message(own_image_state{true}));
   st.ctx->log->info("coordinator", "recovered {} from {} in {} ms", st.ctx->config.id, st.donor,
                     ms);
 }
@@ -237,8 +238,6 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
     [=](flash_report& report) {
       auto& st = self->state;
       st.last_check = report;
-      if (st.phase == recovery_phase::verifying)
-        return verified(self, report);
       if (report.checked && !report.ok() && st.ctx->config.monitor.auto_recover)
         start_recovery(self, report.detail);
     },
@@ -283,9 +282,12 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
       auto& st = self->state;
       st.ctx->log->info("coordinator", "flash written: {} of {} sectors differed", d.sectors_written,
                         d.sectors_total);
+      // The flasher's last step read the whole flash back and checked it against the signed
+      // root; that check is the verification (the monitor's next periodic check repeats it).
       enter(self, recovery_phase::verifying);
+      st.last_check = d.check;
       send_to(self, roles::monitor, caf::make_message(resume_atom::value));
-      send_to(self, roles::monitor, caf::make_message(check_atom::value));
+      verified(self, d.check);
     },
     [=](flash_failed& f) {
       send_to(self, roles::monitor, caf::make_message(resume_atom::value));

@@ -25,14 +25,17 @@ caf::behavior flasher(caf::stateful_actor<flasher_state>* self, context_ptr ctx)
 
 /// The flashing procedure itself, for tests:
 ///  1. journal "flashing" with the host's power state;
-///  2. check the staged image against the signed root (nothing unverified is written);
+///  2. find the sectors that differ from the staged image and check the staged blocks of each
+///     against the signed manifest's digests (nothing unverified is written);
 ///  3. power the host off or hold it in reset;
-///  4. per sector: skip if equal, else erase, program, read back and compare (one retry);
-///  5. hash the whole image on the flash and compare with the root;
+///  4. per run of differing sectors: erase, program, read back and compare (one retry per
+///     sector); equal sectors are not touched;
+///  5. read the whole image back, hash it (on hash_threads() threads) and compare with the root;
 ///  6. record the installed manifest, raise the svn floor, clear the journal;
 ///  7. restore the host's power state.
 /// The flash is never erased before step 2 succeeds, and a failure leaves the journal in place
-/// so a restarted daemon tries again.
+/// so a restarted daemon tries again. flash_done carries step 5's report: the recovery's final
+/// whole-image check.
 caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& job,
                                       const std::function<void(const flash_progress&)>& progress);
 

@@ -6,6 +6,7 @@
 
 #include "actors/flash_check.hpp"
 #include "common/error.hpp"
+#include "image/hash.hpp"
 
 namespace fwrescue {
 
@@ -20,27 +21,7 @@ flash_report check_installed(const node_context& ctx) {
     report.detail = "no installed manifest recorded; nothing to check against";
     return report;
   }
-  const auto& m = **installed;
-  report.checked = true;
-  report.block_count = m.fields.block_count();
-  auto blocks = check_flash(*ctx.chip, m);
-  if (!blocks) {
-    report.bad = {{0, report.block_count}};
-    report.detail = describe(blocks.error());
-    return report;
-  }
-  report.bad = blocks->bad;
-  if (blocks->ok()) {
-    report.detail = fmt::format("flash matches {} {} svn {} ({} blocks)", m.fields.version,
-                                m.fields.platform.board, m.fields.svn, report.block_count);
-  } else {
-    auto first = report.bad.front().first;
-    report.detail = fmt::format("{} of {} blocks do not match the installed manifest, first bad "
-                                "block {} at {:#x}",
-                                blocks->bad_blocks(), report.block_count, first,
-                                first * m.fields.block_size);
-  }
-  return report;
+  return flash_report_for(**installed, check_flash(*ctx.chip, **installed, hash_threads()));
 }
 
 caf::behavior monitor(caf::stateful_actor<monitor_state>* self, context_ptr ctx) {

@@ -1,10 +1,12 @@
 #include "actors/transfer.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "image/hash.hpp"
 #include "image/signing.hpp"
 
 namespace fwrescue {
@@ -47,9 +49,13 @@ void drop_donor(self_ptr self, const std::string& reason, bool bad_block = false
 }
 
 /// Requests blocks until the window is full, batching consecutive indices into one request.
+/// It waits until half the window is free (or nothing more is wanted), so that requests carry
+/// many blocks and the donor answers each with one burst.
 void fill_window(self_ptr self) {
   auto& st = self->state;
   auto window = st.ctx->config.recovery.block_window;
+  if (st.outstanding.size() > window / 2)
+    return;
   while (st.outstanding.size() < window && st.wanted_pos < st.wanted.size()) {
     auto first = st.wanted[st.wanted_pos++];
     if (st.have[first] || st.outstanding.count(first))
@@ -91,8 +97,55 @@ bool matches(const transfer_state& st, uint64_t i, std::span<const uint8_t> byte
          && leaf_digest(m.hash, i, bytes) == st.target.block_digests[i];
 }
 
+/// Marks as present every block not yet present, not in `skip` and lying within the first
+/// `source_size` bytes of `source`, whose bytes there verify; reads and hashes a megabyte at a
+/// time (on hash_threads() threads). With `copy`, the verified blocks are written to staging.
+/// Returns how many blocks it found. A chunk that cannot be read is simply not reused.
+template <class Source>
+caf::expected<uint64_t> reuse_from(transfer_state& st, Source&& source, uint64_t source_size,
+                                   bool copy, const std::vector<leaf_range>& skip) {
+  const auto& m = st.target.fields;
+  auto n = m.block_count();
+  std::vector<bool> look(n);
+  for (uint64_t i = 0; i < n; ++i)
+    look[i] = !st.have[i] && i * m.block_size + m.block_length(i) <= source_size;
+  for (const auto& r : skip)
+    for (auto i = r.first; i < std::min(r.end, n); ++i)
+      look[i] = false;
+  uint64_t found = 0;
+  auto per_chunk = std::max<uint64_t>(1, (1 << 20) / m.block_size);
+  std::vector<uint8_t> bytes;
+  std::vector<digest> digests(per_chunk);
+  for (uint64_t first = 0; first < n; first += per_chunk) {
+    auto end = std::min(n, first + per_chunk);
+    while (end > first && !look[end - 1])
+      --end;
+    if (std::none_of(look.begin() + static_cast<ptrdiff_t>(first),
+                     look.begin() + static_cast<ptrdiff_t>(end), [](bool b) { return b; }))
+      continue;
+    bytes.resize((end - 1 - first) * m.block_size + m.block_length(end - 1));
+    if (source(first * m.block_size, std::span{bytes}))
+      continue;
+    leaf_digests(m.hash, m.block_size, first, bytes, std::span{digests}.first(end - first),
+                 hash_threads());
+    for (auto i = first; i < end; ++i) {
+      if (!look[i] || digests[i - first] != st.target.block_digests[i])
+        continue;
+      if (copy)
+        if (auto err = st.staging->write(i * m.block_size,
+                                         std::span{bytes}.subspan((i - first) * m.block_size,
+                                                                  m.block_length(i))))
+          return err;
+      st.have[i] = true;
+      ++found;
+    }
+  }
+  return found;
+}
+
 /// Once the digests are known: reuse what the staging file (when it belongs to the same image)
-/// and the flash already hold, and record the transfer in the journal.
+/// and the flash already hold, and record the transfer in the journal. Blocks the monitor's
+/// last check of this same image found bad on the flash are not looked at there again.
 caf::error prepare_staging(self_ptr self) {
   auto& st = self->state;
   const auto& m = st.target.fields;
@@ -103,35 +156,31 @@ caf::error prepare_staging(self_ptr self) {
       return std::move(staging.error());
     st.staging = std::move(*staging);
     st.have.assign(n, false);
-    st.have_count = 0;
     st.pulled = 0;
-    st.reused = 0;
     auto journal = st.ctx->store->journal();
     bool resuming = journal && *journal && (*journal)->target.fields.merkle_root == m.merkle_root;
-    auto flash_size = st.ctx->chip->geometry().size;
-    std::vector<uint8_t> buf(m.block_size);
     uint64_t from_staging = 0;
-    for (uint64_t i = 0; i < n; ++i) {
-      auto bytes = std::span{buf}.first(m.block_length(i));
-      if (resuming && !st.staging->read(i * m.block_size, bytes) && matches(st, i, bytes)) {
-        st.have[i] = true;
-        ++from_staging;
-      } else if (i * m.block_size + bytes.size() <= flash_size
-                 && !st.ctx->chip->read(i * m.block_size, bytes) && matches(st, i, bytes)) {
-        if (auto err = st.staging->write(i * m.block_size, bytes))
-          return err;
-        st.have[i] = true;
-      }
-      if (st.have[i]) {
-        ++st.have_count;
-        ++st.reused;
-      }
+    if (resuming) {
+      auto found = reuse_from(
+        st, [&](uint64_t at, std::span<uint8_t> out) { return st.staging->read(at, out); },
+        m.image_size, false, {});
+      if (!found)
+        return std::move(found.error());
+      from_staging = *found;
     }
+    const auto& known = st.flash_check;
+    static const std::vector<leaf_range> none;
+    auto on_flash = reuse_from(
+      st, [&](uint64_t at, std::span<uint8_t> out) { return st.ctx->chip->read(at, out); },
+      st.ctx->chip->geometry().size, true,
+      known.checked && known.root == m.merkle_root ? known.bad : none);
+    if (!on_flash)
+      return std::move(on_flash.error());
+    st.have_count = st.reused = from_staging + *on_flash;
     st.staged_root = m.merkle_root;
     st.ctx->log->info("transfer", "{} of {} blocks already present ({} staged before a restart, "
                                   "{} on the flash); pulling {}",
-                      st.have_count, n, from_staging, st.have_count - from_staging,
-                      n - st.have_count);
+                      st.have_count, n, from_staging, *on_flash, n - st.have_count);
   }
   st.wanted.clear();
   for (uint64_t i = 0; i < n; ++i)
@@ -264,6 +313,7 @@ caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ct
     [=](transfer_job& job) {
       auto& st = self->state;
       st.request = job.request;
+      st.flash_check = std::move(job.flash_check);
       st.queue = std::move(job.candidates);
       st.next = 0;
       st.failures.clear();

@@ -21,6 +21,9 @@ namespace fwrescue {
 struct transfer_job {
   image_request request;
   std::vector<candidate> candidates;
+  /// The monitor's last check of the flash; its bad blocks are not scanned for reuse when the
+  /// target is the image it checked against.
+  flash_report flash_check = {};
 };
 
 struct transfer_state {
@@ -28,6 +31,7 @@ struct transfer_state {
 
   context_ptr ctx;
   image_request request;
+  flash_report flash_check;
   std::vector<candidate> queue;
   size_t next = 0;
   phase at = phase::idle;

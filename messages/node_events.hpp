@@ -63,6 +63,8 @@ struct claim_session {
 struct flash_report {
   /// False when there is no installed manifest to check against.
   bool checked = false;
+  /// The Merkle root of the manifest the flash was checked against.
+  digest root{};
   uint64_t block_count = 0;
   std::vector<leaf_range> bad;
   std::string detail;
@@ -160,6 +162,8 @@ struct flash_progress {
 struct flash_done {
   uint64_t sectors_written = 0;
   uint64_t sectors_total = 0;
+  /// The check of the whole flash against the signed root after the last write.
+  flash_report check;
 };
 
 struct flash_failed {

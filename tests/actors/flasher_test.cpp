@@ -50,6 +50,10 @@ TEST_CASE_METHOD(flasher_fixture, "only the sectors that differ are rewritten") 
   REQUIRE_FALSE(progress.empty());
   CHECK(progress.back().sectors_done == 8);
   CHECK(progress.back().sectors_total == 8);
+  // The check after writing is the recovery's verification: it names the image.
+  CHECK(done->check.ok());
+  CHECK(done->check.root == img.manifest.fields.merkle_root);
+  CHECK(done->check.detail.find("flash matches") != std::string::npos);
   // Protection is back on once the flash is written.
   CHECK(chip->write_protected());
 }
@@ -130,6 +134,42 @@ TEST_CASE_METHOD(flasher_fixture, "a staged image that does not match the root i
   auto installed = store->installed_manifest();
   REQUIRE(installed);
   CHECK_FALSE(*installed);
+}
+
+TEST_CASE_METHOD(flasher_fixture, "a write that disturbs another sector fails the final check") {
+  damage_sector(1);
+  // Erasing sector 1 flips a bit in sector 6, which was already right and is not rewritten.
+  chip->after_erase = [this](uint64_t, uint64_t) { chip->cells()[6 * 4096 + 7] ^= 0x10; };
+  auto done = flash();
+  REQUIRE_FALSE(done);
+  auto blocks = img.manifest.fields.block_count();
+  CHECK(describe(done.error()).find(fmt::format("does not verify after writing: 1 of {} blocks",
+                                                blocks))
+        != std::string::npos);
+  auto installed = store->installed_manifest();
+  REQUIRE(installed);
+  CHECK_FALSE(*installed); // nothing recorded
+  auto journal = store->journal();
+  REQUIRE(journal);
+  CHECK(*journal); // the next attempt resumes
+}
+
+TEST_CASE_METHOD(flasher_fixture, "a staged block is checked before its sector is erased") {
+  damage_sector(2);
+  damage_sector(5);
+  auto staged = img.bytes;
+  staged[5 * 4096 + 9] ^= 0x01; // sector 5's staged copy is wrong too
+  write_bytes(store->staging_path(), staged);
+  auto before = chip->cells();
+  auto done = flash();
+  REQUIRE_FALSE(done);
+  auto bad_block = (5 * 4096 + 9) / img.manifest.fields.block_size;
+  CHECK(describe(done.error())
+        == fmt::format("staged block {} does not match the signed Merkle root; the flash is "
+                       "untouched",
+                       bad_block));
+  CHECK(chip->erase_calls() == 0); // not even sector 2, which was staged right
+  CHECK(chip->cells() == before);
 }
 
 TEST_CASE_METHOD(flasher_fixture, "a failing erase leaves the journal for the next attempt") {

@@ -30,11 +30,11 @@ struct transfer_fixture : actor_fixture {
     ctx->config.recovery.block_timeout_ms = 2000;
   }
 
-  void start(std::vector<const test_donor*> donors) {
+  void start(std::vector<const test_donor*> donors, flash_report flash_check = {}) {
     xfer = spawn(transfer);
     bridge.target = xfer;
     REQUIRE_FALSE(link->start(bridge));
-    transfer_job job{req, {}};
+    transfer_job job{req, {}, std::move(flash_check)};
     for (auto* d : donors)
       job.candidates.push_back(d->candidate_for(req, img.manifest));
     caf::anon_send(xfer, std::move(job));
@@ -177,6 +177,44 @@ TEST_CASE_METHOD(transfer_fixture, "only the blocks that differ from the flash a
   REQUIRE(*journal);
   CHECK((*journal)->at == recovery_journal::phase::staged);
   CHECK((*journal)->donor == "donor-a");
+}
+
+TEST_CASE_METHOD(transfer_fixture,
+                 "blocks the monitor found bad are pulled without looking at the flash again") {
+  preload_flash_with_image(); // blocks 3 and 4 are good again by the time of the transfer
+  auto check = report(true, {{3, 5}}, "2 of 32 blocks do not match the installed manifest");
+  SECTION("the check was against the image being pulled: its bad blocks are pulled") {
+    check.root = img.manifest.fields.merkle_root;
+    start({&donor_a}, check);
+    auto s = session_to(donor_a);
+    confirm(s);
+    serve(s);
+    CHECK(as_set(requested(s)) == std::set<uint64_t>{3, 4});
+    CHECK(staged() == img.bytes);
+    CHECK(coordinator->last<transfer_done>().blocks_reused == 30);
+  }
+  SECTION("the check was against another image: the whole flash is scanned") {
+    check.root[0] ^= 1;
+    start({&donor_a}, check);
+    auto s = session_to(donor_a);
+    confirm(s);
+    CHECK(requested(s).empty());
+    CHECK(staged() == img.bytes);
+    CHECK(coordinator->last<transfer_done>().blocks_reused == 32);
+  }
+}
+
+TEST_CASE_METHOD(transfer_fixture, "requests wait until half the window is free") {
+  start({&donor_a});
+  auto s = session_to(donor_a);
+  confirm(s);
+  REQUIRE(requested(s) == std::vector<uint64_t>{0, 1, 2, 3});
+  deliver(s, block_data{0, block(0)});
+  CHECK(requested(s).size() == 4); // 3 outstanding of 4: not yet
+  deliver(s, block_data{1, block(1)});
+  // 2 outstanding: one request for the next 2 blocks.
+  CHECK(requested(s) == std::vector<uint64_t>{0, 1, 2, 3, 4, 5});
+  CHECK(only<block_request>(sent_on(s)).size() == 2);
 }
 
 TEST_CASE_METHOD(transfer_fixture, "block requests stay within the window") {
