@@ -1,5 +1,7 @@
 #include "actors/donor.hpp"
 
+#include <algorithm>
+#include <cerrno>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -7,6 +9,7 @@
 
 #include "common/error.hpp"
 #include "common/file_io.hpp"
+#include "common/unique_fd.hpp"
 #include "image/image_check.hpp"
 #include "image/signing.hpp"
 
@@ -27,21 +30,29 @@ std::vector<std::shared_ptr<const served_image>> servable(const donor_state& st)
   return out;
 }
 
-caf::error read_block(const node_context& ctx, const served_image& img, uint64_t index,
-                      std::vector<uint8_t>& out) {
+/// Reads blocks [first, first + count) of the served image into `out`, in one read.
+caf::error read_blocks(const node_context& ctx, const served_image& img, uint64_t first,
+                       uint64_t count, std::vector<uint8_t>& out) {
   const auto& m = img.manifest.fields;
-  out.resize(m.block_length(index));
-  auto offset = index * m.block_size;
+  auto last = first + count - 1;
+  out.resize((last - first) * m.block_size + m.block_length(last));
+  auto offset = first * m.block_size;
   if (img.path.empty())
     return ctx.chip->read(offset, out);
-  int fd = ::open(img.path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  unique_fd fd{::open(img.path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (fd.get() < 0)
     return make_error(errc::io_failure, fmt::format("image {}: cannot open", img.path));
-  auto n = ::pread(fd, out.data(), out.size(), static_cast<off_t>(offset));
-  ::close(fd);
-  if (n != static_cast<ssize_t>(out.size()))
-    return make_error(errc::io_failure, fmt::format("image {}: cannot read block {}", img.path,
-                                                    index));
+  size_t done = 0;
+  while (done < out.size()) {
+    auto n = ::pread(fd.get(), out.data() + done, out.size() - done,
+                     static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return make_error(errc::io_failure, fmt::format("image {}: cannot read blocks {}..{}",
+                                                      img.path, first, first + count));
+    done += static_cast<size_t>(n);
+  }
   return caf::none;
 }
 
@@ -122,9 +133,12 @@ void serve_blocks(self_ptr self, session_id id, uint64_t first, uint32_t count) 
   auto i = st.uploads.find(id);
   if (i == st.uploads.end() || !i->second.image)
     return;
+  // Several blocks per frame: fewer, larger frames cost both sides less.
+  auto per_frame = std::max<uint64_t>(1, block_data_bytes / i->second.image->manifest.fields.block_size);
   std::vector<uint8_t> bytes;
-  for (uint64_t b = first; b < first + count; ++b) {
-    if (auto err = read_block(*st.ctx, *i->second.image, b, bytes)) {
+  for (uint64_t b = first; b < first + count; b += per_frame) {
+    auto k = std::min<uint64_t>(per_frame, first + count - b);
+    if (auto err = read_blocks(*st.ctx, *i->second.image, b, k, bytes)) {
       st.ctx->log->error("donor", "{}", describe(err));
       send_frame(self, id, abort_transfer{"donor cannot read its image"});
       st.ctx->link->close_session(id);

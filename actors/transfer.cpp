@@ -211,20 +211,33 @@ void on_digests(self_ptr self, const leaves& l) {
   fill_window(self);
 }
 
-void on_block(self_ptr self, block_data& b) {
+/// A run of blocks from the donor: each must have been requested and must verify; the verified
+/// ones are staged in order, and the first that fails drops the donor.
+void on_blocks(self_ptr self, block_data& b) {
   auto& st = self->state;
-  if (st.at != transfer_state::phase::pulling || !st.outstanding.count(b.index))
-    return drop_donor(self, fmt::format("sent block {}, which was not requested", b.index));
-  if (!matches(st, b.index, b.bytes))
-    return drop_donor(self, fmt::format("block {} failed verification", b.index), true);
-  if (auto err = st.staging->write(b.index * st.target.fields.block_size, b.bytes))
-    return drop_donor(self, describe(err));
-  st.outstanding.erase(b.index);
-  st.have[b.index] = true;
-  ++st.have_count;
-  ++st.pulled;
-  auto n = st.target.fields.block_count();
-  if (st.have_count % 64 == 0 || st.have_count == n)
+  const auto& m = st.target.fields;
+  auto n = m.block_count();
+  auto before = st.have_count;
+  size_t at = 0;
+  for (auto i = b.first; at < b.bytes.size(); ++i) {
+    if (st.at != transfer_state::phase::pulling || i >= n || !st.outstanding.count(i))
+      return drop_donor(self, fmt::format("sent block {}, which was not requested", i));
+    auto length = m.block_length(i);
+    if (b.bytes.size() - at < length)
+      return drop_donor(self, fmt::format("sent block {} cut short ({} of {} bytes)", i,
+                                          b.bytes.size() - at, length));
+    auto bytes = std::span{b.bytes}.subspan(at, length);
+    if (!matches(st, i, bytes))
+      return drop_donor(self, fmt::format("block {} failed verification", i), true);
+    if (auto err = st.staging->write(i * m.block_size, bytes))
+      return drop_donor(self, describe(err));
+    st.outstanding.erase(i);
+    st.have[i] = true;
+    ++st.have_count;
+    ++st.pulled;
+    at += length;
+  }
+  if (st.have_count / 64 != before / 64 || st.have_count == n)
     tell_coordinator(self, caf::make_message(transfer_progress{donor_name(st), st.have_count, n}));
   if (st.have_count == n)
     return finish(self);
@@ -256,7 +269,7 @@ void on_message(self_ptr self, session_message& sm) {
           return drop_donor(self, "sent block digests before confirming");
         on_digests(self, m);
       } else if constexpr (std::is_same_v<T, block_data>) {
-        on_block(self, m);
+        on_blocks(self, m);
       } else if constexpr (std::is_same_v<T, busy>) {
         drop_donor(self, fmt::format("busy (retry after {} ms)", m.retry_after_ms));
       } else if constexpr (std::is_same_v<T, decline>) {

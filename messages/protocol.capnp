@@ -100,9 +100,11 @@ struct BlockRequest {
   count @1 :UInt32;               # 1..1024
 }
 
-# Donor -> recipient: one block.
+# Donor -> recipient: consecutive blocks [first, first + k), k >= 1, whole and in order; the
+# bytes split into blocks by the manifest's block size (only the image's last block is short).
+# A donor puts at most 64 KiB of blocks in one frame, or one block when a block is larger.
 struct BlockData {
-  index @0 :UInt64;
+  first @0 :UInt64;
   bytes @1 :Data;                 # 1 .. 2^20 bytes
 }
 

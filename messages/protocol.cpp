@@ -272,7 +272,7 @@ caf::error read(schema::BlockRequest::Reader in, block_request& out) {
 }
 
 caf::error read(schema::BlockData::Reader in, block_data& out) {
-  out.index = in.getIndex();
+  out.first = in.getFirst();
   auto bytes = in.getBytes();
   if (bytes.size() == 0)
     return malformed("block_data.bytes is empty");
@@ -441,7 +441,7 @@ void write(schema::Envelope::Builder env, const block_request& m) {
 
 void write(schema::Envelope::Builder env, const block_data& m) {
   auto out = env.initBlockData();
-  out.setIndex(m.index);
+  out.setFirst(m.first);
   out.setBytes(as_data(m.bytes));
 }
 

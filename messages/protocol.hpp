@@ -17,7 +17,7 @@ namespace fwrescue {
 
 /// The wire protocol version this build speaks. A message carrying another version is answered
 /// with a `refusal`.
-constexpr uint16_t protocol_version = 1;
+constexpr uint16_t protocol_version = 2;
 
 /// Random per-request challenge; offers and accepts echo it, so old ones cannot be replayed.
 using nonce = std::array<uint8_t, 16>;
@@ -108,11 +108,14 @@ struct block_request {
   uint32_t count = 1;
 };
 
-/// Donor -> recipient: one block's bytes.
+/// Donor -> recipient: blocks [first, first + k), k >= 1, whole and concatenated.
 struct block_data {
-  uint64_t index = 0;
+  uint64_t first = 0;
   std::vector<uint8_t> bytes;
 };
+
+/// The most block bytes a donor puts in one block_data (always at least one whole block).
+constexpr size_t block_data_bytes = 64 * 1024;
 
 /// Recipient -> donor: every block arrived; the session ends.
 struct done {};

@@ -226,13 +226,14 @@ TEST_CASE_METHOD(donor_fixture, "blocks are served as asked, and nothing outside
   ask_blocks(s, 30, 2);
   ask_blocks(s, 4, 1);
   auto blocks = only<block_data>(sent_on(s));
-  REQUIRE(blocks.size() == 3);
-  CHECK(blocks[0].index == 30);
-  CHECK(blocks[0].bytes == block(30));
-  CHECK(blocks[1].index == 31);
-  CHECK(blocks[1].bytes == block(31));
-  CHECK(blocks[2].index == 4);
-  CHECK(blocks[2].bytes == block(4));
+  REQUIRE(blocks.size() == 2); // consecutive blocks travel together
+  CHECK(blocks[0].first == 30);
+  auto both = block(30);
+  auto next = block(31);
+  both.insert(both.end(), next.begin(), next.end());
+  CHECK(blocks[0].bytes == both);
+  CHECK(blocks[1].first == 4);
+  CHECK(blocks[1].bytes == block(4));
   CHECK(link->is_open(s));
 
   ask_blocks(s, 31, 2); // block 32 does not exist
@@ -240,7 +241,7 @@ TEST_CASE_METHOD(donor_fixture, "blocks are served as asked, and nothing outside
   REQUIRE(aborts.size() == 1);
   CHECK(aborts[0].reason == "blocks 31..33 do not exist");
   CHECK_FALSE(link->is_open(s));
-  CHECK(only<block_data>(sent_on(s)).size() == 3);
+  CHECK(only<block_data>(sent_on(s)).size() == 2);
 }
 
 TEST_CASE_METHOD(donor_fixture, "blocks are not served before a confirmed accept") {
@@ -283,6 +284,33 @@ TEST_CASE_METHOD(donor_fixture, "catalog images are offered only when their file
   CHECK(blocks[0].bytes == std::vector<uint8_t>(good.bytes.end() - 1024, good.bytes.end()));
 }
 
+TEST_CASE_METHOD(donor_fixture, "a long request is answered in frames of at most 64 KiB") {
+  auto big = image(200 * 1024, 23, 6); // 200 blocks of 1 KiB
+  write_bytes(dir.path("big.img"), big.bytes);
+  write_bytes(dir.path("big.fwm"), encode_manifest_file(big.manifest));
+  ctx->config.donor.images = {{dir.path("big.img"), dir.path("big.fwm")}};
+  start(false);
+  auto offers = offers_for(req);
+  REQUIRE(offers.size() == 1);
+  auto f = offers[0].fields;
+  auto s = take_up(make_accept({f.request_id, f.challenge, "recipient-x",
+                                recipient_key.public_part(), big.manifest.fields.merkle_root,
+                                f.donor_key},
+                               recipient_key));
+  ask_blocks(s, 10, 150);
+  auto blocks = only<block_data>(sent_on(s));
+  REQUIRE(blocks.size() == 3);
+  CHECK(blocks[0].first == 10);
+  CHECK(blocks[1].first == 74);
+  CHECK(blocks[2].first == 138);
+  CHECK(blocks[0].bytes.size() == 64 * 1024);
+  CHECK(blocks[2].bytes.size() == 22 * 1024);
+  std::vector<uint8_t> all;
+  for (const auto& b : blocks)
+    all.insert(all.end(), b.bytes.begin(), b.bytes.end());
+  CHECK(all == std::vector<uint8_t>(big.bytes.begin() + 10 * 1024, big.bytes.begin() + 160 * 1024));
+}
+
 TEST_CASE_METHOD(donor_fixture, "upload_rate_kbps paces the blocks") {
   ctx->config.donor.upload_rate_kbps = 8; // one 1 KiB block takes 1024 ms
   start();
@@ -292,9 +320,9 @@ TEST_CASE_METHOD(donor_fixture, "upload_rate_kbps paces the blocks") {
   ask_blocks(s, 2, 1);
   CHECK(only<block_data>(sent_on(s)).empty());
   advance(0ms);
-  CHECK(only<block_data>(sent_on(s)).size() == 2); // the link was free
+  CHECK(only<block_data>(sent_on(s)).size() == 1); // the link was free: blocks 0 and 1
   advance(2047ms);
-  CHECK(only<block_data>(sent_on(s)).size() == 2);
+  CHECK(only<block_data>(sent_on(s)).size() == 1);
   advance(1ms);
-  CHECK(only<block_data>(sent_on(s)).size() == 3);
+  CHECK(only<block_data>(sent_on(s)).size() == 2);
 }

@@ -81,13 +81,13 @@ TEST_CASE_METHOD(router_fixture, "garbage is dropped without an answer") {
 }
 
 TEST_CASE_METHOD(router_fixture, "another protocol version is refused once per sender a minute") {
-  auto v2 = in_version(make_request(3), 2);
+  auto v2 = in_version(make_request(3), 3);
   link->deliver_datagram("10.0.0.5:47710", v2);
   run();
   auto refusals = refusals_to("10.0.0.5:47710");
   REQUIRE(refusals.size() == 1);
   CHECK(refusals[0].supported_version == protocol_version);
-  CHECK(refusals[0].reason == "protocol version 2 is not supported (this node speaks 1)");
+  CHECK(refusals[0].reason == "protocol version 3 is not supported (this node speaks 2)");
   CHECK(donor->messages.empty());
 
   link->deliver_datagram("10.0.0.5:47710", v2);
@@ -106,11 +106,11 @@ TEST_CASE_METHOD(router_fixture, "another protocol version is refused once per s
 }
 
 TEST_CASE_METHOD(router_fixture, "another version's refusal is not answered") {
-  link->deliver_datagram("10.0.0.5:47710", in_version(refusal{2, "version 1 is too old"}, 2));
+  link->deliver_datagram("10.0.0.5:47710", in_version(refusal{3, "version 2 is too old"}, 3));
   run();
   CHECK(link->datagrams().empty());
   auto s = link->open_inbound("10.0.0.5:51000");
-  link->deliver_frame(s, in_version(refusal{2, "version 1 is too old"}, 2));
+  link->deliver_frame(s, in_version(refusal{3, "version 2 is too old"}, 3));
   run();
   CHECK(link->frames_on(s).empty());
   CHECK_FALSE(link->is_open(s));

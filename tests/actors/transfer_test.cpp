@@ -217,6 +217,56 @@ TEST_CASE_METHOD(transfer_fixture, "requests wait until half the window is free"
   CHECK(only<block_request>(sent_on(s)).size() == 2);
 }
 
+TEST_CASE_METHOD(transfer_fixture, "several blocks in one frame are each verified and staged") {
+  start({&donor_a});
+  auto s = session_to(donor_a);
+  confirm(s);
+  REQUIRE(requested(s) == std::vector<uint64_t>{0, 1, 2, 3});
+  auto run_of = [&](uint64_t first, uint64_t count) {
+    std::vector<uint8_t> bytes;
+    for (auto i = first; i < first + count; ++i) {
+      auto b = block(i);
+      bytes.insert(bytes.end(), b.begin(), b.end());
+    }
+    return bytes;
+  };
+  SECTION("good blocks") {
+    deliver(s, block_data{0, run_of(0, 3)});
+    CHECK(link->is_open(s));
+    CHECK(requested(s).size() == 7); // 1 outstanding: the next three asked
+    for (size_t next = 3; link->is_open(s);) {
+      auto asked = requested(s);
+      if (next == asked.size())
+        break;
+      deliver(s, block_data{asked[next], block(asked[next])});
+      ++next;
+    }
+    CHECK(staged() == img.bytes);
+    CHECK(coordinator->last<transfer_done>().blocks_pulled == 32);
+  }
+  SECTION("a bad block in the middle: the ones before it are kept, the donor dropped") {
+    auto bytes = run_of(0, 3);
+    bytes[1024 + 10] ^= 1;
+    deliver(s, block_data{0, bytes});
+    CHECK_FALSE(link->is_open(s));
+    REQUIRE(coordinator->count<donor_dropped>() == 1);
+    CHECK(coordinator->last<donor_dropped>().reason == "block 1 failed verification");
+    CHECK(coordinator->last<donor_dropped>().bad_block);
+  }
+  SECTION("a run reaching past the requested blocks drops the donor") {
+    deliver(s, block_data{2, run_of(2, 3)});
+    CHECK_FALSE(link->is_open(s));
+    CHECK(coordinator->last<donor_dropped>().reason == "sent block 4, which was not requested");
+  }
+  SECTION("a run that ends inside a block drops the donor") {
+    auto bytes = run_of(0, 2);
+    bytes.resize(1024 + 100);
+    deliver(s, block_data{0, bytes});
+    CHECK_FALSE(link->is_open(s));
+    CHECK(coordinator->last<donor_dropped>().reason == "sent block 1 cut short (100 of 1024 bytes)");
+  }
+}
+
 TEST_CASE_METHOD(transfer_fixture, "block requests stay within the window") {
   start({&donor_a});
   auto s = session_to(donor_a);

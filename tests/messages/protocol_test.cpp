@@ -97,7 +97,7 @@ std::vector<wire_message> samples() {
           block_data{4001, test::random_bytes(4096, 9)},
           done{},
           abort_transfer{"block 17 failed verification"},
-          refusal{protocol_version, "protocol version 2 is not supported (this node speaks 1)"}};
+          refusal{protocol_version, "protocol version 3 is not supported (this node speaks 2)"}};
 }
 
 template <class T>
@@ -203,7 +203,7 @@ TEST_CASE("every message kind survives encoding and decoding unchanged") {
   auto q = round_trip(block_request{4000, 16});
   CHECK((q.first == 4000 && q.count == 16));
   auto data = round_trip(std::get<block_data>(all[8]));
-  CHECK(data.index == 4001);
+  CHECK(data.first == 4001);
   CHECK(data.bytes == std::get<block_data>(all[8]).bytes);
   CHECK(round_trip(abort_transfer{"stop"}).reason == "stop");
   auto f = round_trip(refusal{1, "nope"});
@@ -337,7 +337,7 @@ TEST_CASE("the offered manifest is the release-signed one, checked with the trus
 }
 
 TEST_CASE("a message in another protocol version is refused by number, before its content") {
-  for (uint16_t version : {0, 2, 65535}) {
+  for (uint16_t version : {0, 1, 3, 65535}) {
     INFO("version " << version);
     // The content is malformed too (a 33-byte digest list): the version must win.
     auto bytes = raw([](auto env) { env.initLeaves().initDigests(33); }, version);
@@ -346,7 +346,7 @@ TEST_CASE("a message in another protocol version is refused by number, before it
     CHECK(has_code(decoded.error(), errc::unsupported_version));
     CHECK(describe(decoded.error())
           == "protocol version " + std::to_string(version)
-               + " is not supported (this node speaks 1)");
+               + " is not supported (this node speaks 2)");
   }
 }
 
@@ -417,7 +417,7 @@ TEST_CASE("a block of the largest size the manifest allows travels in one messag
   REQUIRE(decoded);
   auto* b = std::get_if<block_data>(&*decoded);
   REQUIRE(b);
-  CHECK(b->index == 7);
+  CHECK(b->first == 7);
   CHECK(b->bytes == big.bytes);
 }
 
