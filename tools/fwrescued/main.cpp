@@ -243,6 +243,10 @@ int run(const std::string& config_path) {
 
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads", 2);
+  // One shared job queue whose idle workers sleep: the default work-stealing workers poll
+  // when idle and take CPU from the I/O and flasher threads on a BMC's one or two cores
+  // (docs/performance.md has the comparison).
+  cfg.set("scheduler.policy", caf::atom("sharing"));
   cfg.set("logger.verbosity", caf::atom("quiet"));
   caf::actor_system sys{cfg};
   auto router_actor = sys.spawn(router, ctx);
