@@ -271,7 +271,7 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
     },
     [=](transfer_done& d) {
       enter(self, recovery_phase::staged);
-      start_flash(self, flash_job{std::move(d.target), d.donor});
+      start_flash(self, flash_job{std::move(d.target), d.donor, std::move(d.staged)});
     },
     [=](transfer_failed& f) { attempt_failed(self, f.reason); },
     [=](flash_progress& p) {

@@ -1,6 +1,7 @@
 #include "actors/flasher.hpp"
 
 #include <algorithm>
+#include <numeric>
 #include <vector>
 
 #include <fmt/format.h>
@@ -47,11 +48,6 @@ caf::error restore_host(host_power& power, power_state before) {
   return caf::none;
 }
 
-/// The flash is read, compared and written in chunks of this many bytes (whole sectors).
-uint64_t chunk_bytes(const flash_geometry& geo) {
-  return std::max<uint64_t>(geo.erase_size, (1 << 20) / geo.erase_size * geo.erase_size);
-}
-
 /// Erases [offset, offset + want.size()) and programs `want` there, then reads it back;
 /// returns whether it reads back as `want`.
 caf::expected<bool> write_and_check(flash& chip, uint64_t offset, std::span<const uint8_t> want,
@@ -92,108 +88,134 @@ caf::error write_run(flash& chip, uint64_t offset, std::span<const uint8_t> want
   return caf::none;
 }
 
-/// Whole sectors of the image as the flash should hold them: the staged bytes, and past the end
-/// of the image (the rest of the last sector) whatever the flash holds now.
-caf::error wanted_bytes(flash& chip, const staging_file& staging, uint64_t image_size,
-                        uint64_t offset, std::span<uint8_t> want) {
-  auto in_image = static_cast<size_t>(std::min<uint64_t>(want.size(), image_size - offset));
-  if (in_image < want.size())
-    if (auto err = chip.read(offset + in_image, want.subspan(in_image)))
-      return err;
-  return staging.read(offset, want.first(in_image));
+/// The image is planned in chunks of whole blocks and whole sectors, about a megabyte each.
+uint64_t plan_chunk(uint32_t erase_size, uint32_t block_size) {
+  uint64_t unit = std::lcm(uint64_t{erase_size}, uint64_t{block_size});
+  return std::max<uint64_t>(1, (1 << 20) / unit) * unit;
 }
 
-/// Checks staged blocks [first, end) against the signed manifest's digests. `chunk` holds the
-/// staged image from `chunk_offset`; blocks lying wholly inside it are hashed from it, on
-/// hash_threads() threads, and any other is read from the staging file.
-caf::error check_staged_blocks(const staging_file& staging, const signed_manifest& target,
-                               uint64_t first, uint64_t end, uint64_t chunk_offset,
-                               std::span<const uint8_t> chunk) {
-  const auto& m = target.fields;
-  std::vector<digest> got(end - first);
-  std::vector<uint8_t> block;
-  auto inside = [&](uint64_t i) {
-    return i * m.block_size >= chunk_offset
-           && i * m.block_size + m.block_length(i) <= chunk_offset + chunk.size();
-  };
-  auto from = first;
-  while (from < end && !inside(from))
-    ++from;
-  auto to = from;
-  while (to < end && inside(to))
-    ++to;
-  if (to > from) {
-    auto bytes = chunk.subspan(from * m.block_size - chunk_offset,
-                               (to - 1) * m.block_size + m.block_length(to - 1)
-                                 - from * m.block_size);
-    leaf_digests(m.hash, m.block_size, from, bytes, std::span{got}.subspan(from - first, to - from),
-                 hash_threads());
-  }
-  for (auto i = first; i < end; ++i) {
-    if (i < from || i >= to) {
-      block.resize(m.block_length(i));
-      if (auto err = staging.read(i * m.block_size, block))
-        return err;
-      got[i - first] = leaf_digest(m.hash, i, block);
-    }
-    if (got[i - first] != target.block_digests[i])
-      return fail(fmt::format("staged block {} does not match the signed Merkle root; the flash "
-                              "is untouched",
-                              i));
-  }
-  return caf::none;
+/// What the flasher will write: the sectors that differ from the image, and their content as
+/// it was verified, so that nothing read after the check is written.
+struct flash_plan {
+  /// Sectors to rewrite, in ascending order.
+  std::vector<uint64_t> sectors;
+  /// Their content, erase_size bytes each, in the same order.
+  std::vector<uint8_t> bytes;
+};
+
+caf::error no_match(uint64_t block) {
+  return fail(fmt::format("staged block {} does not match the signed Merkle root; the flash is "
+                          "untouched",
+                          block));
 }
 
-/// Before anything is erased: which sectors differ from the staged image, with the staged blocks
-/// of each of them checked against the signed manifest (nothing unverified is written). Without
-/// usable block digests the whole staged file is hashed against the root instead.
-caf::expected<std::vector<bool>> plan_sectors(flash& chip, const staging_file& staging,
-                                              const signed_manifest& target) {
+/// Before anything is erased: which sectors must change, with every block they will hold
+/// checked against the signed manifest's digests (nothing unverified is written).
+///
+/// Each block comes from the staging file when `job.staged` says it was staged, or else stays
+/// what the flash holds; a chunk without a staged block is not even read. When `job.staged` is
+/// empty (a restart, from the journal) a block comes from the staging file if its staged copy
+/// verifies, else from the flash if that verifies, and if neither does nothing is written.
+/// Without usable block digests the whole staging file is hashed against the root instead and
+/// every block comes from it.
+caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
+                                      const flash_job& job) {
+  const auto& target = job.target;
   const auto& m = target.fields;
   auto geo = chip.geometry();
-  auto sectors = (m.image_size + geo.erase_size - 1) / geo.erase_size;
+  auto n_blocks = m.block_count();
+  auto span_end = (m.image_size + geo.erase_size - 1) / geo.erase_size * geo.erase_size;
   bool per_block = static_cast<bool>(block_digest_tree(target));
+  bool known = !job.staged.empty();
   if (!per_block) {
     auto staged = hash_image_file(staging.path(), m.hash, m.block_size, hash_threads());
     if (!staged)
       return staged.error();
     if (staged->size != m.image_size || staged->tree.root() != m.merkle_root)
       return fail("staged image does not match the signed Merkle root; the flash is untouched");
+    known = false;
   }
-  std::vector<bool> differs(sectors, false);
-  auto chunk = chunk_bytes(geo);
-  std::vector<uint8_t> want(chunk), have(chunk);
-  for (uint64_t offset = 0; offset < sectors * geo.erase_size; offset += chunk) {
-    auto n = static_cast<size_t>(std::min<uint64_t>(chunk, sectors * geo.erase_size - offset));
-    auto w = std::span{want}.first(n);
-    auto h = std::span{have}.first(n);
-    if (auto err = chip.read(offset, h))
+  auto staged_block = [&](uint64_t i) { return known ? job.staged[i] : true; };
+  flash_plan plan;
+  // Reserved, not touched: only the pages of sectors that change are ever filled.
+  plan.bytes.reserve(span_end);
+  auto chunk = plan_chunk(geo.erase_size, m.block_size);
+  std::vector<uint8_t> have, want, staged_bytes;
+  std::vector<digest> digests;
+  for (uint64_t off = 0; off < span_end; off += chunk) {
+    auto n = static_cast<size_t>(std::min<uint64_t>(chunk, span_end - off));
+    auto first = off / m.block_size;
+    auto end = std::min(n_blocks, (off + n + m.block_size - 1) / m.block_size);
+    if (known && std::none_of(job.staged.begin() + static_cast<ptrdiff_t>(first),
+                              job.staged.begin() + static_cast<ptrdiff_t>(end),
+                              [](bool b) { return b; }))
+      continue; // every block stays as the flash holds it
+    have.resize(n);
+    if (auto err = chip.read(off, have))
       return err;
-    if (auto err = wanted_bytes(chip, staging, m.image_size, offset, w))
+    want = have;
+    auto in_image = static_cast<size_t>(std::min<uint64_t>(n, m.image_size - off));
+    staged_bytes.resize(in_image);
+    if (auto err = staging.read(off, staged_bytes))
       return err;
-    // The staged blocks of each run of differing sectors are checked together.
-    auto block_of = [&](uint64_t byte) { return std::min(byte / m.block_size, m.block_count()); };
-    for (size_t at = 0; at < n;) {
-      auto s = (offset + at) / geo.erase_size;
-      differs[s] = !std::equal(w.begin() + at, w.begin() + at + geo.erase_size, h.begin() + at);
-      auto run_end = at + geo.erase_size;
-      if (differs[s]) {
-        while (run_end < n
-               && !std::equal(w.begin() + run_end, w.begin() + run_end + geo.erase_size,
-                              h.begin() + run_end)) {
-          differs[(offset + run_end) / geo.erase_size] = true;
-          run_end += geo.erase_size;
+    auto block_span = [&](std::span<const uint8_t> bytes, uint64_t i) {
+      return bytes.subspan((i - first) * m.block_size, m.block_length(i));
+    };
+    if (per_block && !known) {
+      // Which copy of each block verifies: hash the staged copies, then the flash copies of the
+      // blocks whose staged copy does not.
+      digests.resize(end - first);
+      leaf_digests(m.hash, m.block_size, first, staged_bytes, digests, hash_threads());
+      for (auto i = first; i < end; ++i) {
+        if (digests[i - first] == target.block_digests[i]) {
+          auto b = block_span(staged_bytes, i);
+          std::copy(b.begin(), b.end(), want.begin() + static_cast<ptrdiff_t>((i - first) * m.block_size));
+        } else if (leaf_digest(m.hash, i, block_span(have, i)) != target.block_digests[i]) {
+          return no_match(i);
         }
-        if (per_block)
-          if (auto err = check_staged_blocks(staging, target, block_of(offset + at),
-                                             block_of(offset + run_end + m.block_size - 1), offset,
-                                             w))
-            return err;
       }
+    } else {
+      for (auto i = first; i < end; ++i)
+        if (staged_block(i)) {
+          auto b = block_span(staged_bytes, i);
+          std::copy(b.begin(), b.end(), want.begin() + static_cast<ptrdiff_t>((i - first) * m.block_size));
+        }
+    }
+    // Runs of sectors that differ; the blocks each run holds are checked together.
+    for (size_t at = 0; at < n;) {
+      auto sector_differs = [&](size_t a) {
+        return !std::equal(want.begin() + static_cast<ptrdiff_t>(a),
+                           want.begin() + static_cast<ptrdiff_t>(a + geo.erase_size),
+                           have.begin() + static_cast<ptrdiff_t>(a));
+      };
+      if (!sector_differs(at)) {
+        at += geo.erase_size;
+        continue;
+      }
+      auto run_end = at + geo.erase_size;
+      while (run_end < n && sector_differs(run_end))
+        run_end += geo.erase_size;
+      if (per_block && known) {
+        auto b0 = (off + at) / m.block_size;
+        auto b1 = std::min(n_blocks, (off + run_end + m.block_size - 1) / m.block_size);
+        digests.resize(b1 - b0);
+        auto bytes_end = std::min<uint64_t>((b1 - first) * m.block_size, in_image);
+        leaf_digests(m.hash, m.block_size, b0,
+                     std::span{want}.subspan((b0 - first) * m.block_size,
+                                             bytes_end - (b0 - first) * m.block_size),
+                     digests, hash_threads());
+        for (auto i = b0; i < b1; ++i)
+          if (digests[i - b0] != target.block_digests[i])
+            return no_match(i);
+      }
+      for (auto a = at; a < run_end; a += geo.erase_size)
+        plan.sectors.push_back((off + a) / geo.erase_size);
+      plan.bytes.insert(plan.bytes.end(), want.begin() + static_cast<ptrdiff_t>(at),
+                        want.begin() + static_cast<ptrdiff_t>(run_end));
       at = run_end;
     }
   }
-  return differs;
+  return plan;
 }
 
 } // namespace
@@ -223,37 +245,31 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
   auto staging = staging_file::open(ctx.store->staging_path(), m.image_size);
   if (!staging)
     return staging.error();
-  auto differs = plan_sectors(chip, **staging, job.target);
-  if (!differs)
-    return differs.error();
+  auto plan = plan_writes(chip, **staging, job);
+  if (!plan)
+    return plan.error();
 
   if (auto err = quiet_host(*ctx.power, ctx.config.host_power.during_flash, *before))
     return err;
   if (auto err = chip.set_write_protect(false))
     return err;
-  auto sectors = differs->size();
-  flash_done result{0, sectors, {}};
-  std::vector<uint8_t> want, scratch;
-  // A run of neighbouring differing sectors, up to 256 KiB, is one erase and one program;
-  // progress is reported after each, often enough to watch a slow chip.
+  auto sectors = (m.image_size + geo.erase_size - 1) / geo.erase_size;
+  const auto& todo = plan->sectors;
+  flash_done result{todo.size(), sectors, {}};
+  std::vector<uint8_t> scratch;
+  // A run of neighbouring sectors, up to 256 KiB, is one erase and one program; progress is
+  // reported after each, often enough to watch a slow chip.
   auto max_run = std::max<uint64_t>(1, (256 << 10) / geo.erase_size);
-  for (uint64_t s = 0; s < sectors;) {
-    if (!(*differs)[s]) {
-      ++s;
-      continue;
-    }
-    auto end = s;
-    while (end < sectors && end - s < max_run && (*differs)[end])
+  for (size_t k = 0; k < todo.size();) {
+    auto end = k + 1;
+    while (end < todo.size() && end - k < max_run && todo[end] == todo[end - 1] + 1)
       ++end;
-    want.resize((end - s) * geo.erase_size);
-    if (auto err = wanted_bytes(chip, **staging, m.image_size, s * geo.erase_size, want))
+    auto bytes = std::span{plan->bytes}.subspan(k * geo.erase_size, (end - k) * geo.erase_size);
+    if (auto err = write_run(chip, todo[k] * geo.erase_size, bytes, scratch))
       return err;
-    if (auto err = write_run(chip, s * geo.erase_size, want, scratch))
-      return err;
-    result.sectors_written += end - s;
-    s = end;
-    if (progress && s < sectors)
-      progress({s, sectors});
+    k = end;
+    if (progress && k < todo.size())
+      progress({todo[k - 1] + 1, sectors});
   }
   if (progress)
     progress({sectors, sectors});

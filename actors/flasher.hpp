@@ -25,11 +25,13 @@ caf::behavior flasher(caf::stateful_actor<flasher_state>* self, context_ptr ctx)
 
 /// The flashing procedure itself, for tests:
 ///  1. journal "flashing" with the host's power state;
-///  2. find the sectors that differ from the staged image and check the staged blocks of each
-///     against the signed manifest's digests (nothing unverified is written);
+///  2. find the sectors that must change (blocks come from the staging file where the job says
+///     they were staged, else stay as the flash holds them) and check every block they will hold
+///     against the signed manifest's digests, keeping that checked content to write (nothing
+///     unverified, and nothing read after the check, is written);
 ///  3. power the host off or hold it in reset;
-///  4. per run of differing sectors: erase, program, read back and compare (one retry per
-///     sector); equal sectors are not touched;
+///  4. per run of those sectors: erase, program, read back and compare (one retry per sector);
+///     the other sectors are not touched;
 ///  5. read the whole image back, hash it (on hash_threads() threads) and compare with the root;
 ///  6. record the installed manifest, raise the svn floor, clear the journal;
 ///  7. restore the host's power state.

@@ -87,7 +87,8 @@ void finish(self_ptr self) {
   st.session = 0;
   st.current.reset();
   st.at = transfer_state::phase::idle;
-  tell_coordinator(self, caf::make_message(transfer_done{st.target, donor, st.pulled, st.reused}));
+  tell_coordinator(self,
+                   caf::make_message(transfer_done{st.target, donor, st.pulled, st.reused, st.staged}));
 }
 
 /// Marks block `i` as present when `bytes` is its verified content.
@@ -99,11 +100,11 @@ bool matches(const transfer_state& st, uint64_t i, std::span<const uint8_t> byte
 
 /// Marks as present every block not yet present, not in `skip` and lying within the first
 /// `source_size` bytes of `source`, whose bytes there verify; reads and hashes a megabyte at a
-/// time (on hash_threads() threads). With `copy`, the verified blocks are written to staging.
-/// Returns how many blocks it found. A chunk that cannot be read is simply not reused.
+/// time (on hash_threads() threads). Returns how many blocks it found. A chunk that cannot be
+/// read is simply not reused.
 template <class Source>
-caf::expected<uint64_t> reuse_from(transfer_state& st, Source&& source, uint64_t source_size,
-                                   bool copy, const std::vector<leaf_range>& skip) {
+uint64_t reuse_from(transfer_state& st, Source&& source, uint64_t source_size,
+                    const std::vector<leaf_range>& skip) {
   const auto& m = st.target.fields;
   auto n = m.block_count();
   std::vector<bool> look(n);
@@ -131,11 +132,6 @@ caf::expected<uint64_t> reuse_from(transfer_state& st, Source&& source, uint64_t
     for (auto i = first; i < end; ++i) {
       if (!look[i] || digests[i - first] != st.target.block_digests[i])
         continue;
-      if (copy)
-        if (auto err = st.staging->write(i * m.block_size,
-                                         std::span{bytes}.subspan((i - first) * m.block_size,
-                                                                  m.block_length(i))))
-          return err;
       st.have[i] = true;
       ++found;
     }
@@ -144,8 +140,10 @@ caf::expected<uint64_t> reuse_from(transfer_state& st, Source&& source, uint64_t
 }
 
 /// Once the digests are known: reuse what the staging file (when it belongs to the same image)
-/// and the flash already hold, and record the transfer in the journal. Blocks the monitor's
-/// last check of this same image found bad on the flash are not looked at there again.
+/// and the flash already hold, and record the transfer in the journal. Blocks found on the
+/// flash stay there: they are not copied to the staging file, and the flasher leaves their
+/// sectors alone. Blocks the monitor's last check of this same image found bad on the flash are
+/// not looked at there again.
 caf::error prepare_staging(self_ptr self) {
   auto& st = self->state;
   const auto& m = st.target.fields;
@@ -160,27 +158,22 @@ caf::error prepare_staging(self_ptr self) {
     auto journal = st.ctx->store->journal();
     bool resuming = journal && *journal && (*journal)->target.fields.merkle_root == m.merkle_root;
     uint64_t from_staging = 0;
-    if (resuming) {
-      auto found = reuse_from(
+    if (resuming)
+      from_staging = reuse_from(
         st, [&](uint64_t at, std::span<uint8_t> out) { return st.staging->read(at, out); },
-        m.image_size, false, {});
-      if (!found)
-        return std::move(found.error());
-      from_staging = *found;
-    }
+        m.image_size, {});
+    st.staged = st.have;
     const auto& known = st.flash_check;
     static const std::vector<leaf_range> none;
     auto on_flash = reuse_from(
       st, [&](uint64_t at, std::span<uint8_t> out) { return st.ctx->chip->read(at, out); },
-      st.ctx->chip->geometry().size, true,
+      st.ctx->chip->geometry().size,
       known.checked && known.root == m.merkle_root ? known.bad : none);
-    if (!on_flash)
-      return std::move(on_flash.error());
-    st.have_count = st.reused = from_staging + *on_flash;
+    st.have_count = st.reused = from_staging + on_flash;
     st.staged_root = m.merkle_root;
     st.ctx->log->info("transfer", "{} of {} blocks already present ({} staged before a restart, "
                                   "{} on the flash); pulling {}",
-                      st.have_count, n, from_staging, *on_flash, n - st.have_count);
+                      st.have_count, n, from_staging, on_flash, n - st.have_count);
   }
   st.wanted.clear();
   for (uint64_t i = 0; i < n; ++i)
@@ -233,6 +226,7 @@ void on_blocks(self_ptr self, block_data& b) {
       return drop_donor(self, describe(err));
     st.outstanding.erase(i);
     st.have[i] = true;
+    st.staged[i] = true;
     ++st.have_count;
     ++st.pulled;
     at += length;

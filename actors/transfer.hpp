@@ -46,6 +46,8 @@ struct transfer_state {
   uint64_t digests_received = 0;
   digest staged_root{};
   std::vector<bool> have;
+  /// The blocks of `have` that are in the staging file (the others are on the flash).
+  std::vector<bool> staged;
   uint64_t have_count = 0;
   std::vector<uint64_t> wanted;
   size_t wanted_pos = 0;

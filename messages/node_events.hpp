@@ -147,6 +147,9 @@ struct transfer_done {
   std::string donor;
   uint64_t blocks_pulled = 0;
   uint64_t blocks_reused = 0;
+  /// Per block: held by the staging file (pulled, or staged before a restart); the others
+  /// verified on the flash and stay there.
+  std::vector<bool> staged;
 };
 
 struct transfer_failed {
@@ -174,6 +177,8 @@ struct flash_failed {
 struct flash_job {
   signed_manifest target;
   std::string donor;
+  /// transfer_done::staged; empty after a restart, when the flasher finds out block by block.
+  std::vector<bool> staged = {};
 };
 
 /// What the donor serves: the node's own image is (un)available.

@@ -69,7 +69,9 @@ struct coordinator_fixture : actor_fixture {
     report_bad_flash();
     offers_arrive();
     caf::anon_send(coord, donor_confirmed{"donor-a"});
-    caf::anon_send(coord, transfer_done{.target = img.manifest, .donor = "donor-a"});
+    std::vector<bool> staged(img.manifest.fields.block_count(), false);
+    staged[3] = staged[4] = true;
+    caf::anon_send(coord, transfer_done{.target = img.manifest, .donor = "donor-a", .staged = staged});
     run();
   }
 };
@@ -203,6 +205,10 @@ TEST_CASE_METHOD(coordinator_fixture, "a staged image is flashed, verified and r
   auto job = flasher->last<flash_job>();
   CHECK(job.target.fields.merkle_root == img.manifest.fields.merkle_root);
   CHECK(job.donor == "donor-a");
+  // The flasher learns which blocks were staged and which stay on the flash.
+  REQUIRE(job.staged.size() == img.manifest.fields.block_count());
+  CHECK(job.staged[3]);
+  CHECK_FALSE(job.staged[0]);
   // The flash must not be checked or served while it is rewritten.
   CHECK(monitor->atoms(pause_atom::value) == 1);
   REQUIRE(donor->count<own_image_state>() == 1);

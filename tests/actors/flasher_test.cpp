@@ -118,11 +118,43 @@ TEST_CASE_METHOD(flasher_fixture, "bytes of the last sector past the image keep 
                     chip->cells().end(), [](uint8_t b) { return b == 0x5a; }));
 }
 
-TEST_CASE_METHOD(flasher_fixture, "a staged image that does not match the root is not written") {
+TEST_CASE_METHOD(flasher_fixture, "blocks not staged stay as the flash holds them") {
+  // The transfer staged only sector 4's blocks; the rest of the staging file was never written.
   damage_sector(4);
+  auto bs = img.manifest.fields.block_size;
+  std::vector<uint8_t> staged(img.bytes.size(), 0);
+  std::copy(img.bytes.begin() + 4 * 4096, img.bytes.begin() + 5 * 4096,
+            staged.begin() + 4 * 4096);
+  write_bytes(store->staging_path(), staged);
+  job.staged.assign(img.manifest.fields.block_count(), false);
+  for (auto i = 4 * 4096 / bs; i < 5 * 4096 / bs; ++i)
+    job.staged[i] = true;
+  auto done = flash();
+  REQUIRE(done);
+  CHECK(done->sectors_written == 1);
+  CHECK(chip->sectors_erased() == 1);
+  CHECK(flash_image_bytes() == img.bytes);
+}
+
+TEST_CASE_METHOD(flasher_fixture, "after a restart, a block comes only from a copy that verifies") {
+  // No list of staged blocks (as after a restart): each block is taken from the staging file if
+  // its staged copy verifies, else from the flash if that verifies.
+  damage_sector(4);
+  auto staged = img.bytes;
+  staged[9000] ^= 0x80; // in sector 2, which is right on the flash
+  write_bytes(store->staging_path(), staged);
+  auto done = flash();
+  REQUIRE(done);
+  CHECK(done->sectors_written == 1); // sector 4 only
+  CHECK(flash_image_bytes() == img.bytes);
+}
+
+TEST_CASE_METHOD(flasher_fixture, "a block with no copy that verifies stops the flash untouched") {
+  damage_sector(4);
+  damage_sector(2);
   auto before = chip->cells();
   auto staged = img.bytes;
-  staged[9000] ^= 0x80;
+  staged[2 * 4096 + 123] ^= 0x80; // sector 2 is wrong in the staging file and on the flash
   write_bytes(store->staging_path(), staged);
   auto done = flash();
   REQUIRE_FALSE(done);
