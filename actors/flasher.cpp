@@ -1,6 +1,7 @@
 #include "actors/flasher.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 #include <vector>
 
@@ -135,59 +136,69 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
       return fail("staged image does not match the signed Merkle root; the flash is untouched");
     known = false;
   }
-  auto staged_block = [&](uint64_t i) { return known ? job.staged[i] : true; };
+  auto staged_block = [&](uint64_t i) { return known ? bool{job.staged[i]} : true; };
   flash_plan plan;
-  // Reserved, not touched: only the pages of sectors that change are ever filled.
+  // Reserved, not touched: only the pages of sectors that change are ever filled. Each chunk's
+  // wanted content is assembled at the end of it, and only its changing sectors are kept.
   plan.bytes.reserve(span_end);
   auto chunk = plan_chunk(geo.erase_size, m.block_size);
-  std::vector<uint8_t> have, want, staged_bytes;
+  std::vector<uint8_t> have;
   std::vector<digest> digests;
   for (uint64_t off = 0; off < span_end; off += chunk) {
     auto n = static_cast<size_t>(std::min<uint64_t>(chunk, span_end - off));
     auto first = off / m.block_size;
     auto end = std::min(n_blocks, (off + n + m.block_size - 1) / m.block_size);
-    if (known && std::none_of(job.staged.begin() + static_cast<ptrdiff_t>(first),
-                              job.staged.begin() + static_cast<ptrdiff_t>(end),
-                              [](bool b) { return b; }))
+    auto staged_here = static_cast<uint64_t>(
+      std::count_if(job.staged.begin() + static_cast<ptrdiff_t>(known ? first : 0),
+                    job.staged.begin() + static_cast<ptrdiff_t>(known ? end : 0),
+                    [](bool b) { return b; }));
+    if (known && staged_here == 0)
       continue; // every block stays as the flash holds it
     have.resize(n);
     if (auto err = chip.read(off, have))
       return err;
-    want = have;
+    auto base = plan.bytes.size();
+    plan.bytes.resize(base + n);
+    auto want = std::span{plan.bytes}.subspan(base, n);
     auto in_image = static_cast<size_t>(std::min<uint64_t>(n, m.image_size - off));
-    staged_bytes.resize(in_image);
-    if (auto err = staging.read(off, staged_bytes))
-      return err;
-    auto block_span = [&](std::span<const uint8_t> bytes, uint64_t i) {
+    auto block_at = [&](std::span<uint8_t> bytes, uint64_t i) {
       return bytes.subspan((i - first) * m.block_size, m.block_length(i));
     };
-    if (per_block && !known) {
-      // Which copy of each block verifies: hash the staged copies, then the flash copies of the
-      // blocks whose staged copy does not.
-      digests.resize(end - first);
-      leaf_digests(m.hash, m.block_size, first, staged_bytes, digests, hash_threads());
-      for (auto i = first; i < end; ++i) {
-        if (digests[i - first] == target.block_digests[i]) {
-          auto b = block_span(staged_bytes, i);
-          std::copy(b.begin(), b.end(), want.begin() + static_cast<ptrdiff_t>((i - first) * m.block_size));
-        } else if (leaf_digest(m.hash, i, block_span(have, i)) != target.block_digests[i]) {
-          return no_match(i);
-        }
-      }
+    // The wanted bytes: the staged blocks read straight into place, the rest as the flash has it.
+    if (!known || staged_here == end - first) {
+      if (auto err = staging.read(off, want.first(in_image)))
+        return err;
+      std::copy(have.begin() + static_cast<ptrdiff_t>(in_image), have.end(),
+                want.begin() + static_cast<ptrdiff_t>(in_image));
     } else {
+      std::copy(have.begin(), have.end(), want.begin());
       for (auto i = first; i < end; ++i)
-        if (staged_block(i)) {
-          auto b = block_span(staged_bytes, i);
-          std::copy(b.begin(), b.end(), want.begin() + static_cast<ptrdiff_t>((i - first) * m.block_size));
-        }
+        if (staged_block(i))
+          if (auto err = staging.read(i * m.block_size, block_at(want, i)))
+            return err;
     }
-    // Runs of sectors that differ; the blocks each run holds are checked together.
+    if (per_block && !known) {
+      // Which copy of each block verifies: the staged one, else the flash's.
+      digests.resize(end - first);
+      leaf_digests(m.hash, m.block_size, first, want.first(in_image), digests, hash_threads());
+      for (auto i = first; i < end; ++i) {
+        if (digests[i - first] == target.block_digests[i])
+          continue;
+        auto from_flash = block_at(have, i);
+        if (leaf_digest(m.hash, i, from_flash) != target.block_digests[i])
+          return no_match(i);
+        std::copy(from_flash.begin(), from_flash.end(), block_at(want, i).begin());
+      }
+    }
+    // Runs of sectors that differ are kept, moved down over the ones that do not; the blocks
+    // each run holds are checked together.
+    auto sector_differs = [&](size_t a) {
+      return !std::equal(want.begin() + static_cast<ptrdiff_t>(a),
+                         want.begin() + static_cast<ptrdiff_t>(a + geo.erase_size),
+                         have.begin() + static_cast<ptrdiff_t>(a));
+    };
+    size_t kept = 0;
     for (size_t at = 0; at < n;) {
-      auto sector_differs = [&](size_t a) {
-        return !std::equal(want.begin() + static_cast<ptrdiff_t>(a),
-                           want.begin() + static_cast<ptrdiff_t>(a + geo.erase_size),
-                           have.begin() + static_cast<ptrdiff_t>(a));
-      };
       if (!sector_differs(at)) {
         at += geo.erase_size;
         continue;
@@ -199,21 +210,22 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
         auto b0 = (off + at) / m.block_size;
         auto b1 = std::min(n_blocks, (off + run_end + m.block_size - 1) / m.block_size);
         digests.resize(b1 - b0);
-        auto bytes_end = std::min<uint64_t>((b1 - first) * m.block_size, in_image);
-        leaf_digests(m.hash, m.block_size, b0,
-                     std::span{want}.subspan((b0 - first) * m.block_size,
-                                             bytes_end - (b0 - first) * m.block_size),
-                     digests, hash_threads());
+        auto from = (b0 - first) * m.block_size;
+        auto to = std::min<uint64_t>((b1 - first) * m.block_size, in_image);
+        leaf_digests(m.hash, m.block_size, b0, want.subspan(from, to - from), digests,
+                     hash_threads());
         for (auto i = b0; i < b1; ++i)
           if (digests[i - b0] != target.block_digests[i])
             return no_match(i);
       }
       for (auto a = at; a < run_end; a += geo.erase_size)
         plan.sectors.push_back((off + a) / geo.erase_size);
-      plan.bytes.insert(plan.bytes.end(), want.begin() + static_cast<ptrdiff_t>(at),
-                        want.begin() + static_cast<ptrdiff_t>(run_end));
+      if (kept != at)
+        std::memmove(want.data() + kept, want.data() + at, run_end - at);
+      kept += run_end - at;
       at = run_end;
     }
+    plan.bytes.resize(base + kept);
   }
   return plan;
 }
