@@ -65,13 +65,11 @@ void attempt_failed(self_ptr self, const std::string& why) {
   if (st.attempt < rc.max_attempts && !st.safe_hold) {
     // The shift is capped: a 32-bit initial value shifted by 32 already exceeds any maximum,
     // and a shift by 64 or more (max_attempts may be large) is undefined.
-    auto backoff = std::min<uint64_t>(uint64_t{rc.backoff_initial_ms}
-                                        << std::min<uint32_t>(st.attempt - 1, 32),
-                                      rc.backoff_max_ms);
+    auto backoff = std::min<uint64_t>(
+      uint64_t{rc.backoff_initial_ms} << std::min<uint32_t>(st.attempt - 1, 32), rc.backoff_max_ms);
     st.ctx->log->info("coordinator", "retrying in {} ms", backoff);
     enter(self, recovery_phase::discovering); // still recovering while the timer runs
-    self->delayed_send(self, std::chrono::milliseconds(backoff), retry_atom::value,
-                       st.generation);
+    self->delayed_send(self, std::chrono::milliseconds(backoff), retry_atom::value, st.generation);
     return;
   }
   enter(self, recovery_phase::failed);
@@ -102,10 +100,10 @@ void negotiated(self_ptr self, negotiation_result& result) {
   auto& st = self->state;
   st.last_negotiation = result;
   if (result.ranked.empty()) {
-    auto why = result.verdicts.empty()
-                 ? std::string{"no compatible image: no donor answered"}
-                 : fmt::format("no compatible image: none of {} offer(s) qualified",
-                               result.verdicts.size());
+    auto why =
+      result.verdicts.empty()
+        ? std::string{"no compatible image: no donor answered"}
+        : fmt::format("no compatible image: none of {} offer(s) qualified", result.verdicts.size());
     return attempt_failed(self, why);
   }
   send_to(self, roles::transfer,
@@ -146,8 +144,9 @@ void resume_from_journal(self_ptr self) {
   if (!*journal)
     return;
   const auto& j = **journal;
-  st.ctx->log->warn("coordinator", "journal: a recovery from {} was interrupted while {}; "
-                                   "resuming",
+  st.ctx->log->warn("coordinator",
+                    "journal: a recovery from {} was interrupted while {}; "
+                    "resuming",
                     j.donor, to_string(j.at));
   st.reason = "resuming an interrupted recovery";
   st.attempt = 1;
@@ -176,9 +175,9 @@ donor_history recent_history(const coordinator_state& st,
 }
 
 const char* to_string(recovery_phase p) {
-  static constexpr const char* names[] = {"idle",    "discovering", "negotiating",
-                                          "transferring", "staged", "flashing",
-                                          "verifying", "done", "failed"};
+  static constexpr const char* names[] = {"idle",         "discovering", "negotiating",
+                                          "transferring", "staged",      "flashing",
+                                          "verifying",    "done",        "failed"};
   return names[static_cast<int>(p)];
 }
 
@@ -215,14 +214,18 @@ std::string status_json(const coordinator_state& st) {
   }
   if (st.last) {
     j["last_recovery"] = {{"succeeded", st.last->succeeded}, {"donor", st.last->donor},
-                          {"version", st.last->version}, {"duration_ms", st.last->duration_ms},
-                          {"detail", st.last->detail}, {"finished_at", st.last->finished_at}};
+                          {"version", st.last->version},     {"duration_ms", st.last->duration_ms},
+                          {"detail", st.last->detail},       {"finished_at", st.last->finished_at}};
   }
   if (st.last_negotiation) {
     auto offers = nlohmann::ordered_json::array();
     for (const auto& v : st.last_negotiation->verdicts)
-      offers.push_back({{"donor", v.donor}, {"role", v.role}, {"version", v.version},
-                        {"svn", v.svn}, {"compatible", v.compatible}, {"reason", v.reason},
+      offers.push_back({{"donor", v.donor},
+                        {"role", v.role},
+                        {"version", v.version},
+                        {"svn", v.svn},
+                        {"compatible", v.compatible},
+                        {"reason", v.reason},
                         {"rank", v.rank}});
     j["last_negotiation"] = {{"policy", st.last_negotiation->policy},
                              {"accepted", st.last_negotiation->accepted},
@@ -233,8 +236,9 @@ std::string status_json(const coordinator_state& st) {
 
 caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_ptr ctx) {
   self->state.ctx = ctx;
-  resume_from_journal(self);
   return {
+    // Resuming sends to the flasher, which must be registered: the supervisor says when.
+    [=](start_atom) { resume_from_journal(self); },
     [=](flash_report& report) {
       auto& st = self->state;
       st.last_check = report;
@@ -280,8 +284,8 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
     },
     [=](flash_done& d) {
       auto& st = self->state;
-      st.ctx->log->info("coordinator", "flash written: {} of {} sectors differed", d.sectors_written,
-                        d.sectors_total);
+      st.ctx->log->info("coordinator", "flash written: {} of {} sectors differed",
+                        d.sectors_written, d.sectors_total);
       // The flasher's last step read the whole flash back and checked it against the signed
       // root; that check is the verification (the monitor's next periodic check repeats it).
       enter(self, recovery_phase::verifying);
@@ -309,8 +313,9 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
     [=](context_update& u) {
       auto& st = self->state;
       st.ctx = std::move(u.ctx);
-      st.ctx->log->info("coordinator", "configuration reloaded: policy {} from the next "
-                                       "negotiation",
+      st.ctx->log->info("coordinator",
+                        "configuration reloaded: policy {} from the next "
+                        "negotiation",
                         st.ctx->config.recovery.policy);
     },
     [=](hold_atom) {

@@ -17,6 +17,7 @@ std::string offer_problem(const offer& o, const image_request& request) {
 caf::behavior discovery(caf::stateful_actor<discovery_state>* self, context_ptr ctx) {
   self->state.ctx = ctx;
   return {
+    [=](start_atom) {},
     [=](image_request& request) {
       auto& st = self->state;
       st.open = request;

@@ -44,8 +44,8 @@ caf::error read_blocks(const node_context& ctx, const served_image& img, uint64_
     return make_error(errc::io_failure, fmt::format("image {}: cannot open", img.path));
   size_t done = 0;
   while (done < out.size()) {
-    auto n = ::pread(fd.get(), out.data() + done, out.size() - done,
-                     static_cast<off_t>(offset + done));
+    auto n =
+      ::pread(fd.get(), out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
@@ -123,8 +123,7 @@ void on_accept(self_ptr self, session_id id, const accept& a) {
   const auto& digests = chosen->manifest.block_digests;
   for (size_t first = 0; first < digests.size(); first += wire_limits::max_leaves_per_message) {
     auto n = std::min(wire_limits::max_leaves_per_message, digests.size() - first);
-    send_frame(self, id,
-               leaves{first, {digests.begin() + first, digests.begin() + first + n}});
+    send_frame(self, id, leaves{first, {digests.begin() + first, digests.begin() + first + n}});
   }
 }
 
@@ -134,7 +133,8 @@ void serve_blocks(self_ptr self, session_id id, uint64_t first, uint32_t count) 
   if (i == st.uploads.end() || !i->second.image)
     return;
   // Several blocks per frame: fewer, larger frames cost both sides less.
-  auto per_frame = std::max<uint64_t>(1, block_data_bytes / i->second.image->manifest.fields.block_size);
+  auto per_frame =
+    std::max<uint64_t>(1, block_data_bytes / i->second.image->manifest.fields.block_size);
   std::vector<uint8_t> bytes;
   for (uint64_t b = first; b < first + count; b += per_frame) {
     auto k = std::min<uint64_t>(per_frame, first + count - b);
@@ -158,8 +158,9 @@ void on_block_request(self_ptr self, session_id id, const block_request& r) {
   }
   auto n = i->second.image->manifest.fields.block_count();
   if (r.first >= n || r.count > n - r.first) {
-    send_frame(self, id, abort_transfer{fmt::format("blocks {}..{} do not exist", r.first,
-                                                    r.first + r.count)});
+    send_frame(
+      self, id,
+      abort_transfer{fmt::format("blocks {}..{} do not exist", r.first, r.first + r.count)});
     st.ctx->link->close_session(id);
     return;
   }
@@ -217,6 +218,7 @@ caf::behavior donor(caf::stateful_actor<donor_state>* self, context_ptr ctx) {
   self->state.ctx = ctx;
   self->state.catalog = load_catalog(*ctx);
   return {
+    [=](start_atom) {},
     [=](datagram_message& dm) {
       if (auto* req = std::get_if<image_request>(&dm.msg))
         answer_request(self, dm.from, *req);
@@ -237,7 +239,8 @@ caf::behavior donor(caf::stateful_actor<donor_state>* self, context_ptr ctx) {
         on_accept(self, sm.id, *a);
       else if (auto* r = std::get_if<block_request>(&sm.msg))
         on_block_request(self, sm.id, *r);
-      else if (std::holds_alternative<done>(sm.msg) || std::holds_alternative<abort_transfer>(sm.msg))
+      else if (std::holds_alternative<done>(sm.msg)
+               || std::holds_alternative<abort_transfer>(sm.msg))
         self->state.ctx->link->close_session(sm.id);
     },
     [=](session_closed_event& ev) {

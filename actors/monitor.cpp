@@ -40,12 +40,16 @@ caf::behavior monitor(caf::stateful_actor<monitor_state>* self, context_ptr ctx)
     if (auto coord = find_role(self->system(), roles::coordinator))
       self->send(coord, report);
   };
-  if (ctx->config.monitor.check_at_start)
-    self->send(self, check_atom::value);
   if (ctx->config.monitor.interval_s > 0)
     self->delayed_send(self, std::chrono::seconds(ctx->config.monitor.interval_s),
                        tick_atom::value);
   return {
+    // The first check reports to the coordinator: it waits until the supervisor says every role
+    // is registered.
+    [=](start_atom) {
+      if (self->state.ctx->config.monitor.check_at_start)
+        run_check();
+    },
     [=](check_atom) { run_check(); },
     [=](tick_atom) {
       if (!self->state.paused)

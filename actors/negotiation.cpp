@@ -53,6 +53,7 @@ negotiation_result negotiate(const offers_collected& offers, const compatibility
 caf::behavior negotiation(caf::stateful_actor<negotiation_state>* self, context_ptr ctx) {
   self->state.ctx = ctx;
   return {
+    [=](start_atom) {},
     [=](offers_collected& offers) -> negotiation_result {
       const auto& ctx = *self->state.ctx;
       compatibility_rules rules;

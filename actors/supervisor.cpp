@@ -55,6 +55,10 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self, std::vecto
   st.log = std::move(log);
   for (size_t i = 0; i < st.specs.size(); ++i)
     start_child(self, i);
+  // Only now can every child find every other by role.
+  for (const auto& spec : st.specs)
+    if (auto child = self->system().registry().get<caf::actor>(spec.role))
+      self->send(child, start_atom::value);
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
     auto i = st.children.find(dm.source);
@@ -75,6 +79,8 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self, std::vecto
     st.log->warn("supervisor", "restarting {} ({} restart(s) in the last {} s)", role,
                  st.restarts.size(), st.window.count());
     start_child(self, index);
+    if (auto child = self->system().registry().get<caf::actor>(st.specs[index].role))
+      self->send(child, start_atom::value);
   });
   return {
     [=](hold_atom) -> bool { return self->state.safe_hold; },

@@ -81,14 +81,14 @@ void finish(self_ptr self) {
   auto donor = donor_name(st);
   st.ctx->log->info("transfer", "image staged: {} blocks pulled from {}, {} already present",
                     st.pulled, donor, st.reused);
-  if (auto err = st.ctx->store->write_journal({recovery_journal::phase::staged, st.target, donor,
-                                               power_state::on}))
+  if (auto err = st.ctx->store->write_journal(
+        {recovery_journal::phase::staged, st.target, donor, power_state::on}))
     st.ctx->log->error("transfer", "cannot record the staged image: {}", describe(err));
   st.session = 0;
   st.current.reset();
   st.at = transfer_state::phase::idle;
-  tell_coordinator(self,
-                   caf::make_message(transfer_done{st.target, donor, st.pulled, st.reused, st.staged}));
+  tell_coordinator(
+    self, caf::make_message(transfer_done{st.target, donor, st.pulled, st.reused, st.staged}));
 }
 
 /// Marks block `i` as present when `bytes` is its verified content.
@@ -171,8 +171,9 @@ caf::error prepare_staging(self_ptr self) {
       known.checked && known.root == m.merkle_root ? known.bad : none);
     st.have_count = st.reused = from_staging + on_flash;
     st.staged_root = m.merkle_root;
-    st.ctx->log->info("transfer", "{} of {} blocks already present ({} staged before a restart, "
-                                  "{} on the flash); pulling {}",
+    st.ctx->log->info("transfer",
+                      "{} of {} blocks already present ({} staged before a restart, "
+                      "{} on the flash); pulling {}",
                       st.have_count, n, from_staging, on_flash, n - st.have_count);
   }
   st.wanted.clear();
@@ -188,8 +189,8 @@ void on_digests(self_ptr self, const leaves& l) {
   auto& st = self->state;
   auto n = st.target.fields.block_count();
   if (l.first != st.digests_received || l.digests.size() > n - l.first)
-    return drop_donor(self, fmt::format("sent block digests {}..{} out of order",
-                                        l.first, l.first + l.digests.size()));
+    return drop_donor(self, fmt::format("sent block digests {}..{} out of order", l.first,
+                                        l.first + l.digests.size()));
   std::copy(l.digests.begin(), l.digests.end(), st.target.block_digests.begin() + l.first);
   st.digests_received += l.digests.size();
   if (st.digests_received < n)
@@ -286,8 +287,9 @@ void try_next(self_ptr self) {
     std::string why;
     for (const auto& f : st.failures)
       why += (why.empty() ? "" : "; ") + f;
-    tell_coordinator(self, caf::make_message(transfer_failed{
-                             why.empty() ? "no donor to pull from" : "every donor failed: " + why}));
+    tell_coordinator(self,
+                     caf::make_message(transfer_failed{
+                       why.empty() ? "no donor to pull from" : "every donor failed: " + why}));
     return;
   }
   st.current = st.queue[st.next++];
@@ -317,6 +319,7 @@ void watchdog(self_ptr self, uint64_t seen) {
 caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ctx) {
   self->state.ctx = ctx;
   return {
+    [=](start_atom) {},
     [=](transfer_job& job) {
       auto& st = self->state;
       st.request = job.request;
@@ -332,7 +335,9 @@ caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ct
       if (ev.id != st.session)
         return;
       ++st.activity;
-      accept_fields fields{st.request.request_id, st.request.challenge, st.ctx->config.id,
+      accept_fields fields{st.request.request_id,
+                           st.request.challenge,
+                           st.ctx->config.id,
                            st.ctx->node_key->public_part(),
                            st.current->manifest.fields.merkle_root,
                            st.current->source.fields.donor_key};

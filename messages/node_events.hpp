@@ -28,6 +28,9 @@ using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 using pause_atom = caf::atom_constant<caf::atom("pause")>;
 using resume_atom = caf::atom_constant<caf::atom("resume")>;
 using hold_atom = caf::atom_constant<caf::atom("safehold")>;
+/// Supervisor -> each child once every role is registered (and to a restarted child once it is
+/// registered again): work that reaches other roles may begin.
+using start_atom = caf::atom_constant<caf::atom("start")>;
 
 // -- transport events, forwarded from the transport's thread -------------------------------------
 

@@ -32,6 +32,7 @@ struct coordinator_fixture : actor_fixture {
 
   void start() {
     coord = spawn(coordinator);
+    caf::anon_send(coord, start_atom::value); // as the supervisor does once all are registered
     run();
   }
 
@@ -71,7 +72,8 @@ struct coordinator_fixture : actor_fixture {
     caf::anon_send(coord, donor_confirmed{"donor-a"});
     std::vector<bool> staged(img.manifest.fields.block_count(), false);
     staged[3] = staged[4] = true;
-    caf::anon_send(coord, transfer_done{.target = img.manifest, .donor = "donor-a", .staged = staged});
+    caf::anon_send(coord,
+                   transfer_done{.target = img.manifest, .donor = "donor-a", .staged = staged});
     run();
   }
 };

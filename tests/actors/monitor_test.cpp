@@ -70,6 +70,7 @@ TEST_CASE_METHOD(monitor_fixture,
                  "a check sends the report to the coordinator and tells the donor") {
   install();
   auto mon = spawn(monitor);
+  caf::anon_send(mon, start_atom::value);
   run();
   CHECK(coordinator->count<flash_report>() == 0); // check_at_start is off
   caf::anon_send(mon, check_atom::value);
@@ -90,7 +91,11 @@ TEST_CASE_METHOD(monitor_fixture,
 
 TEST_CASE_METHOD(monitor_fixture, "checks at start when configured") {
   ctx->config.monitor.check_at_start = true;
-  spawn(monitor);
+  auto mon = spawn(monitor);
+  run();
+  // Not before the supervisor says every role is registered: the report would be lost.
+  CHECK(coordinator->count<flash_report>() == 0);
+  caf::anon_send(mon, start_atom::value);
   run();
   REQUIRE(coordinator->count<flash_report>() == 1);
   CHECK_FALSE(coordinator->last<flash_report>().checked);

@@ -16,6 +16,9 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>;
 struct children_log {
   int started = 0;
   int holds = 0;
+  /// start messages received, and how many of them came when both roles were registered.
+  int starts = 0;
+  int starts_with_all_registered = 0;
 };
 
 /// A child that fails on `fail` (as an actor whose handler hit an error does), stops normally
@@ -26,6 +29,11 @@ caf::behavior test_child(caf::event_based_actor* self, std::shared_ptr<children_
     [=](fail_atom) { self->quit(make_error(errc::io_failure, "test child: injected failure")); },
     [=](stop_atom) { self->quit(caf::exit_reason::user_shutdown); },
     [=](hold_atom) { ++log->holds; },
+    [=](start_atom) {
+      ++log->starts;
+      if (find_role(self->system(), roles::coordinator) && find_role(self->system(), roles::flasher))
+        ++log->starts_with_all_registered;
+    },
   };
 }
 
@@ -72,6 +80,11 @@ struct supervisor_fixture : actor_fixture {
 TEST_CASE_METHOD(supervisor_fixture, "children are started and registered under their roles") {
   CHECK(coord_log->started == 1);
   CHECK(flasher_log->started == 1);
+  // Each is told to start once, after every role is registered.
+  CHECK(coord_log->starts == 1);
+  CHECK(coord_log->starts_with_all_registered == 1);
+  CHECK(flasher_log->starts == 1);
+  CHECK(flasher_log->starts_with_all_registered == 1);
   CHECK(find_role(sys, roles::coordinator));
   CHECK(find_role(sys, roles::flasher));
   CHECK_FALSE(in_safe_hold());
@@ -81,6 +94,9 @@ TEST_CASE_METHOD(supervisor_fixture, "a failed child is restarted and found agai
   auto first = coordinator_now();
   fail_coordinator();
   CHECK(coord_log->started == 2);
+  CHECK(coord_log->starts == 2); // the replacement is told to start (it resumes the journal)
+  CHECK(coord_log->starts_with_all_registered == 2);
+  CHECK(flasher_log->starts == 1);
   auto second = coordinator_now();
   CHECK(second != first);
   // The replacement is the one messages reach: it can fail, and be replaced, in turn.

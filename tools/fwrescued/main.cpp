@@ -38,8 +38,7 @@ using namespace fwrescue;
 namespace {
 
 using flash_factory = std::function<caf::expected<std::shared_ptr<flash>>(const node_config&)>;
-using power_factory =
-  std::function<caf::expected<std::shared_ptr<host_power>>(const node_config&)>;
+using power_factory = std::function<caf::expected<std::shared_ptr<host_power>>(const node_config&)>;
 
 std::map<std::string, flash_factory> flash_backends() {
   return {{"file", [](const node_config& c) -> caf::expected<std::shared_ptr<flash>> {
@@ -71,9 +70,8 @@ caf::expected<std::shared_ptr<node_context>> build_context(node_config config) {
   ctx->policies = make_policy_registry(config.policy.scored);
   if (!ctx->policies.count(config.recovery.policy))
     return make_error(errc::invalid_argument,
-                      fmt::format("{}: recovery.policy '{}' is unknown (known: {})",
-                                  config.source, config.recovery.policy,
-                                  known_policies(ctx->policies)));
+                      fmt::format("{}: recovery.policy '{}' is unknown (known: {})", config.source,
+                                  config.recovery.policy, known_policies(ctx->policies)));
   auto key = load_secret_key(config.key);
   if (!key)
     return make_error(errc::invalid_argument, "node key: " + describe(key.error()));
@@ -139,14 +137,14 @@ std::vector<child_spec> children(std::shared_ptr<context_holder> current) {
       return s.spawn<caf::detached>(behavior, current->get());
     };
   };
-  // The supervisor starts them in this order. The coordinator comes last: when it finds a
-  // journal it resumes at once and sends to the flasher, monitor and donor, which must be
-  // registered by then. The monitor's first report reaches the coordinator only after a full
-  // hash of the flash, long after the coordinator's spawn.
+  // The supervisor spawns and registers them all, then sends each a start message: only then
+  // does the coordinator resume a journal (it sends to the flasher, monitor and donor) and the
+  // monitor run its first check (it reports to the coordinator), so the order here does not
+  // matter for correctness.
   return {
-    {roles::discovery, make(discovery)},       {roles::negotiation, make(negotiation)},
-    {roles::transfer, make(transfer)},         {roles::donor, make(donor)},
-    {roles::flasher, make_detached(flasher)},  {roles::monitor, make_detached(monitor)},
+    {roles::discovery, make(discovery)},      {roles::negotiation, make(negotiation)},
+    {roles::transfer, make(transfer)},        {roles::donor, make(donor)},
+    {roles::flasher, make_detached(flasher)}, {roles::monitor, make_detached(monitor)},
     {roles::coordinator, make(coordinator)},
   };
 }
