@@ -12,9 +12,9 @@ namespace fwrescue {
 caf::expected<merkle_tree> hash_flash(flash& chip, uint64_t size, hash_algorithm alg,
                                       uint32_t block_size, unsigned threads) {
   if (size == 0 || size > chip.geometry().size)
-    return make_error(errc::invalid_argument,
-                      fmt::format("image of {} bytes does not fit the {}-byte flash", size,
-                                  chip.geometry().size));
+    return make_error(
+      errc::invalid_argument,
+      fmt::format("image of {} bytes does not fit the {}-byte flash", size, chip.geometry().size));
   tree_builder builder{alg, block_size, threads};
   std::vector<uint8_t> buf(std::min<uint64_t>(size, 1 << 20));
   for (uint64_t off = 0; off < size;) {
@@ -27,8 +27,7 @@ caf::expected<merkle_tree> hash_flash(flash& chip, uint64_t size, hash_algorithm
   return std::move(builder).finish();
 }
 
-caf::expected<block_report> check_flash(flash& chip, const signed_manifest& m,
-                                        unsigned threads) {
+caf::expected<block_report> check_flash(flash& chip, const signed_manifest& m, unsigned threads) {
   auto tree = hash_flash(chip, m.fields.image_size, m.fields.hash, m.fields.block_size, threads);
   if (!tree)
     return std::move(tree.error());
@@ -51,10 +50,10 @@ flash_report flash_report_for(const signed_manifest& m, const caf::expected<bloc
                                 m.fields.platform.board, m.fields.svn, report.block_count);
   } else {
     auto first = report.bad.front().first;
-    report.detail = fmt::format("{} of {} blocks do not match the installed manifest, first bad "
-                                "block {} at {:#x}",
-                                blocks->bad_blocks(), report.block_count, first,
-                                first * m.fields.block_size);
+    report.detail =
+      fmt::format("{} of {} blocks do not match the installed manifest, first bad "
+                  "block {} at {:#x}",
+                  blocks->bad_blocks(), report.block_count, first, first * m.fields.block_size);
   }
   return report;
 }

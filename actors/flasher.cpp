@@ -83,8 +83,8 @@ caf::error write_run(flash& chip, uint64_t offset, std::span<const uint8_t> want
     if (!again)
       return again.error();
     if (!*again)
-      return fail(fmt::format("flash: sector at {:#x} reads back different after two writes",
-                              offset + at));
+      return fail(
+        fmt::format("flash: sector at {:#x} reads back different after two writes", offset + at));
   }
   return caf::none;
 }
@@ -144,16 +144,21 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
   auto chunk = plan_chunk(geo.erase_size, m.block_size);
   std::vector<uint8_t> have;
   std::vector<digest> digests;
-  for (uint64_t off = 0; off < span_end; off += chunk) {
-    auto n = static_cast<size_t>(std::min<uint64_t>(chunk, span_end - off));
-    auto first = off / m.block_size;
-    auto end = std::min(n_blocks, (off + n + m.block_size - 1) / m.block_size);
-    auto staged_here = static_cast<uint64_t>(
-      std::count_if(job.staged.begin() + static_cast<ptrdiff_t>(known ? first : 0),
-                    job.staged.begin() + static_cast<ptrdiff_t>(known ? end : 0),
-                    [](bool b) { return b; }));
-    if (known && staged_here == 0)
-      continue; // every block stays as the flash holds it
+  // Blocks [first, end) overlapping the bytes [from, to) of the image span.
+  auto blocks_of = [&](uint64_t from, uint64_t to) {
+    return std::pair{from / m.block_size,
+                     std::min(n_blocks, (to + m.block_size - 1) / m.block_size)};
+  };
+  auto count_staged = [&](uint64_t from, uint64_t to) {
+    auto [first, end] = blocks_of(from, to);
+    return static_cast<uint64_t>(std::count_if(job.staged.begin() + static_cast<ptrdiff_t>(first),
+                                               job.staged.begin() + static_cast<ptrdiff_t>(end),
+                                               [](bool b) { return b; }));
+  };
+  // Plans the bytes [off, off + n), whole blocks and whole sectors.
+  auto plan_range = [&](uint64_t off, size_t n) -> caf::error {
+    auto [first, end] = blocks_of(off, off + n);
+    auto staged_here = known ? count_staged(off, off + n) : 0;
     have.resize(n);
     if (auto err = chip.read(off, have))
       return err;
@@ -226,7 +231,31 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
       at = run_end;
     }
     plan.bytes.resize(base + kept);
+    return caf::none;
+  };
+  for (uint64_t off = 0; off < span_end; off += chunk) {
+    auto n = std::min<uint64_t>(chunk, span_end - off);
+    if (!known) {
+      if (auto err = plan_range(off, n))
+        return err;
+      continue;
+    }
+    // Only sectors holding a staged block can change; runs of them are planned together.
+    auto holds_staged = [&](uint64_t at) { return count_staged(at, at + geo.erase_size) > 0; };
+    for (auto at = off; at < off + n;) {
+      if (!holds_staged(at)) {
+        at += geo.erase_size;
+        continue;
+      }
+      auto run_end = at + geo.erase_size;
+      while (run_end < off + n && holds_staged(run_end))
+        run_end += geo.erase_size;
+      if (auto err = plan_range(at, run_end - at))
+        return err;
+      at = run_end;
+    }
   }
+
   return plan;
 }
 
@@ -238,8 +267,8 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
   auto& chip = *ctx.chip;
   auto geo = chip.geometry();
   if (m.image_size > geo.size)
-    return fail(fmt::format("image of {} bytes does not fit the {}-byte flash", m.image_size,
-                            geo.size));
+    return fail(
+      fmt::format("image of {} bytes does not fit the {}-byte flash", m.image_size, geo.size));
   auto before = ctx.power->state();
   if (!before)
     return before.error();
@@ -311,23 +340,22 @@ caf::behavior flasher(caf::stateful_actor<flasher_state>* self, context_ptr ctx)
   return {
     [=](flash_job& job) {
       const auto& ctx = *self->state.ctx;
-      auto coord = find_role(self->system(), roles::coordinator);
-      if (self->state.hold) {
-        if (coord)
-          self->send(coord, flash_failed{"safe hold: flash writes are disabled"});
-        return;
-      }
-      auto result = flash_image(ctx, job, [&](const flash_progress& p) {
-        if (coord)
-          self->send(coord, p);
-      });
-      if (!coord)
-        return;
+      // The coordinator is looked up for each report, so one restarted meanwhile still hears.
+      auto tell = [&](auto msg) {
+        if (auto coord = find_role(self->system(), roles::coordinator))
+          self->send(coord, std::move(msg));
+        else
+          ctx.log->error("flasher", "no coordinator to report to");
+      };
+      if (self->state.hold)
+        return tell(flash_failed{"safe hold: flash writes are disabled"});
+      auto result = flash_image(ctx, job, [&](const flash_progress& p) { tell(p); });
       if (result)
-        self->send(coord, *result);
+        tell(*result);
       else
-        self->send(coord, flash_failed{describe(result.error())});
+        tell(flash_failed{describe(result.error())});
     },
+    [=](start_atom) {},
     [=](hold_atom) { self->state.hold = true; },
     [=](context_update& u) { self->state.ctx = std::move(u.ctx); },
   };

@@ -3,8 +3,8 @@
 #include <functional>
 
 #include <caf/behavior.hpp>
-#include <caf/expected.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/expected.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "actors/node_context.hpp"

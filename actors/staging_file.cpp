@@ -28,8 +28,8 @@ caf::expected<std::unique_ptr<staging_file>> staging_file::open(const std::strin
                                                                 uint64_t size) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0)
-    return make_error(errc::io_failure, fmt::format("staging file {}: cannot open: {}", path,
-                                                    std::strerror(errno)));
+    return make_error(errc::io_failure,
+                      fmt::format("staging file {}: cannot open: {}", path, std::strerror(errno)));
   if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
     auto err = make_error(errc::io_failure, fmt::format("staging file {}: cannot size to {} "
                                                         "bytes: {}",
@@ -62,8 +62,8 @@ caf::error staging_file::flush() {
   if (!err)
     // Start writing these pages to the disk now; sync() then waits for little. Only a hint:
     // its failure changes nothing, sync() reports real errors.
-    ::sync_file_range(fd_, static_cast<off_t>(pending_offset_),
-                      static_cast<off_t>(pending_.size()), SYNC_FILE_RANGE_WRITE);
+    ::sync_file_range(fd_, static_cast<off_t>(pending_offset_), static_cast<off_t>(pending_.size()),
+                      SYNC_FILE_RANGE_WRITE);
   pending_.clear();
   return err;
 }
@@ -71,8 +71,8 @@ caf::error staging_file::flush() {
 caf::error staging_file::write_now(uint64_t offset, std::span<const uint8_t> bytes) {
   size_t done = 0;
   while (done < bytes.size()) {
-    auto n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done,
-                      static_cast<off_t>(offset + done));
+    auto n =
+      ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)

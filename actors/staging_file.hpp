@@ -20,8 +20,7 @@ namespace fwrescue {
 class staging_file {
 public:
   /// Opens (creating if needed) `path` and sizes it to `size` bytes, keeping existing content.
-  static caf::expected<std::unique_ptr<staging_file>> open(const std::string& path,
-                                                           uint64_t size);
+  static caf::expected<std::unique_ptr<staging_file>> open(const std::string& path, uint64_t size);
   /// Writes what is still gathered; an error is lost here, so callers that care call flush().
   ~staging_file();
 

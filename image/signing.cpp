@@ -16,7 +16,7 @@ constexpr size_t read_chunk = 1 << 20;
 } // namespace
 
 caf::expected<hashed_image> hash_image_file(const std::string& path, hash_algorithm alg,
-                                           uint32_t block_size, unsigned threads) {
+                                            uint32_t block_size, unsigned threads) {
   tree_builder builder{alg, block_size, threads};
   auto size = stream_file(
     path, read_chunk, [&](std::span<const uint8_t> chunk) { builder.update(chunk); }, "image");

@@ -20,7 +20,7 @@ struct hashed_image {
 /// Hashes the image file `path` into a Merkle tree with the given block size; one pass, one
 /// reused read buffer, blocks hashed on `threads` threads. The error names the path.
 caf::expected<hashed_image> hash_image_file(const std::string& path, hash_algorithm alg,
-                                           uint32_t block_size, unsigned threads = 1);
+                                            uint32_t block_size, unsigned threads = 1);
 
 /// Completes `fields` with the tree's root and the signer's key id, encodes the body and signs
 /// it. `fields` carries platform, version, svn, image size, block size, hash and creation time.

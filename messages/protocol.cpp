@@ -503,12 +503,12 @@ caf::expected<wire_message> decode(std::span<const uint8_t> bytes) {
 }
 
 bool is_refusal(std::span<const uint8_t> bytes) {
-  auto kind = parse<bool>(bytes, wire_limits::max_message, "message",
-                          [](capnp::MessageReader& reader) -> caf::expected<bool> {
-                            // Reads the kind without looking at the version.
-                            return reader.getRoot<schema::Envelope>().which()
-                                   == schema::Envelope::REFUSAL;
-                          });
+  auto kind =
+    parse<bool>(bytes, wire_limits::max_message, "message",
+                [](capnp::MessageReader& reader) -> caf::expected<bool> {
+                  // Reads the kind without looking at the version.
+                  return reader.getRoot<schema::Envelope>().which() == schema::Envelope::REFUSAL;
+                });
   return kind && *kind;
 }
 

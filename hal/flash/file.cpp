@@ -86,7 +86,7 @@ caf::error file_flash::erase(uint64_t offset, uint64_t length) {
                               length, offset, geometry_.size));
   // One write per megabyte, whatever the sector size; the timing model still counts sectors.
   const uint64_t chunk = std::max<uint64_t>(geometry_.erase_size, (1 << 20) / geometry_.erase_size
-                                                                     * geometry_.erase_size);
+                                                                    * geometry_.erase_size);
   const std::vector<uint8_t> erased(std::min(chunk, length), 0xff);
   for (uint64_t at = offset; at < offset + length; at += chunk) {
     auto n = std::min(chunk, offset + length - at);

@@ -293,10 +293,10 @@ TEST_CASE_METHOD(donor_fixture, "a long request is answered in frames of at most
   auto offers = offers_for(req);
   REQUIRE(offers.size() == 1);
   auto f = offers[0].fields;
-  auto s = take_up(make_accept({f.request_id, f.challenge, "recipient-x",
-                                recipient_key.public_part(), big.manifest.fields.merkle_root,
-                                f.donor_key},
-                               recipient_key));
+  auto s =
+    take_up(make_accept({f.request_id, f.challenge, "recipient-x", recipient_key.public_part(),
+                         big.manifest.fields.merkle_root, f.donor_key},
+                        recipient_key));
   ask_blocks(s, 10, 150);
   auto blocks = only<block_data>(sent_on(s));
   REQUIRE(blocks.size() == 3);

@@ -123,8 +123,7 @@ TEST_CASE_METHOD(flasher_fixture, "blocks not staged stay as the flash holds the
   damage_sector(4);
   auto bs = img.manifest.fields.block_size;
   std::vector<uint8_t> staged(img.bytes.size(), 0);
-  std::copy(img.bytes.begin() + 4 * 4096, img.bytes.begin() + 5 * 4096,
-            staged.begin() + 4 * 4096);
+  std::copy(img.bytes.begin() + 4 * 4096, img.bytes.begin() + 5 * 4096, staged.begin() + 4 * 4096);
   write_bytes(store->staging_path(), staged);
   job.staged.assign(img.manifest.fields.block_count(), false);
   for (auto i = 4 * 4096 / bs; i < 5 * 4096 / bs; ++i)
@@ -175,8 +174,8 @@ TEST_CASE_METHOD(flasher_fixture, "a write that disturbs another sector fails th
   auto done = flash();
   REQUIRE_FALSE(done);
   auto blocks = img.manifest.fields.block_count();
-  CHECK(describe(done.error()).find(fmt::format("does not verify after writing: 1 of {} blocks",
-                                                blocks))
+  CHECK(describe(done.error())
+          .find(fmt::format("does not verify after writing: 1 of {} blocks", blocks))
         != std::string::npos);
   auto installed = store->installed_manifest();
   REQUIRE(installed);

@@ -121,8 +121,7 @@ struct transfer_fixture : actor_fixture {
       CHECK(d.staged[i] == (blocks.count(i) == 1));
       if (blocks.count(i))
         CHECK(std::equal(file.begin() + static_cast<ptrdiff_t>(i * 1024),
-                         file.begin() + static_cast<ptrdiff_t>((i + 1) * 1024),
-                         block(i).begin()));
+                         file.begin() + static_cast<ptrdiff_t>((i + 1) * 1024), block(i).begin()));
     }
   }
 
@@ -280,7 +279,8 @@ TEST_CASE_METHOD(transfer_fixture, "several blocks in one frame are each verifie
     bytes.resize(1024 + 100);
     deliver(s, block_data{0, bytes});
     CHECK_FALSE(link->is_open(s));
-    CHECK(coordinator->last<donor_dropped>().reason == "sent block 1 cut short (100 of 1024 bytes)");
+    CHECK(coordinator->last<donor_dropped>().reason
+          == "sent block 1 cut short (100 of 1024 bytes)");
   }
 }
 

@@ -13,8 +13,8 @@ namespace {
 
 constexpr uint32_t block = 512;
 
-merkle_tree tree_of(const std::vector<uint8_t>& image, hash_algorithm alg = hash_algorithm::blake2b_256,
-                    size_t chunk = 4096) {
+merkle_tree tree_of(const std::vector<uint8_t>& image,
+                    hash_algorithm alg = hash_algorithm::blake2b_256, size_t chunk = 4096) {
   tree_builder b{alg, block};
   for (size_t off = 0; off < image.size(); off += chunk)
     b.update(std::span{image}.subspan(off, std::min(chunk, image.size() - off)));
