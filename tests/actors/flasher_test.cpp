@@ -135,6 +135,41 @@ TEST_CASE_METHOD(flasher_fixture, "blocks not staged stay as the flash holds the
   CHECK(flash_image_bytes() == img.bytes);
 }
 
+TEST_CASE_METHOD(flasher_fixture, "blocks larger than a sector are staged and checked whole") {
+  // 16 KiB blocks over 4 KiB sectors: a block spans four sectors.
+  img = make_image(release_key, random_bytes(64 * 1024, 12), 7, test_platform(), 16 * 1024);
+  std::copy(img.bytes.begin(), img.bytes.end(), chip->cells().begin());
+  damage_sector(6); // inside block 1 (sectors 4..7)
+  std::vector<uint8_t> staged(img.bytes.size(), 0);
+  std::copy(img.bytes.begin() + 16 * 1024, img.bytes.begin() + 32 * 1024,
+            staged.begin() + 16 * 1024);
+  write_bytes(store->staging_path(), staged);
+  SECTION("with the list of staged blocks") {
+    job = {img.manifest, "donor-a", {false, true, false, false}};
+    auto done = flash();
+    REQUIRE(done);
+    CHECK(done->sectors_written == 1); // of block 1's four sectors, only the damaged one differs
+    CHECK(flash_image_bytes() == img.bytes);
+  }
+  SECTION("after a restart, without it") {
+    job = {img.manifest, "donor-a"};
+    auto done = flash();
+    REQUIRE(done);
+    CHECK(done->sectors_written == 1);
+    CHECK(flash_image_bytes() == img.bytes);
+  }
+  SECTION("a staged block that does not verify is not written, even in part") {
+    staged[16 * 1024 + 5] ^= 1; // sector 4, which is right on the flash
+    write_bytes(store->staging_path(), staged);
+    job = {img.manifest, "donor-a", {false, true, false, false}};
+    auto before = chip->cells();
+    auto done = flash();
+    REQUIRE_FALSE(done);
+    CHECK(describe(done.error()).find("staged block 1 does not match") != std::string::npos);
+    CHECK(chip->cells() == before);
+  }
+}
+
 TEST_CASE_METHOD(flasher_fixture, "after a restart, a block comes only from a copy that verifies") {
   // No list of staged blocks (as after a restart): each block is taken from the staging file if
   // its staged copy verifies, else from the flash if that verifies.
