@@ -34,7 +34,8 @@ caf::expected<block_report> check_flash(flash& chip, const signed_manifest& m, u
   return compare_blocks(*tree, m);
 }
 
-flash_report flash_report_for(const signed_manifest& m, const caf::expected<block_report>& blocks) {
+flash_report flash_report_for(const signed_manifest& m, const caf::expected<block_report>& blocks,
+                              const char* against) {
   flash_report report;
   report.checked = true;
   report.root = m.fields.merkle_root;
@@ -50,10 +51,9 @@ flash_report flash_report_for(const signed_manifest& m, const caf::expected<bloc
                                 m.fields.platform.board, m.fields.svn, report.block_count);
   } else {
     auto first = report.bad.front().first;
-    report.detail =
-      fmt::format("{} of {} blocks do not match the installed manifest, first bad "
-                  "block {} at {:#x}",
-                  blocks->bad_blocks(), report.block_count, first, first * m.fields.block_size);
+    report.detail = fmt::format("{} of {} blocks do not match {}, first bad block {} at {:#x}",
+                                blocks->bad_blocks(), report.block_count, against, first,
+                                first * m.fields.block_size);
   }
   return report;
 }

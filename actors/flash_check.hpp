@@ -23,7 +23,9 @@ caf::expected<block_report> check_flash(flash& chip, const signed_manifest& m,
                                         unsigned threads = 1);
 
 /// The report an operator sees for a check of the flash against `m`: the bad blocks and a
-/// one-line detail ("flash matches …", "17 of 892 blocks do not match …", or the error).
-flash_report flash_report_for(const signed_manifest& m, const caf::expected<block_report>& blocks);
+/// one-line detail ("flash matches …", "17 of 892 blocks do not match <against>, …", or the
+/// error).
+flash_report flash_report_for(const signed_manifest& m, const caf::expected<block_report>& blocks,
+                              const char* against = "the installed manifest");
 
 } // namespace fwrescue

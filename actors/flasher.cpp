@@ -114,9 +114,10 @@ caf::error no_match(uint64_t block) {
 /// checked against the signed manifest's digests (nothing unverified is written).
 ///
 /// Each block comes from the staging file when `job.staged` says it was staged, or else stays
-/// what the flash holds; a chunk without a staged block is not even read. When `job.staged` is
-/// empty (a restart, from the journal) a block comes from the staging file if its staged copy
-/// verifies, else from the flash if that verifies, and if neither does nothing is written.
+/// what the flash holds; a sector holding no staged block is not even read. When `job.staged`
+/// is empty (a restart, from the journal) or does not fit the image, a block comes from the
+/// staging file if its staged copy verifies, else from the flash if that verifies, and if
+/// neither does nothing is written.
 /// Without usable block digests the whole staging file is hashed against the root instead and
 /// every block comes from it.
 caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
@@ -127,7 +128,7 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
   auto n_blocks = m.block_count();
   auto span_end = (m.image_size + geo.erase_size - 1) / geo.erase_size * geo.erase_size;
   bool per_block = static_cast<bool>(block_digest_tree(target));
-  bool known = !job.staged.empty();
+  bool known = job.staged.size() == n_blocks;
   if (!per_block) {
     auto staged = hash_image_file(staging.path(), m.hash, m.block_size, hash_threads());
     if (!staged)
@@ -321,7 +322,8 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
   auto tree = hash_flash(chip, m.image_size, m.hash, m.block_size, hash_threads());
   if (!tree)
     return tree.error();
-  result.check = flash_report_for(job.target, compare_blocks(*tree, job.target));
+  result.check =
+    flash_report_for(job.target, compare_blocks(*tree, job.target), "the image just written");
   if (!result.check.ok())
     return fail("flash does not verify after writing: " + result.check.detail);
   if (auto err = ctx.store->set_installed_manifest(job.target))

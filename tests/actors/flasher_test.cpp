@@ -177,6 +177,10 @@ TEST_CASE_METHOD(flasher_fixture, "after a restart, a block comes only from a co
   auto staged = img.bytes;
   staged[9000] ^= 0x80; // in sector 2, which is right on the flash
   write_bytes(store->staging_path(), staged);
+  SECTION("no list") {}
+  SECTION("a list that does not fit the image counts as none") {
+    job.staged.assign(5, true);
+  }
   auto done = flash();
   REQUIRE(done);
   CHECK(done->sectors_written == 1); // sector 4 only
