@@ -324,6 +324,10 @@ caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ct
       auto& st = self->state;
       st.request = job.request;
       st.flash_check = std::move(job.flash_check);
+      // A new attempt looks at the staging file and the flash afresh: a failed flash may have
+      // changed blocks an earlier attempt found there (staged blocks are found again in the
+      // staging file, by their digests, when the journal names the same image).
+      st.staged_root = digest{};
       st.queue = std::move(job.candidates);
       st.next = 0;
       st.failures.clear();

@@ -41,7 +41,8 @@ struct transfer_state {
   session_id session = 0;
 
   // The image being assembled. `have` refers to `staged_root`'s image and survives a change of
-  // donor, so blocks verified from one donor are not pulled again from the next.
+  // donor within one job, so blocks verified from one donor are not pulled again from the next;
+  // a new job starts afresh.
   signed_manifest target;
   uint64_t digests_received = 0;
   digest staged_root{};

@@ -425,6 +425,28 @@ TEST_CASE_METHOD(transfer_fixture, "when every donor fails, the failure lists ea
   CHECK(coordinator->count<transfer_failed>() == 1);
 }
 
+TEST_CASE_METHOD(transfer_fixture, "a new attempt looks at the flash again") {
+  preload_flash_with_image();
+  chip->cells()[3 * 1024] ^= 0xff;
+  start({&donor_a});
+  auto s = session_to(donor_a);
+  confirm(s);
+  serve(s);
+  REQUIRE(as_set(requested(s)) == std::set<uint64_t>{3});
+  // The flash then failed half way and block 9, found on the flash before, is damaged: the next
+  // attempt must pull it, and still finds block 3 in the staging file.
+  REQUIRE_FALSE(store->write_journal(
+    {recovery_journal::phase::flashing, img.manifest, "donor-a", power_state::on}));
+  chip->cells()[9 * 1024 + 1] ^= 0xff;
+  caf::anon_send(xfer, transfer_job{req, {donor_b.candidate_for(req, img.manifest)}, {}});
+  run();
+  auto s2 = session_to(donor_b);
+  confirm(s2);
+  serve(s2);
+  CHECK(as_set(requested(s2)) == std::set<uint64_t>{9});
+  check_staged_blocks({3, 9});
+}
+
 TEST_CASE_METHOD(transfer_fixture, "an interrupted transfer of the same image resumes") {
   // A restarted daemon: the journal names the target, the staging file holds blocks 0..15.
   REQUIRE_FALSE(store->write_journal(
