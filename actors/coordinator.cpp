@@ -78,7 +78,8 @@ void attempt_failed(self_ptr self, const std::string& why) {
   st.ctx->log->error("coordinator", "recovery failed after {} attempt(s): {}", st.attempt, why);
 }
 
-void start_recovery(self_ptr self, const std::string& reason) {
+void start_recovery(self_ptr self, const std::string& reason,
+                    std::optional<flash_report> trigger = std::nullopt) {
   auto& st = self->state;
   if (st.safe_hold) {
     st.ctx->log->error("coordinator", "recovery refused ({}): node is in safe hold", reason);
@@ -88,6 +89,7 @@ void start_recovery(self_ptr self, const std::string& reason) {
     return;
   st.ctx->log->info("coordinator", "recovery needed: {}", reason);
   st.reason = reason;
+  st.trigger = std::move(trigger);
   st.attempt = 1;
   ++st.generation;
   st.started = std::chrono::steady_clock::now();
@@ -106,8 +108,11 @@ void negotiated(self_ptr self, negotiation_result& result) {
         : fmt::format("no compatible image: none of {} offer(s) qualified", result.verdicts.size());
     return attempt_failed(self, why);
   }
+  // Only the first attempt trusts the check that started the recovery: a later one may follow a
+  // flash that failed half way, and looks at the flash afresh.
+  auto known = st.attempt == 1 && st.trigger ? *st.trigger : flash_report{};
   send_to(self, roles::transfer,
-          caf::make_message(transfer_job{st.request, std::move(result.ranked), st.last_check}));
+          caf::make_message(transfer_job{st.request, std::move(result.ranked), std::move(known)}));
 }
 
 void start_flash(self_ptr self, flash_job job) {
@@ -149,6 +154,7 @@ void resume_from_journal(self_ptr self) {
                     "resuming",
                     j.donor, to_string(j.at));
   st.reason = "resuming an interrupted recovery";
+  st.trigger.reset();
   st.attempt = 1;
   ++st.generation;
   st.started = std::chrono::steady_clock::now();
@@ -243,7 +249,7 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
       auto& st = self->state;
       st.last_check = report;
       if (report.checked && !report.ok() && st.ctx->config.monitor.auto_recover)
-        start_recovery(self, report.detail);
+        start_recovery(self, report.detail, report);
     },
     [=](recover_atom) -> std::string {
       auto& st = self->state;

@@ -3,8 +3,8 @@
 #include <chrono>
 #include <map>
 #include <optional>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include <caf/behavior.hpp>
 #include <caf/event_based_actor.hpp>
@@ -60,6 +60,9 @@ struct coordinator_state {
   uint64_t progress_done = 0;
   uint64_t progress_total = 0;
   flash_report last_check;
+  /// The monitor's report that started this recovery, if one did: the first attempt's transfer
+  /// takes the blocks it found good as present on the flash without hashing them again.
+  std::optional<flash_report> trigger;
   std::optional<negotiation_result> last_negotiation;
   /// When each donor was dropped, and whether for a bad block; the basis of donor_history.
   struct donor_mark {

@@ -104,9 +104,24 @@ struct flash_plan {
   std::vector<uint8_t> bytes;
 };
 
-caf::error no_match(uint64_t block) {
-  return fail(fmt::format("staged block {} does not match the signed Merkle root; the flash is "
-                          "untouched",
+/// Where a block that failed its check before any erase came from.
+enum class block_source { staging, flash, neither };
+
+caf::error no_match(uint64_t block, block_source from) {
+  switch (from) {
+    case block_source::staging:
+      return fail(fmt::format("staged block {} does not match the signed Merkle root; the flash "
+                              "is untouched",
+                              block));
+    case block_source::flash:
+      return fail(fmt::format("block {} on the flash no longer matches the signed Merkle root "
+                              "(it changed since it was checked); the flash is untouched",
+                              block));
+    case block_source::neither:
+      break;
+  }
+  return fail(fmt::format("block {} matches the signed Merkle root neither in the staging file "
+                          "nor on the flash; the flash is untouched",
                           block));
 }
 
@@ -192,7 +207,7 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
           continue;
         auto from_flash = block_at(have, i);
         if (leaf_digest(m.hash, i, from_flash) != target.block_digests[i])
-          return no_match(i);
+          return no_match(i, block_source::neither);
         std::copy(from_flash.begin(), from_flash.end(), block_at(want, i).begin());
       }
     }
@@ -222,7 +237,7 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
                      hash_threads());
         for (auto i = b0; i < b1; ++i)
           if (digests[i - b0] != target.block_digests[i])
-            return no_match(i);
+            return no_match(i, staged_block(i) ? block_source::staging : block_source::flash);
       }
       for (auto a = at; a < run_end; a += geo.erase_size)
         plan.sectors.push_back((off + a) / geo.erase_size);

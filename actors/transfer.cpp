@@ -98,21 +98,17 @@ bool matches(const transfer_state& st, uint64_t i, std::span<const uint8_t> byte
          && leaf_digest(m.hash, i, bytes) == st.target.block_digests[i];
 }
 
-/// Marks as present every block not yet present, not in `skip` and lying within the first
-/// `source_size` bytes of `source`, whose bytes there verify; reads and hashes a megabyte at a
-/// time (on hash_threads() threads). Returns how many blocks it found. A chunk that cannot be
-/// read is simply not reused.
+/// Marks as present every block not yet present and lying within the first `source_size` bytes
+/// of `source` whose bytes there verify; reads and hashes a megabyte at a time (on
+/// hash_threads() threads). Returns how many blocks it found. A chunk that cannot be read is
+/// simply not reused.
 template <class Source>
-uint64_t reuse_from(transfer_state& st, Source&& source, uint64_t source_size,
-                    const std::vector<leaf_range>& skip) {
+uint64_t reuse_from(transfer_state& st, Source&& source, uint64_t source_size) {
   const auto& m = st.target.fields;
   auto n = m.block_count();
   std::vector<bool> look(n);
   for (uint64_t i = 0; i < n; ++i)
     look[i] = !st.have[i] && i * m.block_size + m.block_length(i) <= source_size;
-  for (const auto& r : skip)
-    for (auto i = r.first; i < std::min(r.end, n); ++i)
-      look[i] = false;
   uint64_t found = 0;
   auto per_chunk = std::max<uint64_t>(1, (1 << 20) / m.block_size);
   std::vector<uint8_t> bytes;
@@ -142,8 +138,13 @@ uint64_t reuse_from(transfer_state& st, Source&& source, uint64_t source_size,
 /// Once the digests are known: reuse what the staging file (when it belongs to the same image)
 /// and the flash already hold, and record the transfer in the journal. Blocks found on the
 /// flash stay there: they are not copied to the staging file, and the flasher leaves their
-/// sectors alone. Blocks the monitor's last check of this same image found bad on the flash are
-/// not looked at there again.
+/// sectors alone.
+///
+/// When the job carries the monitor's check that started this recovery, made against this same
+/// image, the blocks it found good are taken as present on the flash without reading them
+/// again. Nothing is written on that trust: the flasher rewrites only sectors holding a pulled
+/// block (checking every block of such a sector first), and its final check reads them all; a
+/// block that changed since makes this attempt fail, and the next one scans the flash.
 caf::error prepare_staging(self_ptr self) {
   auto& st = self->state;
   const auto& m = st.target.fields;
@@ -161,20 +162,33 @@ caf::error prepare_staging(self_ptr self) {
     if (resuming)
       from_staging = reuse_from(
         st, [&](uint64_t at, std::span<uint8_t> out) { return st.staging->read(at, out); },
-        m.image_size, {});
+        m.image_size);
     st.staged = st.have;
     const auto& known = st.flash_check;
-    static const std::vector<leaf_range> none;
-    auto on_flash = reuse_from(
-      st, [&](uint64_t at, std::span<uint8_t> out) { return st.ctx->chip->read(at, out); },
-      st.ctx->chip->geometry().size,
-      known.checked && known.root == m.merkle_root ? known.bad : none);
+    bool trusted = known.checked && known.root == m.merkle_root && known.block_count == n;
+    uint64_t on_flash = 0;
+    if (trusted) {
+      std::vector<bool> bad(n, false);
+      for (const auto& r : known.bad)
+        for (auto i = r.first; i < std::min(r.end, n); ++i)
+          bad[i] = true;
+      for (uint64_t i = 0; i < n; ++i)
+        if (!st.have[i] && !bad[i]) {
+          st.have[i] = true;
+          ++on_flash;
+        }
+    } else {
+      on_flash = reuse_from(
+        st, [&](uint64_t at, std::span<uint8_t> out) { return st.ctx->chip->read(at, out); },
+        st.ctx->chip->geometry().size);
+    }
     st.have_count = st.reused = from_staging + on_flash;
     st.staged_root = m.merkle_root;
     st.ctx->log->info("transfer",
                       "{} of {} blocks already present ({} staged before a restart, "
-                      "{} on the flash); pulling {}",
-                      st.have_count, n, from_staging, on_flash, n - st.have_count);
+                      "{} on the flash{}); pulling {}",
+                      st.have_count, n, from_staging, on_flash,
+                      trusted ? " by the check that started this recovery" : "", n - st.have_count);
   }
   st.wanted.clear();
   for (uint64_t i = 0; i < n; ++i)

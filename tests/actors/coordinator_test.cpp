@@ -144,6 +144,39 @@ TEST_CASE_METHOD(coordinator_fixture,
   CHECK(st["progress"]["percent"] == 25);
 }
 
+TEST_CASE_METHOD(coordinator_fixture,
+                 "only the first attempt's transfer gets the check that started the recovery") {
+  start();
+  auto negotiate = [&] {
+    offers_arrive();
+    auto sent = negotiation->last<offers_collected>();
+    answer(negotiation, negotiation->promises.size() - 1, ranking(sent.offers));
+  };
+  SECTION("started by the monitor") {
+    report_bad_flash();
+    negotiate();
+    REQUIRE(transfer->count<transfer_job>() == 1);
+    auto first = transfer->last<transfer_job>().flash_check;
+    CHECK(first.checked);
+    CHECK(first.bad == bad_report().bad);
+    // The flash then fails half way: the next attempt must look at the flash afresh.
+    caf::anon_send(coord, flash_failed{"flash: erase failed"});
+    run();
+    advance(200ms);
+    negotiate();
+    REQUIRE(transfer->count<transfer_job>() == 2);
+    CHECK_FALSE(transfer->last<transfer_job>().flash_check.checked);
+  }
+  SECTION("started by an operator") {
+    caf::anon_send(coord, report(true, {}, "flash matches")); // a good check starts nothing
+    run();
+    CHECK(ask<std::string>(coord, recover_atom::value) == "recovery started");
+    negotiate();
+    REQUIRE(transfer->count<transfer_job>() == 1);
+    CHECK_FALSE(transfer->last<transfer_job>().flash_check.checked);
+  }
+}
+
 TEST_CASE_METHOD(coordinator_fixture, "no compatible image: retried after backoff, then failed") {
   negotiation_finds_nothing();
   start();
