@@ -2,25 +2,12 @@
 
 #include "actors/staging_file.hpp"
 #include "common/error.hpp"
-#include "common/file_io.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace fwrescue;
 
-namespace {
-
-std::vector<uint8_t> file_bytes(const std::string& path) {
-  auto bytes = read_file(path, 8 << 20, "staging");
-  REQUIRE(bytes);
-  return *bytes;
-}
-
-std::vector<uint8_t> slice(const std::vector<uint8_t>& v, size_t offset, size_t n) {
-  return {v.begin() + static_cast<ptrdiff_t>(offset),
-          v.begin() + static_cast<ptrdiff_t>(offset + n)};
-}
-
-} // namespace
+using test::read_bytes;
+using test::slice;
 
 TEST_CASE("the staging file gathers consecutive writes and never loses one") {
   test::temp_dir dir;
@@ -42,15 +29,15 @@ TEST_CASE("the staging file gathers consecutive writes and never loses one") {
 
   SECTION("a write elsewhere writes out what was gathered") {
     REQUIRE_FALSE(f.write(32 * 1024, c));
-    auto on_disk = file_bytes(path);
+    auto on_disk = read_bytes(path);
     CHECK(slice(on_disk, 0, 4096) == a);
     CHECK(slice(on_disk, 4096, 4096) == b);
     REQUIRE_FALSE(f.sync());
-    CHECK(slice(file_bytes(path), 32 * 1024, 4096) == c);
+    CHECK(slice(read_bytes(path), 32 * 1024, 4096) == c);
   }
   SECTION("closing writes out what was gathered") {
     staging->reset();
-    auto on_disk = file_bytes(path);
+    auto on_disk = read_bytes(path);
     CHECK(on_disk.size() == 64 * 1024);
     CHECK(slice(on_disk, 4096, 4096) == b);
   }
@@ -60,6 +47,6 @@ TEST_CASE("the staging file gathers consecutive writes and never loses one") {
     auto chunk = test::random_bytes(64 * 1024, 4);
     for (size_t off = 0; off < (1 << 20); off += chunk.size())
       REQUIRE_FALSE((*big)->write(off, chunk));
-    CHECK(slice(file_bytes(dir.path("big.img")), (1 << 20) - chunk.size(), chunk.size()) == chunk);
+    CHECK(slice(read_bytes(dir.path("big.img")), (1 << 20) - chunk.size(), chunk.size()) == chunk);
   }
 }

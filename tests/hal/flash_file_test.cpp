@@ -1,7 +1,6 @@
 #include <catch2/catch.hpp>
 
 #include "common/error.hpp"
-#include "common/file_io.hpp"
 #include "hal/flash/file.hpp"
 #include "tests/fakes/fake_flash.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -36,16 +35,11 @@ struct chip {
 
   /// What the file itself holds, read around the flash object.
   std::vector<uint8_t> file_bytes() {
-    auto bytes = read_file(path, 1 << 20, "flash");
-    REQUIRE(bytes);
-    return *bytes;
+    return test::read_bytes(path);
   }
 };
 
-std::vector<uint8_t> slice(const std::vector<uint8_t>& v, size_t offset, size_t n) {
-  return {v.begin() + static_cast<ptrdiff_t>(offset),
-          v.begin() + static_cast<ptrdiff_t>(offset + n)};
-}
+using test::slice;
 
 } // namespace
 

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <stdexcept>
 
@@ -33,9 +34,27 @@ std::vector<uint8_t> random_bytes(size_t n, uint64_t seed) {
 
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream out{path, std::ios::binary | std::ios::trunc};
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   if (!out)
     throw std::runtime_error("cannot write " + path);
+}
+
+std::vector<uint8_t> read_bytes(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    throw std::runtime_error("cannot open " + path);
+  std::vector<uint8_t> out{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  if (in.bad())
+    throw std::runtime_error("cannot read " + path);
+  return out;
+}
+
+std::vector<uint8_t> slice(const std::vector<uint8_t>& v, size_t offset, size_t n) {
+  if (offset > v.size() || n > v.size() - offset)
+    throw std::out_of_range("slice past the end");
+  return {v.begin() + static_cast<ptrdiff_t>(offset),
+          v.begin() + static_cast<ptrdiff_t>(offset + n)};
 }
 
 } // namespace fwrescue::test

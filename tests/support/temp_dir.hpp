@@ -29,4 +29,10 @@ std::vector<uint8_t> random_bytes(size_t n, uint64_t seed);
 /// Writes `bytes` to `path`, replacing it.
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes);
 
+/// The whole content of `path`; throws (failing the test) when it cannot be read.
+std::vector<uint8_t> read_bytes(const std::string& path);
+
+/// `n` bytes of `v` from `offset`.
+std::vector<uint8_t> slice(const std::vector<uint8_t>& v, size_t offset, size_t n);
+
 } // namespace fwrescue::test
