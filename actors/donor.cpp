@@ -1,7 +1,6 @@
 #include "actors/donor.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -42,17 +41,9 @@ caf::error read_blocks(const node_context& ctx, const served_image& img, uint64_
   unique_fd fd{::open(img.path.c_str(), O_RDONLY | O_CLOEXEC)};
   if (fd.get() < 0)
     return make_error(errc::io_failure, fmt::format("image {}: cannot open", img.path));
-  size_t done = 0;
-  while (done < out.size()) {
-    auto n =
-      ::pread(fd.get(), out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return make_error(errc::io_failure, fmt::format("image {}: cannot read blocks {}..{}",
-                                                      img.path, first, first + count));
-    done += static_cast<size_t>(n);
-  }
+  if (auto io = pread_all(fd.get(), offset, out); io.error)
+    return make_error(errc::io_failure, fmt::format("image {}: cannot read blocks {}..{}: {}",
+                                                    img.path, first, first + count, describe(io)));
   return caf::none;
 }
 

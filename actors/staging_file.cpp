@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "common/file_io.hpp"
 
 namespace fwrescue {
 
@@ -17,9 +18,9 @@ namespace {
 /// Gathered writes go to the file once they reach this size.
 constexpr size_t gather_limit = 1 << 20;
 
-caf::error io_error(const std::string& path, const char* op, uint64_t offset) {
-  return make_error(errc::io_failure, fmt::format("staging file {}: {} at {:#x}: {}", path, op,
-                                                  offset, std::strerror(errno)));
+caf::error io_error(const std::string& path, const char* op, const positional_io& io) {
+  return make_error(errc::io_failure,
+                    fmt::format("staging file {}: {} at {:#x}: {}", path, op, io.at, describe(io)));
 }
 
 } // namespace
@@ -58,7 +59,8 @@ caf::error staging_file::write(uint64_t offset, std::span<const uint8_t> bytes) 
 caf::error staging_file::flush() {
   if (pending_.empty())
     return caf::none;
-  auto err = write_now(pending_offset_, pending_);
+  auto io = pwrite_all(fd_, pending_offset_, pending_);
+  auto err = io.error ? io_error(path_, "write", io) : caf::none;
   if (!err)
     // Start writing these pages to the disk now; sync() then waits for little. Only a hint:
     // its failure changes nothing, sync() reports real errors.
@@ -68,30 +70,9 @@ caf::error staging_file::flush() {
   return err;
 }
 
-caf::error staging_file::write_now(uint64_t offset, std::span<const uint8_t> bytes) {
-  size_t done = 0;
-  while (done < bytes.size()) {
-    auto n =
-      ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return io_error(path_, "write", offset + done);
-    done += static_cast<size_t>(n);
-  }
-  return caf::none;
-}
-
 caf::error staging_file::read(uint64_t offset, std::span<uint8_t> out) const {
-  size_t done = 0;
-  while (done < out.size()) {
-    auto n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return io_error(path_, "read", offset + done);
-    done += static_cast<size_t>(n);
-  }
+  if (auto io = pread_all(fd_, offset, out); io.error)
+    return io_error(path_, "read", io);
   // Gathered bytes not yet written override what the file holds.
   auto from = std::max(offset, pending_offset_);
   auto to = std::min(offset + out.size(), pending_offset_ + pending_.size());
@@ -105,7 +86,7 @@ caf::error staging_file::sync() {
   if (auto err = flush())
     return err;
   if (::fdatasync(fd_) != 0)
-    return io_error(path_, "flush", 0);
+    return io_error(path_, "flush", {errno, 0});
   return caf::none;
 }
 

@@ -38,8 +38,6 @@ public:
 private:
   staging_file(std::string path, int fd) : path_(std::move(path)), fd_(fd) {
   }
-  caf::error write_now(uint64_t offset, std::span<const uint8_t> bytes);
-
   std::string path_;
   int fd_;
   /// Gathered bytes for [pending_offset_, pending_offset_ + pending_.size()).

@@ -16,8 +16,7 @@ namespace fwrescue {
 
 namespace {
 
-caf::error io_error(const std::string& what, const std::string& path, const char* action,
-                    int err) {
+caf::error io_error(const std::string& what, const std::string& path, const char* action, int err) {
   return make_error(errc::io_failure,
                     fmt::format("{} {}: {}: {}", what, path, action, std::strerror(err)));
 }
@@ -52,6 +51,38 @@ ssize_t read_fully(int fd, uint8_t* buf, size_t len) {
 
 } // namespace
 
+positional_io pread_all(int fd, uint64_t offset, std::span<uint8_t> out) {
+  size_t done = 0;
+  while (done < out.size()) {
+    auto n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return {n < 0 ? errno : positional_io::end_of_file, offset + done};
+    done += static_cast<size_t>(n);
+  }
+  return {0, offset + done};
+}
+
+positional_io pwrite_all(int fd, uint64_t offset, std::span<const uint8_t> bytes) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    auto n =
+      ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return {n < 0 ? errno : EIO, offset + done};
+    done += static_cast<size_t>(n);
+  }
+  return {0, offset + done};
+}
+
+std::string describe(const positional_io& io) {
+  return io.error == positional_io::end_of_file ? "unexpected end of file"
+                                                : std::strerror(io.error);
+}
+
 caf::expected<std::vector<uint8_t>> read_file(const std::string& path, uint64_t max_bytes,
                                               const std::string& what) {
   auto fd = open_regular(path, what);
@@ -64,8 +95,8 @@ caf::expected<std::vector<uint8_t>> read_file(const std::string& path, uint64_t 
   if (n < 0)
     return io_error(what, path, "cannot read", errno);
   if (static_cast<uint64_t>(n) > max_bytes)
-    return make_error(errc::malformed, fmt::format("{} {}: larger than the limit of {} bytes",
-                                                   what, path, max_bytes));
+    return make_error(errc::malformed, fmt::format("{} {}: larger than the limit of {} bytes", what,
+                                                   path, max_bytes));
   out.resize(static_cast<size_t>(n));
   return out;
 }
@@ -126,8 +157,7 @@ caf::error write_file_atomic(const std::string& path, std::span<const uint8_t> b
       auto err = errno;
       ::unlink(tmp_name.c_str());
       if (err == EEXIST)
-        return make_error(errc::already_exists,
-                          fmt::format("{} {}: already exists", what, path));
+        return make_error(errc::already_exists, fmt::format("{} {}: already exists", what, path));
       return io_error(what, path, "cannot create", err);
     }
     ::unlink(tmp_name.c_str());

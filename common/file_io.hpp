@@ -36,6 +36,24 @@ caf::error write_file_atomic(const std::string& path, std::span<const uint8_t> b
 
 namespace fwrescue {
 
+/// Where a positional read or write of a whole buffer stopped: `error` is 0 when every byte
+/// moved, else an errno value, or `end_of_file` when a read met the end of the file first; `at`
+/// is the file offset where it stopped.
+struct positional_io {
+  static constexpr int end_of_file = -1;
+  int error = 0;
+  uint64_t at = 0;
+};
+
+/// pread()s all of `out` from `offset`, retrying on EINTR and short reads.
+positional_io pread_all(int fd, uint64_t offset, std::span<uint8_t> out);
+
+/// pwrite()s all of `bytes` at `offset`, retrying on EINTR and short writes.
+positional_io pwrite_all(int fd, uint64_t offset, std::span<const uint8_t> bytes);
+
+/// What went wrong in a positional_io, for a message: strerror, or "unexpected end of file".
+std::string describe(const positional_io& io);
+
 /// Size in bytes of the regular file at `path`.
 caf::expected<uint64_t> file_size(const std::string& path, const std::string& what);
 

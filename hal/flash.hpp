@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 
@@ -15,6 +16,25 @@ struct flash_geometry {
   /// Largest unit one program operation writes; programs never cross a page boundary.
   uint32_t program_size = 256;
 };
+
+/// Calls `fn(offset, part)` for each part of `data`, to be programmed at `offset`, that lies in
+/// one page of `page_size` bytes and is not all 0xff (an erased page already reads so), in
+/// order; stops at the first error `fn` returns and returns it.
+template <class Fn>
+caf::error for_each_page_to_program(uint32_t page_size, uint64_t offset,
+                                    std::span<const uint8_t> data, Fn&& fn) {
+  while (!data.empty()) {
+    auto in_page =
+      static_cast<size_t>(std::min<uint64_t>(page_size - offset % page_size, data.size()));
+    auto part = data.first(in_page);
+    if (!std::all_of(part.begin(), part.end(), [](uint8_t b) { return b == 0xff; }))
+      if (auto err = fn(offset, part))
+        return err;
+    offset += in_page;
+    data = data.subspan(in_page);
+  }
+  return caf::none;
+}
 
 /// A NOR flash chip: erase sets bytes to 0xff, program can only clear bits.
 /// Implementations: hal/flash/file (a file emulating SPI NOR).

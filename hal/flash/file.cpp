@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "common/file_io.hpp"
 
 namespace fwrescue {
 
@@ -101,11 +102,8 @@ caf::error file_flash::erase(uint64_t offset, uint64_t length) {
 }
 
 caf::error file_flash::program(uint64_t offset, std::span<const uint8_t> data) {
-  if (write_protected_)
-    return make_error(errc::io_failure, fmt::format("flash {}: write-protected", path_));
-  if (!in_chip(offset, data.size()))
-    return refuse(fmt::format("program of {} bytes at 0x{:x} is outside the chip (size 0x{:x})",
-                              data.size(), offset, geometry_.size));
+  if (auto err = refuse_program(offset, data.size()))
+    return err;
   if (data.empty())
     return caf::none;
   auto page = geometry_.program_size;
@@ -121,11 +119,8 @@ caf::error file_flash::program(uint64_t offset, std::span<const uint8_t> data) {
 }
 
 caf::error file_flash::program_range(uint64_t offset, std::span<const uint8_t> data) {
-  if (write_protected_)
-    return make_error(errc::io_failure, fmt::format("flash {}: write-protected", path_));
-  if (!in_chip(offset, data.size()))
-    return refuse(fmt::format("program of {} bytes at 0x{:x} is outside the chip (size 0x{:x})",
-                              data.size(), offset, geometry_.size));
+  if (auto err = refuse_program(offset, data.size()))
+    return err;
   constexpr size_t chunk = 1 << 20;
   for (size_t done = 0; done < data.size(); done += chunk)
     if (auto err = and_into(offset + done, data.subspan(done, std::min(chunk, data.size() - done))))
@@ -133,13 +128,10 @@ caf::error file_flash::program_range(uint64_t offset, std::span<const uint8_t> d
   if (program_us_ > 0) {
     // The chip's time is per page programmed; pages of all 0xff are skipped, as program() is.
     uint64_t pages = 0;
-    auto page = geometry_.program_size;
-    for (uint64_t at = offset; at < offset + data.size();) {
-      auto n = static_cast<size_t>(std::min<uint64_t>(page - at % page, offset + data.size() - at));
-      auto part = data.subspan(at - offset, n);
-      pages += std::all_of(part.begin(), part.end(), [](uint8_t b) { return b == 0xff; }) ? 0 : 1;
-      at += n;
-    }
+    for_each_page_to_program(geometry_.program_size, offset, data, [&](uint64_t, auto) {
+      ++pages;
+      return caf::error{};
+    });
     std::this_thread::sleep_for(std::chrono::microseconds{program_us_} * pages);
   }
   return caf::none;
@@ -161,22 +153,31 @@ caf::error file_flash::and_into(uint64_t offset, std::span<const uint8_t> data) 
   return write_at("program", offset, cells);
 }
 
-bool file_flash::all_erased(uint64_t offset, uint64_t length) const {
-  if (length == 0)
-    return true;
-  for (auto s = offset / geometry_.erase_size; s <= (offset + length - 1) / geometry_.erase_size;
-       ++s)
-    if (!erased_[s])
-      return false;
-  return true;
+caf::error file_flash::refuse_program(uint64_t offset, uint64_t length) const {
+  if (write_protected_)
+    return make_error(errc::io_failure, fmt::format("flash {}: write-protected", path_));
+  if (!in_chip(offset, length))
+    return refuse(fmt::format("program of {} bytes at 0x{:x} is outside the chip (size 0x{:x})",
+                              length, offset, geometry_.size));
+  return caf::none;
+}
+
+std::pair<std::vector<bool>::iterator, std::vector<bool>::iterator>
+file_flash::sectors_of(uint64_t offset, uint64_t length) {
+  auto first = offset / geometry_.erase_size;
+  auto end = length == 0 ? first : (offset + length - 1) / geometry_.erase_size + 1;
+  return {erased_.begin() + static_cast<ptrdiff_t>(first),
+          erased_.begin() + static_cast<ptrdiff_t>(end)};
+}
+
+bool file_flash::all_erased(uint64_t offset, uint64_t length) {
+  auto [first, end] = sectors_of(offset, length);
+  return std::all_of(first, end, [](bool erased) { return erased; });
 }
 
 void file_flash::mark(uint64_t offset, uint64_t length, bool erased) {
-  if (length == 0)
-    return;
-  for (auto s = offset / geometry_.erase_size; s <= (offset + length - 1) / geometry_.erase_size;
-       ++s)
-    erased_[s] = erased;
+  auto [first, end] = sectors_of(offset, length);
+  std::fill(first, end, erased);
 }
 
 caf::error file_flash::set_write_protect(bool on) {
@@ -209,36 +210,19 @@ bool file_flash::in_chip(uint64_t offset, uint64_t length) const {
 }
 
 caf::error file_flash::write_at(const char* op, uint64_t offset, std::span<const uint8_t> data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    auto n =
-      ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return io_error(op, offset + done, errno);
-    done += static_cast<size_t>(n);
-  }
-  return caf::none;
+  auto io = pwrite_all(fd_, offset, data);
+  return io.error ? io_error(op, io.at, io.error) : caf::none;
 }
 
 caf::error file_flash::read_at(const char* op, uint64_t offset, std::span<uint8_t> out) {
-  size_t done = 0;
-  while (done < out.size()) {
-    auto n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return io_error(op, offset + done, errno);
-    if (n == 0)
-      // Someone truncated the file under us: the chip no longer has the size it was opened with.
-      return make_error(errc::io_failure,
-                        fmt::format("flash {}: {} at 0x{:x}: unexpected end of file (the file "
-                                    "was truncated after opening)",
-                                    path_, op, offset + done));
-    done += static_cast<size_t>(n);
-  }
-  return caf::none;
+  auto io = pread_all(fd_, offset, out);
+  if (io.error == positional_io::end_of_file)
+    // Someone truncated the file under us: the chip no longer has the size it was opened with.
+    return make_error(errc::io_failure,
+                      fmt::format("flash {}: {} at 0x{:x}: unexpected end of file (the file "
+                                  "was truncated after opening)",
+                                  path_, op, io.at));
+  return io.error ? io_error(op, io.at, io.error) : caf::none;
 }
 
 } // namespace fwrescue

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -59,8 +60,14 @@ private:
   /// checked the range.
   caf::error and_into(uint64_t offset, std::span<const uint8_t> data);
 
+  /// The error for a program over [offset, offset + length) while protected or outside the chip.
+  caf::error refuse_program(uint64_t offset, uint64_t length) const;
+
+  /// The erased_ marks of the sectors [offset, offset + length) touches.
+  std::pair<std::vector<bool>::iterator, std::vector<bool>::iterator> sectors_of(uint64_t offset,
+                                                                                 uint64_t length);
   /// Whether every sector [offset, offset + length) touches is marked erased.
-  bool all_erased(uint64_t offset, uint64_t length) const;
+  bool all_erased(uint64_t offset, uint64_t length);
   void mark(uint64_t offset, uint64_t length, bool erased);
 
   /// Whether [offset, offset + length) lies within the chip, without overflowing.

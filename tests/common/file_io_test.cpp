@@ -1,9 +1,13 @@
 #include <catch2/catch.hpp>
 
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "common/error.hpp"
 #include "common/file_io.hpp"
+#include "common/unique_fd.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace fwrescue;
@@ -46,8 +50,8 @@ TEST_CASE("refusing to replace leaves the existing file as it was") {
 
 TEST_CASE("a write into a missing directory fails with the path in the message") {
   test::temp_dir dir;
-  auto err = write_file_atomic(dir.path("no/such/file"), bytes_of("x"), 0644,
-                               on_existing::replace, "manifest");
+  auto err = write_file_atomic(dir.path("no/such/file"), bytes_of("x"), 0644, on_existing::replace,
+                               "manifest");
   REQUIRE(err);
   CHECK_THAT(describe(err), Catch::StartsWith("manifest " + dir.path("no/such/file")));
 }
@@ -69,7 +73,34 @@ TEST_CASE("streaming reads the whole file in chunks") {
   CHECK(*n == 10000);
   CHECK(calls == 3);
   CHECK(seen == data);
-  auto dir_read = stream_file(dir.path(""), 4096, [](auto) {}, "image");
+  auto dir_read = stream_file(
+    dir.path(""), 4096, [](auto) {}, "image");
   REQUIRE_FALSE(dir_read);
   CHECK_THAT(describe(dir_read.error()), Catch::Contains("is a directory"));
+}
+
+TEST_CASE("positional reads and writes move whole buffers and say where they stopped") {
+  test::temp_dir dir;
+  auto path = dir.path("data.bin");
+  test::write_bytes(path, std::vector<uint8_t>(100, 0));
+  unique_fd fd{::open(path.c_str(), O_RDWR | O_CLOEXEC)};
+  REQUIRE(fd.get() >= 0);
+  auto bytes = test::random_bytes(40, 3);
+  auto wrote = pwrite_all(fd.get(), 50, bytes);
+  CHECK(wrote.error == 0);
+  CHECK(wrote.at == 90);
+  std::vector<uint8_t> back(40);
+  auto read = pread_all(fd.get(), 50, back);
+  CHECK(read.error == 0);
+  CHECK(back == bytes);
+
+  std::vector<uint8_t> past(20);
+  auto short_read = pread_all(fd.get(), 90, past);
+  CHECK(short_read.error == positional_io::end_of_file);
+  CHECK(short_read.at == 100); // 10 bytes were there
+  CHECK(describe(short_read) == "unexpected end of file");
+
+  auto bad = pread_all(-1, 0, past);
+  CHECK(bad.error == EBADF);
+  CHECK(describe(bad) == std::strerror(EBADF));
 }
