@@ -132,9 +132,8 @@ caf::error no_match(uint64_t block, block_source from) {
 /// what the flash holds; a sector holding no staged block is not even read. When `job.staged`
 /// is empty (a restart, from the journal) or does not fit the image, a block comes from the
 /// staging file if its staged copy verifies, else from the flash if that verifies, and if
-/// neither does nothing is written.
-/// Without usable block digests the whole staging file is hashed against the root instead and
-/// every block comes from it.
+/// neither does nothing is written. The manifest must carry its block digests (the transfer and
+/// the journal always keep them).
 caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
                                       const flash_job& job) {
   const auto& target = job.target;
@@ -142,16 +141,10 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
   auto geo = chip.geometry();
   auto n_blocks = m.block_count();
   auto span_end = (m.image_size + geo.erase_size - 1) / geo.erase_size * geo.erase_size;
-  bool per_block = static_cast<bool>(block_digest_tree(target));
+  if (!block_digest_tree(target))
+    return fail("the manifest's block digests do not build its signed Merkle root, so no block "
+                "can be checked; the flash is untouched");
   bool known = job.staged.size() == n_blocks;
-  if (!per_block) {
-    auto staged = hash_image_file(staging.path(), m.hash, m.block_size, hash_threads());
-    if (!staged)
-      return staged.error();
-    if (staged->size != m.image_size || staged->tree.root() != m.merkle_root)
-      return fail("staged image does not match the signed Merkle root; the flash is untouched");
-    known = false;
-  }
   auto staged_block = [&](uint64_t i) { return known ? bool{job.staged[i]} : true; };
   flash_plan plan;
   // Reserved, not touched: only the pages of sectors that change are ever filled. Each chunk's
@@ -198,7 +191,7 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
           if (auto err = staging.read(i * m.block_size, block_at(want, i)))
             return err;
     }
-    if (per_block && !known) {
+    if (!known) {
       // Which copy of each block verifies: the staged one, else the flash's.
       digests.resize(end - first);
       leaf_digests(m.hash, m.block_size, first, want.first(in_image), digests, hash_threads());
@@ -227,7 +220,7 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
       auto run_end = at + geo.erase_size;
       while (run_end < n && sector_differs(run_end))
         run_end += geo.erase_size;
-      if (per_block && known) {
+      if (known) {
         auto b0 = (off + at) / m.block_size;
         auto b1 = std::min(n_blocks, (off + run_end + m.block_size - 1) / m.block_size);
         digests.resize(b1 - b0);

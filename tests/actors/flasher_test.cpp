@@ -265,6 +265,18 @@ TEST_CASE_METHOD(flasher_fixture,
   CHECK(chip->cells() == before);
 }
 
+TEST_CASE_METHOD(flasher_fixture, "a manifest without its block digests is not flashed") {
+  damage_sector(4);
+  job.target.block_digests.clear();
+  auto before = chip->cells();
+  auto done = flash();
+  REQUIRE_FALSE(done);
+  CHECK(describe(done.error()).find("block digests do not build its signed Merkle root")
+        != std::string::npos);
+  CHECK(chip->cells() == before);
+  CHECK(power->calls().empty());
+}
+
 TEST_CASE_METHOD(flasher_fixture, "a failing erase leaves the journal for the next attempt") {
   damage_sector(3);
   chip->fail_call(fake_flash::op::erase, 1);
