@@ -1,8 +1,8 @@
 #include "actors/supervisor.hpp"
 
 #include <caf/actor_system.hpp>
-#include <caf/system_messages.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/system_messages.hpp>
 
 #include "common/error.hpp"
 #include "messages/node_events.hpp"
@@ -13,7 +13,8 @@ namespace {
 
 using self_ptr = caf::stateful_actor<supervisor_state>*;
 
-void start_child(self_ptr self, size_t i) {
+/// Spawns child `i`, watches it and registers it under its role; returns it.
+caf::actor start_child(self_ptr self, size_t i) {
   auto& spec = self->state.specs[i];
   auto child = spec.spawn(self->system());
   self->monitor(child);
@@ -22,6 +23,7 @@ void start_child(self_ptr self, size_t i) {
   self->system().registry().erase(spec.role);
   self->system().registry().put(spec.role, child);
   self->state.children[child.address()] = i;
+  return child;
 }
 
 /// Records a restart and says whether it is still within the allowed rate.
@@ -35,8 +37,9 @@ bool allow_restart(supervisor_state& st, std::chrono::steady_clock::time_point n
 void enter_safe_hold(self_ptr self) {
   auto& st = self->state;
   st.safe_hold = true;
-  st.log->error("supervisor", "SAFE HOLD: more than {} restarts within {} s; flash writes are "
-                              "disabled until the daemon is restarted",
+  st.log->error("supervisor",
+                "SAFE HOLD: more than {} restarts within {} s; flash writes are "
+                "disabled until the daemon is restarted",
                 st.max_restarts, st.window.count());
   for (const auto& spec : st.specs)
     if (auto child = self->system().registry().get<caf::actor>(spec.role))
@@ -53,12 +56,12 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self, std::vecto
   st.max_restarts = max_restarts;
   st.window = window;
   st.log = std::move(log);
+  std::vector<caf::actor> started;
   for (size_t i = 0; i < st.specs.size(); ++i)
-    start_child(self, i);
+    started.push_back(start_child(self, i));
   // Only now can every child find every other by role.
-  for (const auto& spec : st.specs)
-    if (auto child = self->system().registry().get<caf::actor>(spec.role))
-      self->send(child, start_atom::value);
+  for (const auto& child : started)
+    self->send(child, start_atom::value);
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
     auto i = st.children.find(dm.source);
@@ -78,9 +81,7 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self, std::vecto
       return enter_safe_hold(self);
     st.log->warn("supervisor", "restarting {} ({} restart(s) in the last {} s)", role,
                  st.restarts.size(), st.window.count());
-    start_child(self, index);
-    if (auto child = self->system().registry().get<caf::actor>(st.specs[index].role))
-      self->send(child, start_atom::value);
+    self->send(start_child(self, index), start_atom::value);
   });
   return {
     [=](hold_atom) -> bool { return self->state.safe_hold; },
