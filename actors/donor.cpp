@@ -118,14 +118,17 @@ void on_accept(self_ptr self, session_id id, const accept& a) {
   }
 }
 
+/// Several blocks per frame: fewer, larger frames cost both sides less.
+uint64_t blocks_per_frame(const manifest& m) {
+  return std::max<uint64_t>(1, block_data_bytes / m.block_size);
+}
+
 void serve_blocks(self_ptr self, session_id id, uint64_t first, uint32_t count) {
   auto& st = self->state;
   auto i = st.uploads.find(id);
   if (i == st.uploads.end() || !i->second.image)
     return;
-  // Several blocks per frame: fewer, larger frames cost both sides less.
-  auto per_frame =
-    std::max<uint64_t>(1, block_data_bytes / i->second.image->manifest.fields.block_size);
+  auto per_frame = blocks_per_frame(i->second.image->manifest.fields);
   std::vector<uint8_t> bytes;
   for (uint64_t b = first; b < first + count; b += per_frame) {
     auto k = std::min<uint64_t>(per_frame, first + count - b);
@@ -158,13 +161,19 @@ void on_block_request(self_ptr self, session_id id, const block_request& r) {
   auto rate = st.ctx->config.donor.upload_rate_kbps;
   if (rate == 0)
     return serve_blocks(self, id, r.first, r.count);
-  // Pace to the cap: each request is sent when the link has drained the previous ones. Time is
-  // the actor clock's, the one delayed_send counts in.
-  auto bits = uint64_t{r.count} * i->second.image->manifest.fields.block_size * 8;
+  // Pace to the cap, a frame at a time: each is sent when the link has drained the ones before
+  // it, so a large request does not leave in one burst. Time is the actor clock's, the one
+  // delayed_send counts in.
+  const auto& m = i->second.image->manifest.fields;
+  auto per_frame = blocks_per_frame(m);
   auto now = self->clock().now();
-  auto due = std::max(now, st.next_free);
-  st.next_free = due + std::chrono::microseconds(bits * 1000 / rate);
-  self->delayed_send(self, due - now, serve_atom::value, id, r.first, r.count);
+  for (uint64_t b = r.first; b < r.first + r.count; b += per_frame) {
+    auto k = static_cast<uint32_t>(std::min<uint64_t>(per_frame, r.first + r.count - b));
+    auto bits = uint64_t{k} * m.block_size * 8;
+    auto due = std::max(now, st.next_free);
+    st.next_free = due + std::chrono::microseconds(bits * 1000 / rate);
+    self->delayed_send(self, due - now, serve_atom::value, id, b, k);
+  }
 }
 
 } // namespace

@@ -326,3 +326,32 @@ TEST_CASE_METHOD(donor_fixture, "upload_rate_kbps paces the blocks") {
   advance(1ms);
   CHECK(only<block_data>(sent_on(s)).size() == 2);
 }
+
+TEST_CASE_METHOD(donor_fixture, "upload_rate_kbps paces a large request frame by frame") {
+  // 150 blocks of 1 KiB: frames of 64, 64 and 22 blocks; at 8 kbit/s one block takes 1024 ms.
+  auto big = image(150 * 1024, 23, 6);
+  write_bytes(dir.path("big.img"), big.bytes);
+  write_bytes(dir.path("big.fwm"), encode_manifest_file(big.manifest));
+  ctx->config.donor.images = {{dir.path("big.img"), dir.path("big.fwm")}};
+  ctx->config.donor.upload_rate_kbps = 8;
+  start(false);
+  auto offers = offers_for(req);
+  REQUIRE(offers.size() == 1);
+  auto f = offers[0].fields;
+  auto s =
+    take_up(make_accept({f.request_id, f.challenge, "recipient-x", recipient_key.public_part(),
+                         big.manifest.fields.merkle_root, f.donor_key},
+                        recipient_key));
+  ask_blocks(s, 0, 150);
+  advance(0ms);
+  CHECK(only<block_data>(sent_on(s)).size() == 1); // the first frame leaves at once
+  advance(std::chrono::milliseconds(64 * 1024 - 1));
+  CHECK(only<block_data>(sent_on(s)).size() == 1);
+  advance(1ms);
+  CHECK(only<block_data>(sent_on(s)).size() == 2);
+  advance(std::chrono::milliseconds(64 * 1024));
+  auto blocks = only<block_data>(sent_on(s));
+  REQUIRE(blocks.size() == 3);
+  CHECK(blocks[2].first == 128);
+  CHECK(blocks[2].bytes.size() == 22 * 1024);
+}
