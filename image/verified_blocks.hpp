@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "messages/manifest.hpp"
+
+namespace fwrescue {
+
+/// Blocks of one image that were verified against its signed block digests and have stayed in
+/// this process's memory since. The flasher writes them as they are, without reading them back
+/// from the staging file and hashing them again: memory the process never gave up cannot change
+/// behind it the way a file on disk can.
+///
+/// The buffer spans the whole image. It is mapped without being touched, so only the pages of
+/// blocks actually put here take memory.
+class verified_blocks {
+public:
+  /// Room for the blocks of the image with this root and layout; fails when the memory cannot
+  /// be mapped.
+  static caf::expected<std::shared_ptr<verified_blocks>>
+  make(const digest& root, uint64_t image_size, uint32_t block_size);
+
+  ~verified_blocks();
+  verified_blocks(const verified_blocks&) = delete;
+  verified_blocks& operator=(const verified_blocks&) = delete;
+
+  /// Keeps block `index`, whose bytes the caller has verified. Returns false, keeping nothing,
+  /// when `bytes` is not exactly that block's length.
+  bool put(uint64_t index, std::span<const uint8_t> bytes);
+
+  bool holds(uint64_t index) const {
+    return index < held_.size() && held_[index];
+  }
+
+  /// The bytes of held blocks at [offset, offset + length) of the image.
+  std::span<const uint8_t> bytes(uint64_t offset, size_t length) const {
+    return {bytes_ + offset, length};
+  }
+
+  const digest& root() const {
+    return root_;
+  }
+
+private:
+  verified_blocks(const digest& root, uint64_t image_size, uint32_t block_size, uint8_t* bytes);
+  digest root_;
+  uint64_t image_size_;
+  uint32_t block_size_;
+  uint8_t* bytes_;
+  std::vector<bool> held_;
+};
+
+} // namespace fwrescue
