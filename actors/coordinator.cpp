@@ -281,7 +281,8 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
     },
     [=](transfer_done& d) {
       enter(self, recovery_phase::staged);
-      start_flash(self, flash_job{std::move(d.target), d.donor, std::move(d.staged)});
+      start_flash(self, flash_job{std::move(d.target), d.donor, std::move(d.staged),
+                                       std::move(d.verified)});
     },
     [=](transfer_failed& f) { attempt_failed(self, f.reason); },
     [=](flash_progress& p) {
@@ -290,8 +291,10 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
     },
     [=](flash_done& d) {
       auto& st = self->state;
-      st.ctx->log->info("coordinator", "flash written: {} of {} sectors differed",
-                        d.sectors_written, d.sectors_total);
+      st.ctx->log->info("coordinator",
+                        "flash written: {} of {} sectors differed (plan and check {} ms; erase, "
+                        "program, read back {} ms; final check {} ms)",
+                        d.sectors_written, d.sectors_total, d.plan_ms, d.write_ms, d.check_ms);
       // The flasher's last step read the whole flash back and checked it against the signed
       // root; that check is the verification (the monitor's next periodic check repeats it).
       enter(self, recovery_phase::verifying);

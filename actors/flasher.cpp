@@ -1,6 +1,7 @@
 #include "actors/flasher.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <numeric>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "common/error.hpp"
 #include "image/hash.hpp"
 #include "image/signing.hpp"
+#include "image/verified_blocks.hpp"
 
 namespace fwrescue {
 
@@ -98,18 +100,28 @@ uint64_t plan_chunk(uint32_t erase_size, uint32_t block_size) {
 /// What the flasher will write: the sectors that differ from the image, and their content as
 /// it was verified, so that nothing read after the check is written.
 struct flash_plan {
-  /// Sectors to rewrite, in ascending order.
-  std::vector<uint64_t> sectors;
-  /// Their content, erase_size bytes each, in the same order.
+  /// Neighbouring sectors to rewrite and their content (erase_size bytes per sector): in
+  /// `bytes`, or in the job's verified blocks when the run's blocks are all held there.
+  struct run {
+    uint64_t first_sector = 0;
+    uint64_t sector_count = 0;
+    std::span<const uint8_t> content;
+  };
+  /// In ascending order.
+  std::vector<run> runs;
+  uint64_t sector_count = 0;
+  /// Content assembled from the staging file and the flash, for the runs that need it.
   std::vector<uint8_t> bytes;
 };
 
-/// Where a block that failed its check before any erase came from.
-enum class block_source { staging, flash, neither };
+/// Where the planned content of a block is taken from; `neither` names a block that verified in
+/// no copy.
+enum class block_source { flash, staging, memory, neither };
 
 caf::error no_match(uint64_t block, block_source from) {
   switch (from) {
     case block_source::staging:
+    case block_source::memory:
       return fail(fmt::format("staged block {} does not match the signed Merkle root; the flash "
                               "is untouched",
                               block));
@@ -129,11 +141,12 @@ caf::error no_match(uint64_t block, block_source from) {
 /// checked against the signed manifest's digests (nothing unverified is written).
 ///
 /// Each block comes from the staging file when `job.staged` says it was staged, or else stays
-/// what the flash holds; a sector holding no staged block is not even read. When `job.staged`
-/// is empty (a restart, from the journal) or does not fit the image, a block comes from the
-/// staging file if its staged copy verifies, else from the flash if that verifies, and if
-/// neither does nothing is written. The manifest must carry its block digests (the transfer and
-/// the journal always keep them).
+/// what the flash holds; a sector holding no staged block is not even read. A staged block that
+/// `job.verified` holds is taken from memory as the transfer verified it, and not checked again.
+/// When `job.staged` is empty (a restart, from the journal) or does not fit the image, a block
+/// comes from the staging file if its staged copy verifies, else from the flash if that
+/// verifies, and if neither does nothing is written. The manifest must carry its block digests
+/// (the transfer and the journal always keep them).
 caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
                                       const flash_job& job) {
   const auto& target = job.target;
@@ -146,10 +159,20 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
                 "can be checked; the flash is untouched");
   bool known = job.staged.size() == n_blocks;
   auto staged_block = [&](uint64_t i) { return known ? bool{job.staged[i]} : true; };
+  // Staged blocks verified in memory (known staged list only: a restart has no memory).
+  const verified_blocks* memory =
+    known && job.verified && job.verified->root() == m.merkle_root ? job.verified.get() : nullptr;
+  auto source_of = [&](uint64_t i) {
+    if (!staged_block(i))
+      return block_source::flash;
+    return memory && memory->holds(i) ? block_source::memory : block_source::staging;
+  };
   flash_plan plan;
   // Reserved, not touched: only the pages of sectors that change are ever filled. Each chunk's
-  // wanted content is assembled at the end of it, and only its changing sectors are kept.
+  // wanted content is assembled at the end of it, and only its changing sectors are kept. A run
+  // in `bytes` is recorded by its offset there until planning ends.
   plan.bytes.reserve(span_end);
+  std::vector<size_t> offset_in_bytes;
   auto chunk = plan_chunk(geo.erase_size, m.block_size);
   std::vector<uint8_t> have;
   std::vector<digest> digests;
@@ -167,30 +190,53 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
   // Plans the bytes [off, off + n), whole blocks and whole sectors.
   auto plan_range = [&](uint64_t off, size_t n) -> caf::error {
     auto [first, end] = blocks_of(off, off + n);
-    auto staged_here = known ? count_staged(off, off + n) : 0;
-    have.resize(n);
-    if (auto err = chip.read(off, have))
-      return err;
-    auto base = plan.bytes.size();
-    plan.bytes.resize(base + n);
-    auto want = std::span{plan.bytes}.subspan(base, n);
     auto in_image = static_cast<size_t>(std::min<uint64_t>(n, m.image_size - off));
+    // Content held whole in memory is planned where it lies.
+    bool in_memory = in_image == n;
+    for (auto i = first; in_memory && i < end; ++i)
+      in_memory = source_of(i) == block_source::memory;
+    // A block in memory was pulled because the flash did not hold it, so when no block straddles
+    // two sectors, every sector of such a range differs and the flash need not be read. (Had
+    // the flash changed to match since, a sector is rewritten with the same bytes.)
+    bool all_differ = in_memory && geo.erase_size % m.block_size == 0;
+    if (!all_differ) {
+      have.resize(n);
+      if (auto err = chip.read(off, have))
+        return err;
+    }
+    auto base = plan.bytes.size();
+    std::span<uint8_t> want;
     auto block_at = [&](std::span<uint8_t> bytes, uint64_t i) {
       return bytes.subspan((i - first) * m.block_size, m.block_length(i));
     };
-    // The wanted bytes: the staged blocks read straight into place, the rest as the flash has it.
-    if (!known || staged_here == end - first) {
-      if (auto err = staging.read(off, want.first(in_image)))
-        return err;
+    if (!in_memory) {
+      plan.bytes.resize(base + n);
+      want = std::span{plan.bytes}.subspan(base, n);
+    }
+    auto wanted = in_memory ? memory->bytes(off, n) : std::span<const uint8_t>{want};
+    // The wanted bytes: each run of blocks from where it comes (memory, staging file, or the
+    // flash as it is), and past the image's end, the flash as it is.
+    for (auto i = first; !in_memory && i < end;) {
+      auto from = source_of(i);
+      auto j = i + 1;
+      while (j < end && source_of(j) == from)
+        ++j;
+      auto a = (i - first) * m.block_size;
+      auto b = std::min<uint64_t>((j - first) * m.block_size, in_image);
+      auto into = want.subspan(a, b - a);
+      if (from == block_source::staging) {
+        if (auto err = staging.read(off + a, into))
+          return err;
+      } else {
+        auto src = from == block_source::memory ? memory->bytes(off + a, b - a)
+                                              : std::span<const uint8_t>{have}.subspan(a, b - a);
+        std::copy(src.begin(), src.end(), into.begin());
+      }
+      i = j;
+    }
+    if (!in_memory)
       std::copy(have.begin() + static_cast<ptrdiff_t>(in_image), have.end(),
                 want.begin() + static_cast<ptrdiff_t>(in_image));
-    } else {
-      std::copy(have.begin(), have.end(), want.begin());
-      for (auto i = first; i < end; ++i)
-        if (staged_block(i))
-          if (auto err = staging.read(i * m.block_size, block_at(want, i)))
-            return err;
-    }
     if (!known) {
       // Which copy of each block verifies: the staged one, else the flash's.
       digests.resize(end - first);
@@ -204,11 +250,12 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
         std::copy(from_flash.begin(), from_flash.end(), block_at(want, i).begin());
       }
     }
-    // Runs of sectors that differ are kept, moved down over the ones that do not; the blocks
-    // each run holds are checked together.
+    // Runs of sectors that differ are kept (in `bytes`, moved down over the ones that do not);
+    // the blocks each run holds are checked together.
     auto sector_differs = [&](size_t a) {
-      return !std::equal(want.begin() + static_cast<ptrdiff_t>(a),
-                         want.begin() + static_cast<ptrdiff_t>(a + geo.erase_size),
+      return all_differ
+             || !std::equal(wanted.begin() + static_cast<ptrdiff_t>(a),
+                         wanted.begin() + static_cast<ptrdiff_t>(a + geo.erase_size),
                          have.begin() + static_cast<ptrdiff_t>(a));
     };
     size_t kept = 0;
@@ -221,22 +268,39 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
       while (run_end < n && sector_differs(run_end))
         run_end += geo.erase_size;
       if (known) {
-        auto b0 = (off + at) / m.block_size;
+        // Every block the run holds, except those verified in memory, checked in runs.
         auto b1 = std::min(n_blocks, (off + run_end + m.block_size - 1) / m.block_size);
-        digests.resize(b1 - b0);
-        auto from = (b0 - first) * m.block_size;
-        auto to = std::min<uint64_t>((b1 - first) * m.block_size, in_image);
-        leaf_digests(m.hash, m.block_size, b0, want.subspan(from, to - from), digests,
-                     hash_threads());
-        for (auto i = b0; i < b1; ++i)
-          if (digests[i - b0] != target.block_digests[i])
-            return no_match(i, staged_block(i) ? block_source::staging : block_source::flash);
+        for (auto b0 = (off + at) / m.block_size; b0 < b1;) {
+          if (source_of(b0) == block_source::memory) {
+            ++b0;
+            continue;
+          }
+          auto e = b0 + 1;
+          while (e < b1 && source_of(e) != block_source::memory)
+            ++e;
+          digests.resize(e - b0);
+          auto from = (b0 - first) * m.block_size;
+          auto to = std::min<uint64_t>((e - first) * m.block_size, in_image);
+          leaf_digests(m.hash, m.block_size, b0, wanted.subspan(from, to - from), digests,
+                       hash_threads());
+          for (auto i = b0; i < e; ++i)
+            if (digests[i - b0] != target.block_digests[i])
+              return no_match(i, source_of(i));
+          b0 = e;
+        }
       }
-      for (auto a = at; a < run_end; a += geo.erase_size)
-        plan.sectors.push_back((off + a) / geo.erase_size);
-      if (kept != at)
-        std::memmove(want.data() + kept, want.data() + at, run_end - at);
-      kept += run_end - at;
+      auto sectors = (run_end - at) / geo.erase_size;
+      plan.runs.push_back({(off + at) / geo.erase_size, sectors, {}});
+      plan.sector_count += sectors;
+      if (in_memory) {
+        plan.runs.back().content = wanted.subspan(at, run_end - at);
+        offset_in_bytes.push_back(0);
+      } else {
+        if (kept != at)
+          std::memmove(want.data() + kept, want.data() + at, run_end - at);
+        offset_in_bytes.push_back(base + kept);
+        kept += run_end - at;
+      }
       at = run_end;
     }
     plan.bytes.resize(base + kept);
@@ -264,7 +328,10 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
       at = run_end;
     }
   }
-
+  for (size_t k = 0; k < plan.runs.size(); ++k)
+    if (plan.runs[k].content.empty())
+      plan.runs[k].content = std::span{plan.bytes}.subspan(
+        offset_in_bytes[k], plan.runs[k].sector_count * geo.erase_size);
   return plan;
 }
 
@@ -292,6 +359,12 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
         {recovery_journal::phase::flashing, job.target, job.donor, power_before}))
     return err;
 
+  using clock = std::chrono::steady_clock;
+  auto ms_since = [](clock::time_point t) {
+    return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t).count());
+  };
+  auto t = clock::now();
   auto staging = staging_file::open(ctx.store->staging_path(), m.image_size);
   if (!staging)
     return staging.error();
@@ -304,26 +377,28 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
   if (auto err = chip.set_write_protect(false))
     return err;
   auto sectors = (m.image_size + geo.erase_size - 1) / geo.erase_size;
-  const auto& todo = plan->sectors;
-  flash_done result{todo.size(), sectors, {}};
+  flash_done result{plan->sector_count, sectors, {}};
+  result.plan_ms = ms_since(t);
+  t = clock::now();
   std::vector<uint8_t> scratch;
-  // A run of neighbouring sectors, up to 256 KiB, is one erase and one program; progress is
-  // reported after each, often enough to watch a slow chip.
-  auto max_run = std::max<uint64_t>(1, (256 << 10) / geo.erase_size);
-  for (size_t k = 0; k < todo.size();) {
-    auto end = k + 1;
-    while (end < todo.size() && end - k < max_run && todo[end] == todo[end - 1] + 1)
-      ++end;
-    auto bytes = std::span{plan->bytes}.subspan(k * geo.erase_size, (end - k) * geo.erase_size);
-    if (auto err = write_run(chip, todo[k] * geo.erase_size, bytes, scratch))
-      return err;
-    k = end;
-    if (progress && k < todo.size())
-      progress({todo[k - 1] + 1, sectors});
+  // Up to 256 KiB of a run is one erase and one program; progress is reported after each, often
+  // enough to watch a slow chip.
+  auto max_piece = std::max<uint64_t>(1, (256 << 10) / geo.erase_size);
+  for (const auto& run : plan->runs) {
+    for (uint64_t k = 0; k < run.sector_count; k += max_piece) {
+      auto count = std::min(max_piece, run.sector_count - k);
+      auto bytes = run.content.subspan(k * geo.erase_size, count * geo.erase_size);
+      if (auto err = write_run(chip, (run.first_sector + k) * geo.erase_size, bytes, scratch))
+        return err;
+      if (progress)
+        progress({run.first_sector + k + count, sectors});
+    }
   }
   if (progress)
     progress({sectors, sectors});
   chip.set_write_protect(true);
+  result.write_ms = ms_since(t);
+  t = clock::now();
 
   // The final check reads the whole image back after the last write, so a write that disturbed
   // another sector is caught too.
@@ -332,6 +407,7 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
     return tree.error();
   result.check =
     flash_report_for(job.target, compare_blocks(*tree, job.target), "the image just written");
+  result.check_ms = ms_since(t);
   if (!result.check.ok())
     return fail("flash does not verify after writing: " + result.check.detail);
   if (auto err = ctx.store->set_installed_manifest(job.target))

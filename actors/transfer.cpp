@@ -45,6 +45,8 @@ void drop_donor(self_ptr self, const std::string& reason, bool bad_block = false
   st.session = 0;
   st.current.reset();
   st.outstanding.clear();
+  st.verifying = 0;
+  ++st.epoch;
   try_next(self);
 }
 
@@ -54,14 +56,15 @@ void drop_donor(self_ptr self, const std::string& reason, bool bad_block = false
 void fill_window(self_ptr self) {
   auto& st = self->state;
   auto window = st.ctx->config.recovery.block_window;
-  if (st.outstanding.size() > window / 2)
+  auto in_flight = [&] { return st.outstanding.size() + st.verifying; };
+  if (in_flight() > window / 2)
     return;
-  while (st.outstanding.size() < window && st.wanted_pos < st.wanted.size()) {
+  while (in_flight() < window && st.wanted_pos < st.wanted.size()) {
     auto first = st.wanted[st.wanted_pos++];
     if (st.have[first] || st.outstanding.count(first))
       continue;
     uint32_t count = 1;
-    while (st.outstanding.size() + count < window && st.wanted_pos < st.wanted.size()
+    while (in_flight() + count < window && st.wanted_pos < st.wanted.size()
            && st.wanted[st.wanted_pos] == first + count && !st.have[first + count]) {
       ++count;
       ++st.wanted_pos;
@@ -87,15 +90,8 @@ void finish(self_ptr self) {
   st.session = 0;
   st.current.reset();
   st.at = transfer_state::phase::idle;
-  tell_coordinator(
-    self, caf::make_message(transfer_done{st.target, donor, st.pulled, st.reused, st.staged}));
-}
-
-/// Marks block `i` as present when `bytes` is its verified content.
-bool matches(const transfer_state& st, uint64_t i, std::span<const uint8_t> bytes) {
-  const auto& m = st.target.fields;
-  return bytes.size() == m.block_length(i)
-         && leaf_digest(m.hash, i, bytes) == st.target.block_digests[i];
+  tell_coordinator(self, caf::make_message(transfer_done{st.target, donor, st.pulled, st.reused,
+                                                         st.staged, std::move(st.verified)}));
 }
 
 /// Marks as present every block not yet present and lying within the first `source_size` bytes
@@ -156,6 +152,18 @@ caf::error prepare_staging(self_ptr self) {
     st.staging = std::move(*staging);
     st.have.assign(n, false);
     st.pulled = 0;
+    st.verified.reset();
+    auto limit = uint64_t{st.ctx->config.recovery.verified_in_memory_mib} << 20;
+    if (m.image_size <= limit) {
+      auto memory = verified_blocks::make(m.merkle_root, m.image_size, m.block_size);
+      if (memory)
+        st.verified = std::move(*memory);
+      else
+        st.ctx->log->warn("transfer",
+                          "not keeping verified blocks in memory ({}); the flasher will read "
+                          "them back from the staging file and check them again",
+                          describe(memory.error()));
+    }
     auto journal = st.ctx->store->journal();
     bool resuming = journal && *journal && (*journal)->target.fields.merkle_root == m.merkle_root;
     uint64_t from_staging = 0;
@@ -219,33 +227,59 @@ void on_digests(self_ptr self, const leaves& l) {
   fill_window(self);
 }
 
-/// A run of blocks from the donor: each must have been requested and must verify; the verified
-/// ones are staged in order, and the first that fails drops the donor.
+/// A run of blocks from the donor: each must have been requested and be whole. The run goes to
+/// a verifier; on_verified stages what verifies.
 void on_blocks(self_ptr self, block_data& b) {
   auto& st = self->state;
   const auto& m = st.target.fields;
   auto n = m.block_count();
-  auto before = st.have_count;
   size_t at = 0;
-  for (auto i = b.first; at < b.bytes.size(); ++i) {
+  auto i = b.first;
+  for (; at < b.bytes.size(); ++i) {
     if (st.at != transfer_state::phase::pulling || i >= n || !st.outstanding.count(i))
       return drop_donor(self, fmt::format("sent block {}, which was not requested", i));
     auto length = m.block_length(i);
     if (b.bytes.size() - at < length)
       return drop_donor(self, fmt::format("sent block {} cut short ({} of {} bytes)", i,
                                           b.bytes.size() - at, length));
-    auto bytes = std::span{b.bytes}.subspan(at, length);
-    if (!matches(st, i, bytes))
-      return drop_donor(self, fmt::format("block {} failed verification", i), true);
+    at += length;
+  }
+  for (auto k = b.first; k < i; ++k)
+    st.outstanding.erase(k);
+  st.verifying += i - b.first;
+  verify_run run{st.epoch, b.first, std::move(b.bytes), m.hash, m.block_size,
+                 std::vector<digest>(st.target.block_digests.begin() + static_cast<ptrdiff_t>(b.first),
+                                     st.target.block_digests.begin() + static_cast<ptrdiff_t>(i))};
+  auto& verifier = st.verifiers[st.next_verifier++ % st.verifiers.size()];
+  self->send(verifier, std::move(run));
+  fill_window(self);
+}
+
+/// A run back from a verifier: its verified blocks are staged in order, and a bad one drops the
+/// donor.
+void on_verified(self_ptr self, run_verified& r) {
+  auto& st = self->state;
+  if (r.epoch != st.epoch)
+    return;
+  const auto& m = st.target.fields;
+  auto n = m.block_count();
+  auto before = st.have_count;
+  st.verifying -= r.count;
+  size_t at = 0;
+  for (auto i = r.first; i < r.first + r.good; ++i) {
+    auto bytes = std::span{r.bytes}.subspan(at, m.block_length(i));
     if (auto err = st.staging->write(i * m.block_size, bytes))
       return drop_donor(self, describe(err));
-    st.outstanding.erase(i);
+    if (st.verified)
+      st.verified->put(i, bytes);
     st.have[i] = true;
     st.staged[i] = true;
     ++st.have_count;
     ++st.pulled;
-    at += length;
+    at += bytes.size();
   }
+  if (r.good < r.count)
+    return drop_donor(self, fmt::format("block {} failed verification", r.first + r.good), true);
   if (st.have_count / 64 != before / 64 || st.have_count == n)
     tell_coordinator(self, caf::make_message(transfer_progress{donor_name(st), st.have_count, n}));
   if (st.have_count == n)
@@ -330,8 +364,25 @@ void watchdog(self_ptr self, uint64_t seen) {
 
 } // namespace
 
+caf::behavior block_verifier::make_behavior() {
+  return {
+    [this](verify_run& r) {
+      std::vector<digest> got(r.expected.size());
+      leaf_digests(r.alg, r.block_size, r.first, r.bytes, got, 1);
+      uint64_t good = 0;
+      while (good < got.size() && got[good] == r.expected[good])
+        ++good;
+      send(caf::actor_cast<caf::actor>(current_sender()),
+           run_verified{r.epoch, r.first, std::move(r.bytes), good, got.size()});
+    },
+  };
+}
+
 caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ctx) {
   self->state.ctx = ctx;
+  // One verifier per core the hashing may use; linked, so they end with the transfer.
+  for (unsigned k = 0; k < hash_threads(); ++k)
+    self->state.verifiers.push_back(self->spawn<block_verifier, caf::linked>());
   return {
     [=](start_atom) {},
     [=](transfer_job& job) {
@@ -342,6 +393,8 @@ caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ct
       // changed blocks an earlier attempt found there (staged blocks are found again in the
       // staging file, by their digests, when the journal names the same image).
       st.staged_root = digest{};
+      st.verifying = 0;
+      ++st.epoch;
       st.queue = std::move(job.candidates);
       st.next = 0;
       st.failures.clear();
@@ -363,6 +416,7 @@ caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ct
       st.at = transfer_state::phase::confirming;
     },
     [=](session_message& sm) { on_message(self, sm); },
+    [=](run_verified& r) { on_verified(self, r); },
     [=](session_closed_event& ev) {
       if (ev.id == self->state.session) {
         self->state.session = 0;

@@ -13,6 +13,7 @@
 #include "actors/node_context.hpp"
 #include "actors/router.hpp"
 #include "actors/staging_file.hpp"
+#include "image/verified_blocks.hpp"
 #include "messages/node_events.hpp"
 
 namespace fwrescue {
@@ -24,6 +25,39 @@ struct transfer_job {
   /// The monitor's last check of the flash; its bad blocks are not scanned for reuse when the
   /// target is the image it checked against.
   flash_report flash_check = {};
+};
+
+/// Transfer -> a block verifier: hash a run of received blocks and compare each to its signed
+/// digest. The bytes travel with the messages (moved, not copied).
+struct verify_run {
+  /// transfer_state::epoch when the run was received; a result from an earlier one is ignored.
+  uint64_t epoch = 0;
+  uint64_t first = 0;
+  std::vector<uint8_t> bytes;
+  hash_algorithm alg = hash_algorithm::blake2b_256;
+  uint32_t block_size = 0;
+  /// The signed digest of each block of the run.
+  std::vector<digest> expected;
+};
+
+/// A block verifier -> transfer: the run back, with how many of its blocks verified.
+struct run_verified {
+  uint64_t epoch = 0;
+  uint64_t first = 0;
+  std::vector<uint8_t> bytes;
+  /// Blocks from the first that verified; fewer than the run holds names the first bad one.
+  uint64_t good = 0;
+  uint64_t count = 0;
+};
+
+/// Hashes runs of blocks for the transfer, so that blocks are verified on other threads while
+/// the transfer stages the ones already verified and the next ones arrive. (A class rather than
+/// a function: CAF 0.17 spawns a function without arguments through a null pointer.)
+class block_verifier : public caf::event_based_actor {
+public:
+  explicit block_verifier(caf::actor_config& cfg) : caf::event_based_actor(cfg) {
+  }
+  caf::behavior make_behavior() override;
 };
 
 struct transfer_state {
@@ -53,7 +87,17 @@ struct transfer_state {
   std::vector<uint64_t> wanted;
   size_t wanted_pos = 0;
   std::set<uint64_t> outstanding;
+  /// Blocks received and handed to a verifier, not yet back; with `outstanding`, they fill the
+  /// window.
+  uint64_t verifying = 0;
+  /// Bumped whenever the donor changes, so that verifier results for an earlier one are ignored.
+  uint64_t epoch = 0;
+  std::vector<caf::actor> verifiers;
+  size_t next_verifier = 0;
   std::unique_ptr<staging_file> staging;
+  /// The blocks pulled in this job, kept in memory as verified, for the flasher (null when the
+  /// image is larger than recovery.verified_in_memory_mib); handed over with transfer_done.
+  std::shared_ptr<verified_blocks> verified;
   uint64_t pulled = 0;
   uint64_t reused = 0;
 
@@ -75,3 +119,5 @@ caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ct
 } // namespace fwrescue
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::transfer_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::verify_run)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::run_verified)

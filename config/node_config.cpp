@@ -453,6 +453,7 @@ void read_recovery(table_reader r, recovery_config& rec) {
   r.text("policy", rec.policy, false, "a non-empty string (a policy name)", non_empty);
   r.integer("discovery_window_ms", rec.discovery_window_ms, 0, u32_max);
   r.integer("block_window", rec.block_window, 1, 1024);
+  r.integer("verified_in_memory_mib", rec.verified_in_memory_mib, 0, 4096);
   r.integer("block_timeout_ms", rec.block_timeout_ms, 1, u32_max);
   r.integer("max_attempts", rec.max_attempts, 1, u32_max);
   auto* initial = r.integer("backoff_initial_ms", rec.backoff_initial_ms, 0, u32_max);

@@ -53,7 +53,10 @@ struct recovery_config {
   /// How long to collect offers after an image request, in milliseconds.
   uint32_t discovery_window_ms = 300;
   /// Block requests kept outstanding during a transfer (1..1024).
-  uint32_t block_window = 32;
+  uint32_t block_window = 128;
+  /// Verified pulled blocks are also kept in memory when the image is at most this many MiB;
+  /// the flasher writes them without checking them again. 0 keeps none.
+  uint32_t verified_in_memory_mib = 64;
   /// A donor that sends nothing for this long is dropped.
   uint32_t block_timeout_ms = 2000;
   /// Whole attempts (discover, negotiate, transfer) before giving up.

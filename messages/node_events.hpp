@@ -4,6 +4,7 @@
 // protocol is messages/protocol.hpp), so CAF may carry them without serialisation support.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,8 @@
 #include "transports/transport.hpp"
 
 namespace fwrescue {
+
+class verified_blocks;
 
 // -- atoms ---------------------------------------------------------------------------------------
 
@@ -153,6 +156,8 @@ struct transfer_done {
   /// Per block: held by the staging file (pulled, or staged before a restart); the others
   /// verified on the flash and stay there.
   std::vector<bool> staged;
+  /// The blocks pulled, also kept in memory since they were verified (null when none are kept).
+  std::shared_ptr<const verified_blocks> verified = {};
 };
 
 struct transfer_failed {
@@ -170,6 +175,11 @@ struct flash_done {
   uint64_t sectors_total = 0;
   /// The check of the whole flash against the signed root after the last write.
   flash_report check;
+  /// Milliseconds spent planning (reading the sectors to rewrite, checking their blocks),
+  /// erasing, programming and reading back, and on the final check.
+  uint64_t plan_ms = 0;
+  uint64_t write_ms = 0;
+  uint64_t check_ms = 0;
 };
 
 struct flash_failed {
@@ -182,6 +192,9 @@ struct flash_job {
   std::string donor;
   /// transfer_done::staged; empty after a restart, when the flasher finds out block by block.
   std::vector<bool> staged = {};
+  /// transfer_done::verified: staged blocks the flasher takes from memory without checking them
+  /// again. Null after a restart.
+  std::shared_ptr<const verified_blocks> verified = {};
 };
 
 /// What the donor serves: the node's own image is (un)available.

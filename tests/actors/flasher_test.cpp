@@ -1,8 +1,10 @@
 #include "tests/actors/actor_fixture.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "actors/flasher.hpp"
+#include "image/verified_blocks.hpp"
 
 using namespace fwrescue;
 using namespace fwrescue::test;
@@ -29,6 +31,26 @@ struct flasher_fixture : actor_fixture {
   std::vector<uint8_t> flash_image_bytes() const {
     return {chip->cells().begin(),
             chip->cells().begin() + static_cast<ptrdiff_t>(img.bytes.size())};
+  }
+
+  std::vector<uint64_t> all_blocks() const {
+    std::vector<uint64_t> out(img.manifest.fields.block_count());
+    for (uint64_t i = 0; i < out.size(); ++i)
+      out[i] = i;
+    return out;
+  }
+
+  /// Memory holding the image's blocks `which`, as the transfer hands it over.
+  std::shared_ptr<const verified_blocks> keep_in_memory(const digest& root,
+                                                        const std::vector<uint64_t>& which) {
+    const auto& f = img.manifest.fields;
+    auto memory = verified_blocks::make(root, f.image_size, f.block_size);
+    REQUIRE(memory);
+    for (auto i : which) {
+      auto at = img.bytes.begin() + static_cast<ptrdiff_t>(i * f.block_size);
+      REQUIRE((*memory)->put(i, {at, at + f.block_length(i)}));
+    }
+    return *memory;
   }
 
   caf::expected<flash_done> flash() {
@@ -262,6 +284,93 @@ TEST_CASE_METHOD(flasher_fixture,
   CHECK(describe(done.error())
         == "block 17 on the flash no longer matches the signed Merkle root (it changed since it "
            "was checked); the flash is untouched");
+  CHECK(chip->cells() == before);
+}
+
+TEST_CASE_METHOD(flasher_fixture, "blocks kept in memory are written as verified, not read "
+                                  "back from the staging file") {
+  damage_sector(2);
+  damage_sector(5);
+  // The blocks of sectors 2 and 5 were pulled (1 KiB blocks, 4 per sector). The staging file
+  // changed after the transfer; the transfer's memory did not.
+  write_bytes(store->staging_path(), std::vector<uint8_t>(img.bytes.size(), 0));
+  job.staged.assign(img.manifest.fields.block_count(), false);
+  std::vector<uint64_t> pulled;
+  for (uint64_t i : {8, 9, 10, 11, 20, 21, 22, 23}) {
+    job.staged[i] = true;
+    pulled.push_back(i);
+  }
+  job.verified = keep_in_memory(img.manifest.fields.merkle_root, pulled);
+  auto done = flash();
+  REQUIRE(done);
+  CHECK(done->sectors_written == 2);
+  CHECK(flash_image_bytes() == img.bytes);
+  CHECK(done->check.ok());
+}
+
+TEST_CASE_METHOD(flasher_fixture, "sectors of pulled blocks are written without reading the "
+                                  "flash first") {
+  // Every block was pulled (the flash is blank), so every sector differs: the flash is read only
+  // to check what was written.
+  std::fill(chip->cells().begin(), chip->cells().end(), uint8_t{0xff});
+  job.staged.assign(img.manifest.fields.block_count(), true);
+  job.verified = keep_in_memory(img.manifest.fields.merkle_root, all_blocks());
+  std::optional<uint64_t> reads_before_erase;
+  chip->after_erase = [&](uint64_t, uint64_t) {
+    if (!reads_before_erase)
+      reads_before_erase = chip->read_calls();
+  };
+  auto done = flash();
+  REQUIRE(done);
+  CHECK(done->sectors_written == 8);
+  REQUIRE(reads_before_erase);
+  CHECK(*reads_before_erase == 0);
+  CHECK(flash_image_bytes() == img.bytes);
+}
+
+TEST_CASE_METHOD(flasher_fixture, "a sector with blocks from memory and from the staging file "
+                                  "checks the staged ones") {
+  // 1 KiB blocks: sector 2 holds blocks 8..11. 8 and 9 are in memory (their staged copies are
+  // wrong and must not matter), 10 only in the staging file, and its staged copy is wrong.
+  auto bs = img.manifest.fields.block_size;
+  REQUIRE(bs == 1024);
+  damage_sector(2);
+  auto staged = img.bytes;
+  staged[8 * 1024] ^= 0x01;
+  staged[9 * 1024] ^= 0x01;
+  staged[10 * 1024 + 3] ^= 0x01;
+  write_bytes(store->staging_path(), staged);
+  job.staged.assign(img.manifest.fields.block_count(), false);
+  for (uint64_t i : {8, 9, 10, 11})
+    job.staged[i] = true;
+  job.verified = keep_in_memory(img.manifest.fields.merkle_root, {8, 9});
+  auto before = chip->cells();
+  auto done = flash();
+  REQUIRE_FALSE(done);
+  CHECK(describe(done.error())
+        == "staged block 10 does not match the signed Merkle root; the flash is untouched");
+  CHECK(chip->cells() == before);
+
+  // With block 10 staged right, the sector is written from both.
+  staged[10 * 1024 + 3] ^= 0x01;
+  write_bytes(store->staging_path(), staged);
+  done = flash();
+  REQUIRE(done);
+  CHECK(done->sectors_written == 1);
+  CHECK(flash_image_bytes() == img.bytes);
+}
+
+TEST_CASE_METHOD(flasher_fixture, "blocks kept in memory for another image are not used") {
+  damage_sector(2);
+  write_bytes(store->staging_path(), std::vector<uint8_t>(img.bytes.size(), 0));
+  job.staged.assign(img.manifest.fields.block_count(), true);
+  digest other = img.manifest.fields.merkle_root;
+  other[0] ^= 0xff;
+  job.verified = keep_in_memory(other, all_blocks());
+  auto before = chip->cells();
+  auto done = flash();
+  REQUIRE_FALSE(done);
+  CHECK(describe(done.error()).find("staged block 0 does not match") == 0);
   CHECK(chip->cells() == before);
 }
 

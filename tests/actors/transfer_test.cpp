@@ -1,10 +1,12 @@
 #include "tests/actors/actor_fixture.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "actors/transfer.hpp"
 #include "common/file_io.hpp"
+#include "image/verified_blocks.hpp"
 
 using namespace fwrescue;
 using namespace fwrescue::test;
@@ -110,18 +112,29 @@ struct transfer_fixture : actor_fixture {
     return *bytes;
   }
 
-  /// The last transfer_done lists exactly `blocks` as staged, and the staging file holds them.
-  void check_staged_blocks(const std::set<uint64_t>& blocks) {
+  /// The last transfer_done lists exactly `blocks` as staged, and the staging file holds them;
+  /// the memory handed to the flasher holds those of them that were `pulled` (all by default).
+  void check_staged_blocks(const std::set<uint64_t>& blocks,
+                           std::optional<std::set<uint64_t>> pulled = {}) {
+    if (!pulled)
+      pulled = blocks;
     REQUIRE(coordinator->count<transfer_done>() >= 1);
     auto d = coordinator->last<transfer_done>();
     REQUIRE(d.staged.size() == 32);
+    REQUIRE(d.verified);
+    CHECK(d.verified->root() == img.manifest.fields.merkle_root);
     auto file = staged();
     for (uint64_t i = 0; i < 32; ++i) {
       INFO("block " << i);
       CHECK(d.staged[i] == (blocks.count(i) == 1));
+      CHECK(d.verified->holds(i) == (pulled->count(i) == 1));
       if (blocks.count(i))
         CHECK(std::equal(file.begin() + static_cast<ptrdiff_t>(i * 1024),
                          file.begin() + static_cast<ptrdiff_t>((i + 1) * 1024), block(i).begin()));
+      if (pulled->count(i)) {
+        auto kept = d.verified->bytes(i * 1024, 1024);
+        CHECK(std::equal(kept.begin(), kept.end(), block(i).begin()));
+      }
     }
   }
 
@@ -447,7 +460,7 @@ TEST_CASE_METHOD(transfer_fixture, "a new attempt looks at the flash again") {
   confirm(s2);
   serve(s2);
   CHECK(as_set(requested(s2)) == std::set<uint64_t>{9});
-  check_staged_blocks({3, 9});
+  check_staged_blocks({3, 9}, std::set<uint64_t>{9}); // 3 was staged by the first attempt
 }
 
 TEST_CASE_METHOD(transfer_fixture, "an interrupted transfer of the same image resumes") {
@@ -468,6 +481,28 @@ TEST_CASE_METHOD(transfer_fixture, "an interrupted transfer of the same image re
   auto d = coordinator->last<transfer_done>();
   CHECK(d.blocks_pulled == 16);
   CHECK(d.blocks_reused == 16);
+  // Every block is staged; only the pulled ones are in memory (the flasher checks the others in
+  // the staging file again).
+  std::set<uint64_t> all, pulled;
+  for (uint64_t i = 0; i < 32; ++i) {
+    all.insert(i);
+    if (i >= 16)
+      pulled.insert(i);
+  }
+  check_staged_blocks(all, pulled);
+}
+
+TEST_CASE_METHOD(transfer_fixture, "an image larger than the memory limit is only staged") {
+  ctx->config.recovery.verified_in_memory_mib = 0;
+  start({&donor_a});
+  auto s = session_to(donor_a);
+  confirm(s);
+  serve(s);
+  REQUIRE(coordinator->count<transfer_done>() == 1);
+  auto d = coordinator->last<transfer_done>();
+  CHECK(d.blocks_pulled == 32);
+  CHECK_FALSE(d.verified); // the flasher checks the staging file instead
+  CHECK(staged() == img.bytes);
 }
 
 TEST_CASE_METHOD(transfer_fixture, "a staged block that does not verify is pulled again") {
@@ -519,4 +554,24 @@ TEST_CASE_METHOD(transfer_fixture, "every donor gets a whole block timeout, also
   CHECK(why.find("donor-b: sent nothing for 2000 ms") != std::string::npos);
   CHECK(why.find("donor-c: sent nothing for 2000 ms") != std::string::npos);
   CHECK(why.find("donor-a") == std::string::npos); // reasons of an earlier attempt are gone
+}
+
+TEST_CASE_METHOD(transfer_fixture, "a block verified for a dropped donor does not count for the "
+                                   "next one") {
+  start({&donor_a, &donor_b});
+  auto a = session_to(donor_a);
+  confirm(a);
+  auto epoch_a = state_of<transfer_state>(xfer).epoch;
+  link->close_by_peer(a);
+  run();
+  // A verifier's answer about a run donor A sent, arriving after A was dropped.
+  caf::anon_send(xfer, run_verified{epoch_a, 0, block(0), 1, 1});
+  run();
+  auto b = session_to(donor_b);
+  confirm(b);
+  serve(b);
+  CHECK(requested(b).size() == 32); // block 0 too: nothing from A was taken
+  REQUIRE(coordinator->count<transfer_done>() == 1);
+  CHECK(coordinator->last<transfer_done>().blocks_pulled == 32);
+  CHECK(staged() == img.bytes);
 }

@@ -73,6 +73,7 @@ TEST_CASE("a config with only the required keys gets every default") {
   CHECK(cfg->recovery.policy == rec.policy);
   CHECK(cfg->recovery.discovery_window_ms == rec.discovery_window_ms);
   CHECK(cfg->recovery.block_window == rec.block_window);
+  CHECK(cfg->recovery.verified_in_memory_mib == rec.verified_in_memory_mib);
   CHECK(cfg->recovery.block_timeout_ms == rec.block_timeout_ms);
   CHECK(cfg->recovery.max_attempts == rec.max_attempts);
   CHECK(cfg->recovery.backoff_initial_ms == rec.backoff_initial_ms);
@@ -133,6 +134,7 @@ auto_recover = false
 policy = "first-responder"
 discovery_window_ms = 0
 block_window = 1024
+verified_in_memory_mib = 0
 block_timeout_ms = 1
 max_attempts = 1
 backoff_initial_ms = 7
@@ -196,6 +198,7 @@ restart_window_s = 1
   CHECK(cfg->recovery.policy == "first-responder");
   CHECK(cfg->recovery.discovery_window_ms == 0);
   CHECK(cfg->recovery.block_window == 1024);
+  CHECK(cfg->recovery.verified_in_memory_mib == 0);
   CHECK(cfg->recovery.block_timeout_ms == 1);
   CHECK(cfg->recovery.max_attempts == 1);
   CHECK(cfg->recovery.backoff_initial_ms == 7);
@@ -282,6 +285,9 @@ TEST_CASE("errors name the file, the line and the key in one line") {
     CHECK(error_of(minimal + "[recovery]\nblock_window = 0\n")
           == "peer.toml:13: key 'recovery.block_window': expected an integer from 1 to 1024, "
              "got 0");
+    CHECK(error_of(minimal + "[recovery]\nverified_in_memory_mib = 5000\n")
+          == "peer.toml:13: key 'recovery.verified_in_memory_mib': expected an integer from 0 to "
+             "4096, got 5000");
     CHECK(error_of(minimal + "[monitor]\ninterval_s = 4294967296\n")
           == "peer.toml:13: key 'monitor.interval_s': expected an integer from 0 to 4294967295, "
              "got 4294967296");

@@ -36,8 +36,9 @@ cluster_node() {
     [node.log_level]='"info"'
     [monitor.interval_s]=0 [monitor.auto_recover]=true
     [recovery.policy]='"prefer-console"' [recovery.discovery_window_ms]=300
-    [recovery.block_window]=32 [recovery.block_timeout_ms]=2000 [recovery.max_attempts]=3
+    [recovery.block_window]=128 [recovery.block_timeout_ms]=2000 [recovery.max_attempts]=3
     [recovery.backoff_initial_ms]=100 [recovery.backoff_max_ms]=1000
+    [recovery.verified_in_memory_mib]=64
     [donor.serve_installed]=true [donor.max_uploads]=2 [donor.upload_rate_kbps]=0
     [flash.erase_us]=0 [flash.program_us]=0 [host_power.during_flash]='"off"'
     [trust.svn_floor]=0
@@ -57,6 +58,7 @@ cluster_node() {
     printf 'block_timeout_ms = %s\nmax_attempts = %s\nbackoff_initial_ms = %s\nbackoff_max_ms = %s\n' \
       "${v[recovery.block_timeout_ms]}" "${v[recovery.max_attempts]}" \
       "${v[recovery.backoff_initial_ms]}" "${v[recovery.backoff_max_ms]}"
+    printf 'verified_in_memory_mib = %s\n' "${v[recovery.verified_in_memory_mib]}"
     printf '[donor]\nserve_installed = %s\nmax_uploads = %s\nupload_rate_kbps = %s\n' \
       "${v[donor.serve_installed]}" "${v[donor.max_uploads]}" "${v[donor.upload_rate_kbps]}"
     if [ "$role" = console ]; then
