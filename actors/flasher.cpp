@@ -110,6 +110,9 @@ struct flash_plan {
   /// In ascending order.
   std::vector<run> runs;
   uint64_t sector_count = 0;
+  /// Blocks lying whole in a run whose content is the flash's own (checked): not in the staging
+  /// file, yet erased with their sector.
+  std::vector<uint64_t> from_flash;
   /// Content assembled from the staging file and the flash, for the runs that need it.
   std::vector<uint8_t> bytes;
 };
@@ -237,6 +240,9 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
     if (!in_memory)
       std::copy(have.begin() + static_cast<ptrdiff_t>(in_image), have.end(),
                 want.begin() + static_cast<ptrdiff_t>(in_image));
+    std::vector<bool> flash_copy(end - first, false);
+    for (auto i = first; known && i < end; ++i)
+      flash_copy[i - first] = source_of(i) == block_source::flash;
     if (!known) {
       // Which copy of each block verifies: the staged one, else the flash's.
       digests.resize(end - first);
@@ -248,6 +254,7 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
         if (leaf_digest(m.hash, i, from_flash) != target.block_digests[i])
           return no_match(i, block_source::neither);
         std::copy(from_flash.begin(), from_flash.end(), block_at(want, i).begin());
+        flash_copy[i - first] = true;
       }
     }
     // Runs of sectors that differ are kept (in `bytes`, moved down over the ones that do not);
@@ -289,6 +296,10 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
           b0 = e;
         }
       }
+      for (auto i = (off + at + m.block_size - 1) / m.block_size;
+           i < n_blocks && (i + 1) * m.block_size <= off + run_end; ++i)
+        if (flash_copy[i - first])
+          plan.from_flash.push_back(i);
       auto sectors = (run_end - at) / geo.erase_size;
       plan.runs.push_back({(off + at) / geo.erase_size, sectors, {}});
       plan.sector_count += sectors;
@@ -335,6 +346,26 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
   return plan;
 }
 
+/// Copies the checked content of the blocks in `plan.from_flash` into the staging file and makes
+/// it durable, before anything is erased: should the daemon die between erasing such a block's
+/// sector and programming it, the resumed flash still finds a copy that verifies.
+caf::error stage_blocks_from_flash(staging_file& staging, const flash_plan& plan,
+                                   const manifest& m, uint32_t erase_size) {
+  if (plan.from_flash.empty())
+    return caf::none;
+  size_t k = 0;
+  for (auto i : plan.from_flash) {
+    auto offset = i * m.block_size;
+    while (offset >= (plan.runs[k].first_sector + plan.runs[k].sector_count) * erase_size)
+      ++k;
+    const auto& run = plan.runs[k];
+    auto bytes = run.content.subspan(offset - run.first_sector * erase_size, m.block_length(i));
+    if (auto err = staging.write(offset, bytes))
+      return err;
+  }
+  return staging.sync();
+}
+
 } // namespace
 
 caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& job,
@@ -371,6 +402,8 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
   auto plan = plan_writes(chip, **staging, job);
   if (!plan)
     return plan.error();
+  if (auto err = stage_blocks_from_flash(**staging, *plan, m, geo.erase_size))
+    return err;
 
   if (auto err = quiet_host(*ctx.power, ctx.config.host_power.during_flash, *before))
     return err;

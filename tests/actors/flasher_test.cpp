@@ -374,6 +374,32 @@ TEST_CASE_METHOD(flasher_fixture, "blocks kept in memory for another image are n
   CHECK(chip->cells() == before);
 }
 
+TEST_CASE_METHOD(flasher_fixture, "a block kept on the flash survives a crash between erasing "
+                                  "its sector and programming it") {
+  // 1 KiB blocks in 4 KiB sectors: block 16 was pulled, blocks 17..19 stay on the flash, all in
+  // sector 4. The first attempt dies after the erase (programming fails, as a daemon killed
+  // there would leave it).
+  auto bs = img.manifest.fields.block_size;
+  REQUIRE(bs == 1024);
+  chip->cells()[16 * 1024 + 1] ^= 0x01;
+  std::vector<uint8_t> staged(img.bytes.size(), 0);
+  std::copy(img.bytes.begin() + 16 * 1024, img.bytes.begin() + 17 * 1024,
+            staged.begin() + 16 * 1024);
+  write_bytes(store->staging_path(), staged);
+  job.staged.assign(img.manifest.fields.block_count(), false);
+  job.staged[16] = true;
+  chip->fail_call(fake_flash::op::program, 1);
+  REQUIRE_FALSE(flash());
+  CHECK(std::all_of(chip->cells().begin() + 4 * 4096, chip->cells().begin() + 5 * 4096,
+                    [](uint8_t b) { return b == 0xff; })); // erased, not programmed
+
+  // The restarted daemon knows only the journal: no list of staged blocks, no memory.
+  job.staged.clear();
+  auto done = flash();
+  REQUIRE(done);
+  CHECK(flash_image_bytes() == img.bytes);
+}
+
 TEST_CASE_METHOD(flasher_fixture, "a manifest without its block digests is not flashed") {
   damage_sector(4);
   job.target.block_digests.clear();
