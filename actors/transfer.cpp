@@ -90,6 +90,8 @@ void finish(self_ptr self) {
   st.session = 0;
   st.current.reset();
   st.at = transfer_state::phase::idle;
+  // The flasher opens the staging file itself, and removes it once the recovery succeeds.
+  st.staging.reset();
   tell_coordinator(self, caf::make_message(transfer_done{st.target, donor, st.pulled, st.reused,
                                                          st.staged, std::move(st.verified)}));
 }

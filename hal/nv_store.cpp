@@ -308,6 +308,10 @@ caf::error nv_store::clear_journal() {
     return err;
   if (auto err = remove_file((fs::path{dir_} / journal_manifest_name).string()))
     return err;
+  // Without a journal the staged blocks are never used again (a transfer reuses them only when
+  // resuming the journal's image).
+  if (auto err = remove_file(staging_path()))
+    return err;
   return sync_dir(dir_);
 }
 

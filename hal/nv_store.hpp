@@ -60,6 +60,7 @@ public:
 
   caf::expected<std::optional<recovery_journal>> journal() const;
   caf::error write_journal(const recovery_journal& j);
+  /// Ends a recovery: removes the journal, its manifest and the staging file.
   caf::error clear_journal();
 
   /// The file blocks are staged in before flashing.

@@ -1,6 +1,7 @@
 #include "tests/actors/actor_fixture.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <optional>
 
 #include "actors/flasher.hpp"
@@ -78,6 +79,8 @@ TEST_CASE_METHOD(flasher_fixture, "only the sectors that differ are rewritten") 
   CHECK(done->check.detail.find("flash matches") != std::string::npos);
   // Protection is back on once the flash is written.
   CHECK(chip->write_protected());
+  // The recovery is over: nothing of it stays in the state directory.
+  CHECK_FALSE(std::filesystem::exists(store->staging_path()));
 }
 
 TEST_CASE_METHOD(flasher_fixture, "a flash that already matches is not erased at all") {
@@ -445,6 +448,7 @@ TEST_CASE_METHOD(flasher_fixture, "the flasher actor reports to the coordinator"
 
   SECTION("a failure becomes flash_failed") {
     damage_sector(6);
+    write_bytes(store->staging_path(), img.bytes); // staged anew: success removed the file
     chip->fail_call(fake_flash::op::erase, chip->erase_calls() + 1);
     caf::anon_send(flasher_actor, job);
     run();

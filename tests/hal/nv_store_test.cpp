@@ -189,8 +189,9 @@ TEST_CASE("the journal survives a round trip in every phase and is cleared with 
         == "phase flashing\ndonor node-7\npower_before reset_held\n");
   CHECK(s.files() == std::set<std::string>{"journal", "journal.fwm"});
 
+  s.put("staging.img", "blocks");
   REQUIRE_FALSE(s.nv.clear_journal());
-  CHECK(s.files().empty());
+  CHECK(s.files().empty()); // the staging file goes with the journal
   auto gone = s.nv.journal();
   REQUIRE(gone);
   CHECK_FALSE(gone->has_value());
