@@ -54,15 +54,26 @@ struct donor_fixture : actor_fixture {
     return out;
   }
 
-  /// The recipient's accept of `o`.
+  /// The recipient's accept of `o`, for the image with `root` (by default the fixture's).
   accept accept_of(const offer& o) {
-    accept_fields f{o.fields.request_id,
-                    o.fields.challenge,
-                    "recipient-x",
-                    recipient_key.public_part(),
-                    img.manifest.fields.merkle_root,
-                    o.fields.donor_key};
+    return accept_of(o, img.manifest.fields.merkle_root);
+  }
+  accept accept_of(const offer& o, const digest& root) {
+    accept_fields f{o.fields.request_id, o.fields.challenge, "recipient-x",
+                    recipient_key.public_part(), root, o.fields.donor_key};
     return make_accept(std::move(f), recipient_key);
+  }
+
+  /// Starts the donor serving `served` from its catalog, as its only image, and opens a session
+  /// from a recipient that accepts its offer.
+  session_id take_up_catalog_image(const test_image& served) {
+    write_bytes(dir.path("big.img"), served.bytes);
+    write_bytes(dir.path("big.fwm"), encode_manifest_file(served.manifest));
+    ctx->config.donor.images = {{dir.path("big.img"), dir.path("big.fwm")}};
+    start(false);
+    auto offers = offers_for(req);
+    REQUIRE(offers.size() == 1);
+    return take_up(accept_of(offers[0], served.manifest.fields.merkle_root));
   }
 
   /// Opens a session from the recipient and sends `a` on it.
@@ -273,11 +284,7 @@ TEST_CASE_METHOD(donor_fixture, "catalog images are offered only when their file
   CHECK(m->fields.merkle_root == good.manifest.fields.merkle_root);
 
   // A catalog block comes from the image file.
-  auto f = offers[0].fields;
-  auto a = make_accept({f.request_id, f.challenge, "recipient-x", recipient_key.public_part(),
-                        good.manifest.fields.merkle_root, f.donor_key},
-                       recipient_key);
-  auto s = take_up(a);
+  auto s = take_up(accept_of(offers[0], good.manifest.fields.merkle_root));
   ask_blocks(s, 15, 1);
   auto blocks = only<block_data>(sent_on(s));
   REQUIRE(blocks.size() == 1);
@@ -286,17 +293,7 @@ TEST_CASE_METHOD(donor_fixture, "catalog images are offered only when their file
 
 TEST_CASE_METHOD(donor_fixture, "a long request is answered in frames of at most 64 KiB") {
   auto big = image(200 * 1024, 23, 6); // 200 blocks of 1 KiB
-  write_bytes(dir.path("big.img"), big.bytes);
-  write_bytes(dir.path("big.fwm"), encode_manifest_file(big.manifest));
-  ctx->config.donor.images = {{dir.path("big.img"), dir.path("big.fwm")}};
-  start(false);
-  auto offers = offers_for(req);
-  REQUIRE(offers.size() == 1);
-  auto f = offers[0].fields;
-  auto s =
-    take_up(make_accept({f.request_id, f.challenge, "recipient-x", recipient_key.public_part(),
-                         big.manifest.fields.merkle_root, f.donor_key},
-                        recipient_key));
+  auto s = take_up_catalog_image(big);
   ask_blocks(s, 10, 150);
   auto blocks = only<block_data>(sent_on(s));
   REQUIRE(blocks.size() == 3);
@@ -330,18 +327,8 @@ TEST_CASE_METHOD(donor_fixture, "upload_rate_kbps paces the blocks") {
 TEST_CASE_METHOD(donor_fixture, "upload_rate_kbps paces a large request frame by frame") {
   // 150 blocks of 1 KiB: frames of 64, 64 and 22 blocks; at 8 kbit/s one block takes 1024 ms.
   auto big = image(150 * 1024, 23, 6);
-  write_bytes(dir.path("big.img"), big.bytes);
-  write_bytes(dir.path("big.fwm"), encode_manifest_file(big.manifest));
-  ctx->config.donor.images = {{dir.path("big.img"), dir.path("big.fwm")}};
   ctx->config.donor.upload_rate_kbps = 8;
-  start(false);
-  auto offers = offers_for(req);
-  REQUIRE(offers.size() == 1);
-  auto f = offers[0].fields;
-  auto s =
-    take_up(make_accept({f.request_id, f.challenge, "recipient-x", recipient_key.public_part(),
-                         big.manifest.fields.merkle_root, f.donor_key},
-                        recipient_key));
+  auto s = take_up_catalog_image(big);
   ask_blocks(s, 0, 150);
   advance(0ms);
   CHECK(only<block_data>(sent_on(s)).size() == 1); // the first frame leaves at once
