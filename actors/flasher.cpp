@@ -297,7 +297,7 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
         }
       }
       for (auto i = (off + at + m.block_size - 1) / m.block_size;
-           i < n_blocks && (i + 1) * m.block_size <= off + run_end; ++i)
+           i < n_blocks && i * m.block_size + m.block_length(i) <= off + run_end; ++i)
         if (flash_copy[i - first])
           plan.from_flash.push_back(i);
       auto sectors = (run_end - at) / geo.erase_size;

@@ -403,6 +403,28 @@ TEST_CASE_METHOD(flasher_fixture, "a block kept on the flash survives a crash be
   CHECK(flash_image_bytes() == img.bytes);
 }
 
+TEST_CASE_METHOD(flasher_fixture, "a short last block kept on the flash survives a crash too") {
+  // 31 KiB + 100 bytes in 1 KiB blocks: sector 7 holds blocks 28..31, and block 31 is 100
+  // bytes. Block 28 was pulled; 29..31 stay on the flash.
+  img = make_image(release_key, random_bytes(31 * 1024 + 100, 9), 7);
+  job = {img.manifest, "donor-a"};
+  std::copy(img.bytes.begin(), img.bytes.end(), chip->cells().begin());
+  chip->cells()[28 * 1024 + 1] ^= 0x01;
+  std::vector<uint8_t> staged(img.bytes.size(), 0);
+  std::copy(img.bytes.begin() + 28 * 1024, img.bytes.begin() + 29 * 1024,
+            staged.begin() + 28 * 1024);
+  write_bytes(store->staging_path(), staged);
+  job.staged.assign(img.manifest.fields.block_count(), false);
+  job.staged[28] = true;
+  chip->fail_call(fake_flash::op::program, 1);
+  REQUIRE_FALSE(flash());
+
+  job.staged.clear();
+  auto done = flash();
+  REQUIRE(done);
+  CHECK(flash_image_bytes() == img.bytes);
+}
+
 TEST_CASE_METHOD(flasher_fixture, "a manifest without its block digests is not flashed") {
   damage_sector(4);
   job.target.block_digests.clear();
