@@ -369,6 +369,7 @@ caf::error stage_blocks_from_flash(staging_file& staging, const flash_plan& plan
 } // namespace
 
 caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& job,
+                                      staging_file& staging,
                                       const std::function<void(const flash_progress&)>& progress) {
   const auto& m = job.target.fields;
   auto& chip = *ctx.chip;
@@ -396,13 +397,10 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
       std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t).count());
   };
   auto t = clock::now();
-  auto staging = staging_file::open(ctx.store->staging_path(), m.image_size);
-  if (!staging)
-    return staging.error();
-  auto plan = plan_writes(chip, **staging, job);
+  auto plan = plan_writes(chip, staging, job);
   if (!plan)
     return plan.error();
-  if (auto err = stage_blocks_from_flash(**staging, *plan, m, geo.erase_size))
+  if (auto err = stage_blocks_from_flash(staging, *plan, m, geo.erase_size))
     return err;
 
   if (auto err = quiet_host(*ctx.power, ctx.config.host_power.during_flash, *before))
@@ -414,6 +412,9 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
   result.plan_ms = ms_since(t);
   t = clock::now();
   std::vector<uint8_t> scratch;
+  // The final check hashes each piece as soon as it is written and read back, while the next
+  // ones are written.
+  write_check check{m, hash_threads()};
   // Up to 256 KiB of a run is one erase and one program; progress is reported after each, often
   // enough to watch a slow chip.
   auto max_piece = std::max<uint64_t>(1, (256 << 10) / geo.erase_size);
@@ -421,8 +422,10 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
     for (uint64_t k = 0; k < run.sector_count; k += max_piece) {
       auto count = std::min(max_piece, run.sector_count - k);
       auto bytes = run.content.subspan(k * geo.erase_size, count * geo.erase_size);
-      if (auto err = write_run(chip, (run.first_sector + k) * geo.erase_size, bytes, scratch))
+      auto offset = (run.first_sector + k) * geo.erase_size;
+      if (auto err = write_run(chip, offset, bytes, scratch))
         return err;
+      check.written(offset, bytes);
       if (progress)
         progress({run.first_sector + k + count, sectors});
     }
@@ -435,7 +438,7 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
 
   // The final check reads the whole image back after the last write, so a write that disturbed
   // another sector is caught too.
-  auto tree = hash_flash(chip, m.image_size, m.hash, m.block_size, hash_threads());
+  auto tree = check.finish(chip);
   if (!tree)
     return tree.error();
   result.check =
@@ -468,11 +471,16 @@ caf::behavior flasher(caf::stateful_actor<flasher_state>* self, context_ptr ctx)
       };
       if (self->state.hold)
         return tell(flash_failed{"safe hold: flash writes are disabled"});
-      auto result = flash_image(ctx, job, [&](const flash_progress& p) { tell(p); });
+      auto staging = staging_file::open(ctx.store->staging_path(), job.target.fields.image_size);
+      if (!staging)
+        return tell(flash_failed{describe(staging.error())});
+      auto result = flash_image(ctx, job, **staging, [&](const flash_progress& p) { tell(p); });
       if (result)
         tell(*result);
       else
         tell(flash_failed{describe(result.error())});
+      // Only now is the staging file closed: after a success it is already removed, and closing
+      // its last descriptor frees its page cache, which takes milliseconds for a large image.
     },
     [=](start_atom) {},
     [=](hold_atom) { self->state.hold = true; },

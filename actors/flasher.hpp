@@ -8,6 +8,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/node_context.hpp"
+#include "actors/staging_file.hpp"
 #include "messages/node_events.hpp"
 
 namespace fwrescue {
@@ -32,13 +33,16 @@ caf::behavior flasher(caf::stateful_actor<flasher_state>* self, context_ptr ctx)
 ///  3. power the host off or hold it in reset;
 ///  4. per run of those sectors: erase, program, read back and compare (one retry per sector);
 ///     the other sectors are not touched;
-///  5. read the whole image back, hash it (on hash_threads() threads) and compare with the root;
+///  5. read the whole image back, hash it (on hash_threads() threads) and compare with the root
+///     (write_check: blocks of a run are hashed from their checked content while the next runs
+///     are written, and compared with what is read back);
 ///  6. record the installed manifest, raise the svn floor, clear the journal;
 ///  7. restore the host's power state.
 /// The flash is never erased before step 2 succeeds, and a failure leaves the journal in place
 /// so a restarted daemon tries again. flash_done carries step 5's report: the recovery's final
 /// whole-image check.
 caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& job,
+                                      staging_file& staging,
                                       const std::function<void(const flash_progress&)>& progress);
 
 } // namespace fwrescue
