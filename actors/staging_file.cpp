@@ -17,6 +17,7 @@ namespace {
 
 /// Gathered writes go to the file once they reach this size.
 constexpr size_t gather_limit = 1 << 20;
+constexpr uint64_t submit_every = 4 << 20;
 
 caf::error io_error(const std::string& path, const char* op, const positional_io& io) {
   return make_error(errc::io_failure,
@@ -61,11 +62,17 @@ caf::error staging_file::flush() {
     return caf::none;
   auto io = pwrite_all(fd_, pending_offset_, pending_);
   auto err = io.error ? io_error(path_, "write", io) : caf::none;
-  if (!err)
-    // Start writing these pages to the disk now; sync() then waits for little. Only a hint:
-    // its failure changes nothing, sync() reports real errors.
-    ::sync_file_range(fd_, static_cast<off_t>(pending_offset_), static_cast<off_t>(pending_.size()),
-                      SYNC_FILE_RANGE_WRITE);
+  if (!err) {
+    unsubmitted_ += pending_.size();
+    // Every few megabytes, start writing the file's dirty pages to the disk; sync() then waits
+    // for little. Whole-file hints let the kernel build large writes even when blocks arrive out
+    // of order (a hint per gathered write made hundreds of small ones). Only a hint: its failure
+    // changes nothing, sync() reports real errors.
+    if (unsubmitted_ >= submit_every) {
+      ::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
+      unsubmitted_ = 0;
+    }
+  }
   pending_.clear();
   return err;
 }

@@ -15,8 +15,8 @@ namespace fwrescue {
 /// verified (the transfer actor writes only verified blocks).
 ///
 /// Writes that continue the previous one are gathered and written together, up to a megabyte,
-/// and each megabyte written starts its write-back to the disk at once, so that sync() at the
-/// end waits only for the last part. read() sees gathered bytes not yet written.
+/// and every few megabytes written start their write-back to the disk at once, so that sync()
+/// at the end waits only for the last part. read() sees gathered bytes not yet written.
 class staging_file {
 public:
   /// Opens (creating if needed) `path` and sizes it to `size` bytes, keeping existing content.
@@ -43,6 +43,8 @@ private:
   /// Gathered bytes for [pending_offset_, pending_offset_ + pending_.size()).
   uint64_t pending_offset_ = 0;
   std::vector<uint8_t> pending_;
+  /// Bytes written since write-back to the disk was last started.
+  uint64_t unsubmitted_ = 0;
 };
 
 } // namespace fwrescue
