@@ -1,6 +1,7 @@
 #include "actors/flash_check.hpp"
 
 #include <algorithm>
+#include <numeric>
 #include <vector>
 
 #include <fmt/format.h>
@@ -31,7 +32,7 @@ write_check::write_check(const manifest& m, unsigned threads)
   : m_(m), threads_(std::max(threads, 1u)), leaves_(m.block_count()),
     hashed_from_(m.block_count()) {
   for (unsigned k = 1; k < threads_; ++k)
-    helpers_.emplace_back([this] { hash_pieces(true); });
+    helpers_.emplace_back([this] { run_tasks(); });
 }
 
 write_check::~write_check() {
@@ -47,6 +48,45 @@ void write_check::stop() {
   helpers_.clear(); // joins
 }
 
+void write_check::push(std::function<void()> task) {
+  {
+    std::lock_guard lock{mutex_};
+    queue_.push_back(std::move(task));
+  }
+  wake_.notify_all();
+}
+
+bool write_check::run_one(std::unique_lock<std::mutex>& lock) {
+  if (queue_.empty())
+    return false;
+  auto task = std::move(queue_.front());
+  queue_.pop_front();
+  ++running_;
+  lock.unlock();
+  task();
+  lock.lock();
+  --running_;
+  wake_.notify_all();
+  return true;
+}
+
+void write_check::wait_for_tasks() {
+  // Everything queued has run when the queue is empty and no task is running.
+  std::unique_lock lock{mutex_};
+  while (!queue_.empty() || running_ > 0)
+    if (!run_one(lock))
+      wake_.wait(lock);
+}
+
+void write_check::run_tasks() {
+  std::unique_lock lock{mutex_};
+  for (;;) {
+    wake_.wait(lock, [&] { return !queue_.empty() || closed_; });
+    if (!run_one(lock) && closed_)
+      return;
+  }
+}
+
 void write_check::written(uint64_t offset, std::span<const uint8_t> content) {
   auto n = m_.block_count();
   auto first = (offset + m_.block_size - 1) / m_.block_size;
@@ -57,78 +97,71 @@ void write_check::written(uint64_t offset, std::span<const uint8_t> content) {
     return;
   auto from = first * m_.block_size - offset;
   auto to = (end - 1) * m_.block_size + m_.block_length(end - 1) - offset;
-  {
-    std::lock_guard lock{mutex_};
-    queue_.push_back({first, content.subspan(from, to - from)});
-  }
-  wake_.notify_one();
-}
-
-void write_check::hash_pieces(bool until_closed) {
-  for (;;) {
-    piece p;
-    {
-      std::unique_lock lock{mutex_};
-      wake_.wait(lock, [&] { return !queue_.empty() || closed_ || !until_closed; });
-      if (queue_.empty())
-        return;
-      p = queue_.front();
-      queue_.pop_front();
-    }
-    for (uint64_t i = p.first_block, at = 0; at < p.bytes.size(); ++i) {
-      auto block = p.bytes.subspan(at, m_.block_length(i));
+  push([this, first, bytes = content.subspan(from, to - from)] {
+    for (uint64_t i = first, at = 0; at < bytes.size(); ++i) {
+      auto block = bytes.subspan(at, m_.block_length(i));
       leaves_[i] = leaf_digest(m_.hash, i, block);
       hashed_from_[i] = block;
       at += block.size();
     }
+  });
+}
+
+void write_check::check_read(uint64_t first, uint64_t end, std::span<const uint8_t> bytes) {
+  auto base = first * m_.block_size;
+  for (auto i = first; i < end; ++i) {
+    auto read = bytes.subspan(i * m_.block_size - base, m_.block_length(i));
+    const auto& from = hashed_from_[i];
+    if (from.size() != read.size() || !std::equal(read.begin(), read.end(), from.begin()))
+      leaves_[i] = leaf_digest(m_.hash, i, read);
   }
 }
 
 caf::expected<merkle_tree> write_check::finish(flash& chip) {
-  // The caller's thread helps with what is still queued, then the helpers are joined.
-  hash_pieces(false);
-  stop();
   auto size = m_.image_size;
   if (size == 0 || size > chip.geometry().size)
     return make_error(
       errc::invalid_argument,
       fmt::format("image of {} bytes does not fit the {}-byte flash", size, chip.geometry().size));
+  // The written pieces are hashed first, this thread helping. Then the image is read a
+  // megabyte at a time on this thread, into a few buffers in turn, while the helpers compare
+  // and hash what was read; this thread helps whenever it waits for a free buffer.
+  wait_for_tasks();
   auto n = m_.block_count();
   auto per_chunk = std::max<uint64_t>(1, (1 << 20) / m_.block_size);
-  std::vector<uint8_t> buf;
-  std::vector<digest> digests;
-  for (uint64_t first = 0; first < n; first += per_chunk) {
+  std::vector<std::vector<uint8_t>> buffers(threads_ + 1);
+  std::vector<size_t> free_buffers(buffers.size());
+  std::iota(free_buffers.begin(), free_buffers.end(), size_t{0});
+  caf::error failure;
+  for (uint64_t first = 0; first < n && !failure; first += per_chunk) {
+    size_t k = 0;
+    {
+      std::unique_lock lock{mutex_};
+      while (free_buffers.empty())
+        if (!run_one(lock))
+          wake_.wait(lock);
+      k = free_buffers.back();
+      free_buffers.pop_back();
+    }
     auto end = std::min(n, first + per_chunk);
     auto base = first * m_.block_size;
+    auto& buf = buffers[k];
     buf.resize((end - 1) * m_.block_size + m_.block_length(end - 1) - base);
-    if (auto err = chip.read(base, buf))
-      return err;
-    auto block_at = [&](uint64_t i) {
-      return std::span{buf}.subspan(i * m_.block_size - base, m_.block_length(i));
-    };
-    auto kept = [&](uint64_t i) {
-      auto read = block_at(i);
-      const auto& from = hashed_from_[i];
-      return from.size() == read.size() && std::equal(read.begin(), read.end(), from.begin());
-    };
-    // Runs of blocks that keep no digest are hashed together, on every thread.
-    for (auto i = first; i < end;) {
-      if (kept(i)) {
-        ++i;
-        continue;
-      }
-      auto j = i + 1;
-      while (j < end && !kept(j))
-        ++j;
-      digests.resize(j - i);
-      auto from = i * m_.block_size - base;
-      auto to = (j - 1) * m_.block_size + m_.block_length(j - 1) - base;
-      leaf_digests(m_.hash, m_.block_size, i, std::span{buf}.subspan(from, to - from), digests,
-                   threads_);
-      std::copy(digests.begin(), digests.end(), leaves_.begin() + static_cast<ptrdiff_t>(i));
-      i = j;
+    if ((failure = chip.read(base, buf))) {
+      std::lock_guard lock{mutex_};
+      free_buffers.push_back(k);
+      break;
     }
+    push([this, first, end, k, &buf, &free_buffers] {
+      check_read(first, end, buf);
+      std::lock_guard lock{mutex_};
+      free_buffers.push_back(k);
+    });
   }
+  wait_for_tasks();
+  stop();
+  if (failure)
+    return failure;
   return merkle_tree{m_.hash, std::move(leaves_)};
 }
 

@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <span>
 #include <thread>
@@ -54,13 +55,17 @@ public:
   caf::expected<merkle_tree> finish(flash& chip);
 
 private:
-  struct piece {
-    uint64_t first_block;
-    std::span<const uint8_t> bytes;
-  };
-  /// Hashes queued pieces until the queue is empty and, with `until_closed`, closed.
-  void hash_pieces(bool until_closed);
+  /// Helpers run queued tasks until the queue is closed and empty.
+  void run_tasks();
+  /// Runs one queued task on the caller's thread; false when none is queued. Needs `lock`.
+  bool run_one(std::unique_lock<std::mutex>& lock);
+  void push(std::function<void()> task);
+  /// Runs queued tasks on the caller's thread too, until none is queued or running.
+  void wait_for_tasks();
   void stop();
+  /// Leaves of blocks [first, end), read into `bytes` (which starts at block `first`): a block
+  /// that equals the content it was hashed from keeps its leaf, the others are hashed.
+  void check_read(uint64_t first, uint64_t end, std::span<const uint8_t> bytes);
 
   const manifest& m_;
   unsigned threads_;
@@ -68,8 +73,11 @@ private:
   /// Per block: the content its leaf was hashed from (empty: not hashed yet).
   std::vector<std::span<const uint8_t>> hashed_from_;
   std::mutex mutex_;
+  /// Signalled when a task is queued, a task ends, or the queue closes.
   std::condition_variable wake_;
-  std::deque<piece> queue_;
+  std::deque<std::function<void()>> queue_;
+  /// Tasks taken from the queue and not yet ended.
+  size_t running_ = 0;
   bool closed_ = false;
   std::vector<std::jthread> helpers_;
 };
