@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "actors/flash_check.hpp"
 #include "actors/flasher.hpp"
 #include "image/verified_blocks.hpp"
 
@@ -273,6 +274,43 @@ TEST_CASE_METHOD(flasher_fixture, "a write that disturbs a sector rewritten befo
                             "just written, first bad block 4 at 0x1000",
                             blocks))
         != std::string::npos);
+}
+
+TEST_CASE_METHOD(flasher_fixture, "the final check's tree describes the flash, whatever content "
+                                  "it was handed and on any number of threads") {
+  const auto& m = img.manifest.fields;
+  for (unsigned threads : {1u, 2u, 3u}) {
+    CAPTURE(threads);
+    // Pieces cover blocks in part and in whole (1 KiB blocks): 1536..5632 holds blocks 2-4 whole.
+    auto content = img.bytes;
+    write_check check{m, threads};
+    check.written(1536, std::span{content}.subspan(1536, 4096));
+    check.written(16384, std::span{content}.subspan(16384, 8192));
+    auto tree = check.finish(*chip);
+    REQUIRE(tree);
+    CHECK(tree->root() == m.merkle_root);
+
+    // Content that does not match the flash is not trusted: those blocks are hashed from the
+    // flash, whose bytes are right.
+    auto wrong = img.bytes;
+    wrong[3 * 1024 + 5] ^= 0x01;
+    write_check again{m, threads};
+    again.written(0, std::span{wrong}.first(8192));
+    auto tree2 = again.finish(*chip);
+    REQUIRE(tree2);
+    CHECK(tree2->root() == m.merkle_root);
+
+    // And a flash that differs from the content it was hashed from shows in the tree.
+    chip->cells()[3 * 1024 + 5] ^= 0x01;
+    write_check third{m, threads};
+    third.written(0, std::span{content}.first(8192));
+    auto tree3 = third.finish(*chip);
+    REQUIRE(tree3);
+    CHECK(tree3->root() != m.merkle_root);
+    CHECK(tree3->leaves()[3] != img.manifest.block_digests[3]);
+    CHECK(tree3->leaves()[4] == img.manifest.block_digests[4]);
+    chip->cells()[3 * 1024 + 5] ^= 0x01;
+  }
 }
 
 TEST_CASE_METHOD(flasher_fixture, "a staged block is checked before its sector is erased") {
