@@ -19,11 +19,6 @@
 
 namespace fwrescue {
 
-/// Hashes the first `size` bytes of the flash into a Merkle tree, reading 1 MiB at a time and
-/// hashing each megabyte's blocks on `threads` threads.
-caf::expected<merkle_tree> hash_flash(flash& chip, uint64_t size, hash_algorithm alg,
-                                      uint32_t block_size, unsigned threads = 1);
-
 /// Checks the flash against a manifest: which blocks differ. An error means the flash could not
 /// be read, is smaller than the image, or the manifest's digest list is inconsistent.
 caf::expected<block_report> check_flash(flash& chip, const signed_manifest& m,
@@ -36,8 +31,12 @@ caf::expected<block_report> check_flash(flash& chip, const signed_manifest& m,
 /// the last write, reads the whole image back once: a block whose bytes equal the content it was
 /// hashed from keeps that digest (the bytes are the same, so the digest is too), and every other
 /// block is hashed from what was read. Every leaf thus describes what the flash holds after the
-/// last write, as with hash_flash(), and a write that disturbed an earlier piece is caught; the
-/// hashing of rewritten blocks just no longer waits for the last write.
+/// last write, as a plain hash of the flash would, and a write that disturbed an earlier piece
+/// is caught; the hashing of rewritten blocks just no longer waits for the last write. With
+/// nothing written, finish() is that plain hash (check_flash uses it so).
+///
+/// finish() reads on the caller's thread, a megabyte at a time into a few buffers in turn, while
+/// the helpers compare and hash what was read.
 class write_check {
 public:
   /// For an image laid out as `m`; hashes on `threads` threads in all (the caller's one
@@ -62,6 +61,13 @@ private:
   void push(std::function<void()> task);
   /// Runs queued tasks on the caller's thread too, until none is queued or running.
   void wait_for_tasks();
+  /// Runs queued tasks on the caller's thread, or waits for a task to end, until `done()`.
+  template <class Done>
+  void help_until(std::unique_lock<std::mutex>& lock, Done done) {
+    while (!done())
+      if (!run_one(lock))
+        wake_.wait(lock);
+  }
   void stop();
   /// Leaves of blocks [first, end), read into `bytes` (which starts at block `first`): a block
   /// that equals the content it was hashed from keeps its leaf, the others are hashed.
