@@ -35,6 +35,26 @@ struct flasher_fixture : actor_fixture {
             chip->cells().begin() + static_cast<ptrdiff_t>(img.bytes.size())};
   }
 
+  /// The transfer staged exactly `blocks` (job.staged says so).
+  void mark_staged(const std::vector<uint64_t>& blocks) {
+    job.staged.assign(img.manifest.fields.block_count(), false);
+    for (auto i : blocks)
+      job.staged[i] = true;
+  }
+
+  /// The transfer staged exactly `blocks`: the staging file holds their image bytes and nothing
+  /// else (zeros, never written), and job.staged says so.
+  void stage_only(const std::vector<uint64_t>& blocks) {
+    const auto& f = img.manifest.fields;
+    std::vector<uint8_t> staged(img.bytes.size(), 0);
+    for (auto i : blocks) {
+      auto at = static_cast<ptrdiff_t>(i * f.block_size);
+      std::copy_n(img.bytes.begin() + at, f.block_length(i), staged.begin() + at);
+    }
+    write_bytes(store->staging_path(), staged);
+    mark_staged(blocks);
+  }
+
   std::vector<uint64_t> all_blocks() const {
     std::vector<uint64_t> out(img.manifest.fields.block_count());
     for (uint64_t i = 0; i < out.size(); ++i)
@@ -151,13 +171,8 @@ TEST_CASE_METHOD(flasher_fixture, "bytes of the last sector past the image keep 
 TEST_CASE_METHOD(flasher_fixture, "blocks not staged stay as the flash holds them") {
   // The transfer staged only sector 4's blocks; the rest of the staging file was never written.
   damage_sector(4);
-  auto bs = img.manifest.fields.block_size;
-  std::vector<uint8_t> staged(img.bytes.size(), 0);
-  std::copy(img.bytes.begin() + 4 * 4096, img.bytes.begin() + 5 * 4096, staged.begin() + 4 * 4096);
-  write_bytes(store->staging_path(), staged);
-  job.staged.assign(img.manifest.fields.block_count(), false);
-  for (auto i = 4 * 4096 / bs; i < 5 * 4096 / bs; ++i)
-    job.staged[i] = true;
+  REQUIRE(img.manifest.fields.block_size == 1024);
+  stage_only({16, 17, 18, 19});
   auto done = flash();
   REQUIRE(done);
   CHECK(done->sectors_written == 1);
@@ -281,34 +296,34 @@ TEST_CASE_METHOD(flasher_fixture, "the final check's tree describes the flash, w
   const auto& m = img.manifest.fields;
   for (unsigned threads : {1u, 2u, 3u}) {
     CAPTURE(threads);
+    // The tree after handing write_check `pieces` (offset, content) as written.
+    auto tree_after = [&](std::vector<std::pair<uint64_t, std::span<const uint8_t>>> pieces) {
+      write_check check{m, threads};
+      for (auto [offset, bytes] : pieces)
+        check.written(offset, bytes);
+      auto tree = check.finish(*chip);
+      REQUIRE(tree);
+      return std::move(*tree);
+    };
     // Pieces cover blocks in part and in whole (1 KiB blocks): 1536..5632 holds blocks 2-4 whole.
     auto content = img.bytes;
-    write_check check{m, threads};
-    check.written(1536, std::span{content}.subspan(1536, 4096));
-    check.written(16384, std::span{content}.subspan(16384, 8192));
-    auto tree = check.finish(*chip);
-    REQUIRE(tree);
-    CHECK(tree->root() == m.merkle_root);
+    CHECK(tree_after({{1536, std::span{content}.subspan(1536, 4096)},
+                      {16384, std::span{content}.subspan(16384, 8192)}})
+            .root()
+          == m.merkle_root);
 
     // Content that does not match the flash is not trusted: those blocks are hashed from the
     // flash, whose bytes are right.
     auto wrong = img.bytes;
     wrong[3 * 1024 + 5] ^= 0x01;
-    write_check again{m, threads};
-    again.written(0, std::span{wrong}.first(8192));
-    auto tree2 = again.finish(*chip);
-    REQUIRE(tree2);
-    CHECK(tree2->root() == m.merkle_root);
+    CHECK(tree_after({{0, std::span{wrong}.first(8192)}}).root() == m.merkle_root);
 
     // And a flash that differs from the content it was hashed from shows in the tree.
     chip->cells()[3 * 1024 + 5] ^= 0x01;
-    write_check third{m, threads};
-    third.written(0, std::span{content}.first(8192));
-    auto tree3 = third.finish(*chip);
-    REQUIRE(tree3);
-    CHECK(tree3->root() != m.merkle_root);
-    CHECK(tree3->leaves()[3] != img.manifest.block_digests[3]);
-    CHECK(tree3->leaves()[4] == img.manifest.block_digests[4]);
+    auto changed = tree_after({{0, std::span{content}.first(8192)}});
+    CHECK(changed.root() != m.merkle_root);
+    CHECK(changed.leaves()[3] != img.manifest.block_digests[3]);
+    CHECK(changed.leaves()[4] == img.manifest.block_digests[4]);
     chip->cells()[3 * 1024 + 5] ^= 0x01;
   }
 }
@@ -340,8 +355,7 @@ TEST_CASE_METHOD(flasher_fixture,
   REQUIRE(bs == 1024);
   chip->cells()[16 * 1024 + 1] ^= 0x01;
   chip->cells()[17 * 1024 + 1] ^= 0x01;
-  job.staged.assign(img.manifest.fields.block_count(), false);
-  job.staged[16] = true;
+  mark_staged({16});
   auto before = chip->cells();
   auto done = flash();
   REQUIRE_FALSE(done);
@@ -358,12 +372,8 @@ TEST_CASE_METHOD(flasher_fixture, "blocks kept in memory are written as verified
   // The blocks of sectors 2 and 5 were pulled (1 KiB blocks, 4 per sector). The staging file
   // changed after the transfer; the transfer's memory did not.
   write_bytes(store->staging_path(), std::vector<uint8_t>(img.bytes.size(), 0));
-  job.staged.assign(img.manifest.fields.block_count(), false);
-  std::vector<uint64_t> pulled;
-  for (uint64_t i : {8, 9, 10, 11, 20, 21, 22, 23}) {
-    job.staged[i] = true;
-    pulled.push_back(i);
-  }
+  std::vector<uint64_t> pulled{8, 9, 10, 11, 20, 21, 22, 23};
+  mark_staged(pulled);
   job.verified = keep_in_memory(img.manifest.fields.merkle_root, pulled);
   auto done = flash();
   REQUIRE(done);
@@ -404,9 +414,7 @@ TEST_CASE_METHOD(flasher_fixture, "a sector with blocks from memory and from the
   staged[9 * 1024] ^= 0x01;
   staged[10 * 1024 + 3] ^= 0x01;
   write_bytes(store->staging_path(), staged);
-  job.staged.assign(img.manifest.fields.block_count(), false);
-  for (uint64_t i : {8, 9, 10, 11})
-    job.staged[i] = true;
+  mark_staged({8, 9, 10, 11});
   job.verified = keep_in_memory(img.manifest.fields.merkle_root, {8, 9});
   auto before = chip->cells();
   auto done = flash();
@@ -446,12 +454,7 @@ TEST_CASE_METHOD(flasher_fixture, "a block kept on the flash survives a crash be
   auto bs = img.manifest.fields.block_size;
   REQUIRE(bs == 1024);
   chip->cells()[16 * 1024 + 1] ^= 0x01;
-  std::vector<uint8_t> staged(img.bytes.size(), 0);
-  std::copy(img.bytes.begin() + 16 * 1024, img.bytes.begin() + 17 * 1024,
-            staged.begin() + 16 * 1024);
-  write_bytes(store->staging_path(), staged);
-  job.staged.assign(img.manifest.fields.block_count(), false);
-  job.staged[16] = true;
+  stage_only({16});
   chip->fail_call(fake_flash::op::program, 1);
   REQUIRE_FALSE(flash());
   CHECK(std::all_of(chip->cells().begin() + 4 * 4096, chip->cells().begin() + 5 * 4096,
@@ -471,12 +474,7 @@ TEST_CASE_METHOD(flasher_fixture, "a short last block kept on the flash survives
   job = {img.manifest, "donor-a"};
   std::copy(img.bytes.begin(), img.bytes.end(), chip->cells().begin());
   chip->cells()[28 * 1024 + 1] ^= 0x01;
-  std::vector<uint8_t> staged(img.bytes.size(), 0);
-  std::copy(img.bytes.begin() + 28 * 1024, img.bytes.begin() + 29 * 1024,
-            staged.begin() + 28 * 1024);
-  write_bytes(store->staging_path(), staged);
-  job.staged.assign(img.manifest.fields.block_count(), false);
-  job.staged[28] = true;
+  stage_only({28});
   chip->fail_call(fake_flash::op::program, 1);
   REQUIRE_FALSE(flash());
 
