@@ -77,23 +77,39 @@ void write_check::written(uint64_t offset, std::span<const uint8_t> content) {
     return;
   auto from = first * m_.block_size - offset;
   auto to = (end - 1) * m_.block_size + m_.block_length(end - 1) - offset;
-  push([this, first, bytes = content.subspan(from, to - from)] {
-    for (uint64_t i = first, at = 0; at < bytes.size(); ++i) {
-      auto block = bytes.subspan(at, m_.block_length(i));
-      leaves_[i] = leaf_digest(m_.hash, i, block);
-      hashed_from_[i] = block;
-      at += block.size();
+  push([this, first, end, bytes = content.subspan(from, to - from)] {
+    leaf_digests(m_.hash, m_.block_size, first, bytes,
+                 std::span{leaves_}.subspan(first, end - first), 1);
+    for (uint64_t i = first, at = 0; i < end; ++i) {
+      hashed_from_[i] = bytes.subspan(at, m_.block_length(i));
+      at += hashed_from_[i].size();
     }
   });
 }
 
 void write_check::check_read(uint64_t first, uint64_t end, std::span<const uint8_t> bytes) {
   auto base = first * m_.block_size;
-  for (auto i = first; i < end; ++i) {
-    auto read = bytes.subspan(i * m_.block_size - base, m_.block_length(i));
+  auto read = [&](uint64_t i) { return bytes.subspan(i * m_.block_size - base, m_.block_length(i)); };
+  auto same = [&](uint64_t i) {
+    auto got = read(i);
     const auto& from = hashed_from_[i];
-    if (from.size() != read.size() || !std::equal(read.begin(), read.end(), from.begin()))
-      leaves_[i] = leaf_digest(m_.hash, i, read);
+    return from.size() == got.size() && std::equal(got.begin(), got.end(), from.begin());
+  };
+  // Each run of blocks that differ from what was hashed is hashed from what was read, in one
+  // call, so whole runs go through the hash several blocks at a time.
+  for (auto i = first; i < end;) {
+    if (same(i)) {
+      ++i;
+      continue;
+    }
+    auto run_end = i + 1;
+    while (run_end < end && !same(run_end))
+      ++run_end;
+    auto from = i * m_.block_size - base;
+    auto to = (run_end - 1) * m_.block_size + m_.block_length(run_end - 1) - base;
+    leaf_digests(m_.hash, m_.block_size, i, bytes.subspan(from, to - from),
+                 std::span{leaves_}.subspan(i, run_end - i), 1);
+    i = run_end;
   }
 }
 

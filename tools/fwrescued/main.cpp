@@ -29,6 +29,7 @@
 #include "common/error.hpp"
 #include "hal/flash/file.hpp"
 #include "hal/host_power/sim.hpp"
+#include "image/blake2b_lanes.hpp"
 #include "image/hash.hpp"
 #include "tools/fwrescued/admin_server.hpp"
 #include "transports/lan/lan_transport.hpp"
@@ -255,9 +256,9 @@ int run(const std::string& config_path) {
     caf::anon_send_exit(router_actor, caf::exit_reason::user_shutdown);
     return 2;
   }
-  log.info("main", "{} node for {}:{} up; sessions at {}; policy {}", to_string(ctx->config.role),
-           ctx->config.platform.vendor, ctx->config.platform.board, ctx->link->session_address(),
-           ctx->config.recovery.policy);
+  log.info("main", "{} node for {}:{} up; sessions at {}; policy {}; hashing {} blocks at once",
+           to_string(ctx->config.role), ctx->config.platform.vendor, ctx->config.platform.board,
+           ctx->link->session_address(), ctx->config.recovery.policy, blake2b_lanes());
   auto current = std::make_shared<context_holder>(ctx);
   auto reload_now = [&]() -> std::string {
     auto result = reload(sys, *current, config_path);
