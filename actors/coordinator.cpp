@@ -292,8 +292,8 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
     [=](flash_done& d) {
       auto& st = self->state;
       st.ctx->log->info("coordinator",
-                        "flash written: {} of {} sectors differed (plan and check {} ms; erase, "
-                        "program, read back {} ms; final check {} ms)",
+                        "flash written: {} of {} sectors differed (plan and check {} ms; erase and "
+                        "program {} ms; read back and final check {} ms)",
                         d.sectors_written, d.sectors_total, d.plan_ms, d.write_ms, d.check_ms);
       // The flasher's last step read the whole flash back and checked it against the signed
       // root; that check is the verification (the monitor's next periodic check repeats it).

@@ -26,8 +26,8 @@ caf::expected<block_report> check_flash(flash& chip, const signed_manifest& m,
 
 /// The final check of a flash being written, begun while it is written.
 ///
-/// Each piece of content handed to written() has just been written and read back equal; its
-/// whole blocks are hashed on helper threads while the next pieces are written. finish(), after
+/// Each piece of content handed to written() has just been written; its whole blocks are hashed
+/// on helper threads while the next pieces are written. finish(), after
 /// the last write, reads the whole image back once: a block whose bytes equal the content it was
 /// hashed from keeps that digest (the bytes are the same, so the digest is too), and every other
 /// block is hashed from what was read. Every leaf thus describes what the flash holds after the
@@ -46,8 +46,9 @@ public:
   write_check(const write_check&) = delete;
   write_check& operator=(const write_check&) = delete;
 
-  /// `content` was written at `offset` of the image and read back equal. Its whole blocks are
-  /// hashed from it; it must stay unchanged until finish() returns.
+  /// `content` was written at `offset` of the image. Its whole blocks are hashed from it; it
+  /// must stay unchanged until finish() returns, which finds any block the flash holds
+  /// differently.
   void written(uint64_t offset, std::span<const uint8_t> content);
 
   /// Waits for the hashing of written content, reads the image back and builds its tree.

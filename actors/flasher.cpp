@@ -65,32 +65,6 @@ caf::expected<bool> write_and_check(flash& chip, uint64_t offset, std::span<cons
   return std::equal(want.begin(), want.end(), scratch.begin());
 }
 
-/// Rewrites a run of whole sectors; a sector that does not read back right gets one more try.
-caf::error write_run(flash& chip, uint64_t offset, std::span<const uint8_t> want,
-                     std::vector<uint8_t>& scratch) {
-  auto ok = write_and_check(chip, offset, want, scratch);
-  if (!ok)
-    return ok.error();
-  if (*ok)
-    return caf::none;
-  auto sector = chip.geometry().erase_size;
-  std::vector<uint8_t> one(sector);
-  for (size_t at = 0; at < want.size(); at += sector) {
-    auto part = want.subspan(at, sector);
-    if (auto err = chip.read(offset + at, one))
-      return err;
-    if (std::equal(part.begin(), part.end(), one.begin()))
-      continue;
-    auto again = write_and_check(chip, offset + at, part, one);
-    if (!again)
-      return again.error();
-    if (!*again)
-      return fail(
-        fmt::format("flash: sector at {:#x} reads back different after two writes", offset + at));
-  }
-  return caf::none;
-}
-
 /// The image is planned in chunks of whole blocks and whole sectors, about a megabyte each.
 uint64_t plan_chunk(uint32_t erase_size, uint32_t block_size) {
   uint64_t unit = std::lcm(uint64_t{erase_size}, uint64_t{block_size});
@@ -366,6 +340,81 @@ caf::error stage_blocks_from_flash(staging_file& staging, const flash_plan& plan
   return staging.sync();
 }
 
+/// Calls `fn(offset, content, sectors_done)` for each piece of the plan's runs, in order: up to
+/// 256 KiB of a run, one erase and one program, so that progress reported after each comes often
+/// enough to watch a slow chip. Stops at the first error `fn` returns and returns it.
+template <class Fn>
+caf::error for_each_piece(const flash_plan& plan, uint32_t erase_size, Fn&& fn) {
+  auto max_piece = std::max<uint64_t>(1, (256 << 10) / erase_size);
+  for (const auto& run : plan.runs)
+    for (uint64_t k = 0; k < run.sector_count; k += max_piece) {
+      auto count = std::min(max_piece, run.sector_count - k);
+      auto bytes = run.content.subspan(k * erase_size, count * erase_size);
+      if (auto err = fn((run.first_sector + k) * erase_size, bytes, run.first_sector + k + count))
+        return err;
+    }
+  return caf::none;
+}
+
+/// Reads the image back and compares its tree with the target's.
+caf::expected<block_report> read_back(flash& chip, write_check& check,
+                                      const signed_manifest& target) {
+  auto tree = check.finish(chip);
+  if (!tree)
+    return std::move(tree.error());
+  return compare_blocks(*tree, target);
+}
+
+/// Gives each sector of the plan that holds a bad block and reads different from its planned
+/// content a second write, read back at once. Returns how many sectors were written again. A bad
+/// block outside the planned sectors cannot be mended by writing: then nothing is rewritten
+/// (and the final check fails).
+caf::expected<uint64_t> rewrite_differing(flash& chip, const flash_plan& plan,
+                                          const block_report& blocks, const manifest& m) {
+  auto erase_size = chip.geometry().erase_size;
+  // The planned content of sector `s`, or an empty span when the plan does not write it.
+  auto planned = [&](uint64_t s) -> std::span<const uint8_t> {
+    auto run = std::upper_bound(plan.runs.begin(), plan.runs.end(), s,
+                                [](uint64_t x, const flash_plan::run& r) {
+                                  return x < r.first_sector;
+                                });
+    if (run == plan.runs.begin())
+      return {};
+    --run;
+    if (s >= run->first_sector + run->sector_count)
+      return {};
+    return run->content.subspan((s - run->first_sector) * erase_size, erase_size);
+  };
+  std::vector<uint64_t> suspects;
+  for (const auto& r : blocks.bad) {
+    auto from = r.first * m.block_size;
+    auto to = (r.end - 1) * m.block_size + m.block_length(r.end - 1);
+    for (auto s = from / erase_size; s * erase_size < to; ++s) {
+      if (planned(s).empty())
+        return uint64_t{0};
+      if (suspects.empty() || suspects.back() != s)
+        suspects.push_back(s);
+    }
+  }
+  uint64_t rewritten = 0;
+  std::vector<uint8_t> scratch(erase_size);
+  for (auto s : suspects) {
+    auto want = planned(s);
+    if (auto err = chip.read(s * erase_size, scratch))
+      return err;
+    if (std::equal(want.begin(), want.end(), scratch.begin()))
+      continue;
+    auto ok = write_and_check(chip, s * erase_size, want, scratch);
+    if (!ok)
+      return ok.error();
+    if (!*ok)
+      return fail(fmt::format("flash: sector at {:#x} reads back different after two writes",
+                              s * erase_size));
+    ++rewritten;
+  }
+  return rewritten;
+}
+
 } // namespace
 
 caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& job,
@@ -411,38 +460,61 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
   flash_done result{plan->sector_count, sectors, {}};
   result.plan_ms = ms_since(t);
   t = clock::now();
-  std::vector<uint8_t> scratch;
-  // The final check hashes each piece as soon as it is written and read back, while the next
-  // ones are written.
+  // The final check hashes each piece's content as soon as it is written, while the next ones
+  // are written.
   write_check check{m, hash_threads()};
-  // Up to 256 KiB of a run is one erase and one program; progress is reported after each, often
-  // enough to watch a slow chip.
-  auto max_piece = std::max<uint64_t>(1, (256 << 10) / geo.erase_size);
-  for (const auto& run : plan->runs) {
-    for (uint64_t k = 0; k < run.sector_count; k += max_piece) {
-      auto count = std::min(max_piece, run.sector_count - k);
-      auto bytes = run.content.subspan(k * geo.erase_size, count * geo.erase_size);
-      auto offset = (run.first_sector + k) * geo.erase_size;
-      if (auto err = write_run(chip, offset, bytes, scratch))
-        return err;
-      check.written(offset, bytes);
-      if (progress)
-        progress({run.first_sector + k + count, sectors});
-    }
-  }
-  if (progress)
-    progress({sectors, sectors});
-  chip.set_write_protect(true);
+  // The chip is write-protected again once the check is done, and on every early return.
+  struct protect_again {
+    flash& chip;
+    ~protect_again() { chip.set_write_protect(true); }
+  } guard{chip};
+  auto err = for_each_piece(*plan, geo.erase_size, [&](uint64_t offset,
+                                                       std::span<const uint8_t> bytes,
+                                                       uint64_t sectors_done) -> caf::error {
+    if (auto err = chip.erase(offset, bytes.size()))
+      return err;
+    if (auto err = chip.program_range(offset, bytes))
+      return err;
+    check.written(offset, bytes);
+    if (progress)
+      progress({sectors_done, sectors});
+    return caf::none;
+  });
+  if (err)
+    return err;
   result.write_ms = ms_since(t);
   t = clock::now();
 
-  // The final check reads the whole image back after the last write, so a write that disturbed
-  // another sector is caught too.
-  auto tree = check.finish(chip);
-  if (!tree)
-    return tree.error();
-  result.check =
-    flash_report_for(job.target, compare_blocks(*tree, job.target), "the image just written");
+  // The final check reads the whole image back once, after the last write: it is the read-back
+  // of every sector written, and it catches a write that disturbed another sector too.
+  auto blocks = read_back(chip, check, job.target);
+  if (!blocks)
+    return blocks.error();
+  if (!blocks->ok()) {
+    // Written sectors that read back different get a second write each, read back at once;
+    // then the whole image is read and checked again, since a write may disturb another sector.
+    auto rewritten = rewrite_differing(chip, *plan, *blocks, m);
+    if (!rewritten)
+      return rewritten.error();
+    if (*rewritten > 0) {
+      ctx.log->warn("flasher", "{} sector(s) read back different after their first write and "
+                               "were written again",
+                    *rewritten);
+      write_check again{m, hash_threads()};
+      (void)for_each_piece(*plan, geo.erase_size,
+                           [&](uint64_t offset, std::span<const uint8_t> bytes, uint64_t) {
+                             again.written(offset, bytes);
+                             return caf::error{};
+                           });
+      blocks = read_back(chip, again, job.target);
+      if (!blocks)
+        return blocks.error();
+    }
+  }
+  chip.set_write_protect(true);
+  if (progress)
+    progress({sectors, sectors});
+  result.check = flash_report_for(job.target, *blocks, "the image just written");
   result.check_ms = ms_since(t);
   if (!result.check.ok())
     return fail("flash does not verify after writing: " + result.check.detail);

@@ -176,7 +176,8 @@ struct flash_done {
   /// The check of the whole flash against the signed root after the last write.
   flash_report check;
   /// Milliseconds spent planning (reading the sectors to rewrite, checking their blocks),
-  /// erasing, programming and reading back, and on the final check.
+  /// erasing and programming, and reading the image back for the final check (with any second
+  /// writes of sectors that read back different, and the read after them).
   uint64_t plan_ms = 0;
   uint64_t write_ms = 0;
   uint64_t check_ms = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <optional>
+#include <utility>
 
 #include "actors/flash_check.hpp"
 #include "actors/flasher.hpp"
@@ -272,23 +273,92 @@ TEST_CASE_METHOD(flasher_fixture, "a write that disturbs another sector fails th
   CHECK(*journal); // the next attempt resumes
 }
 
-TEST_CASE_METHOD(flasher_fixture, "a write that disturbs a sector rewritten before it fails the "
-                                  "final check") {
+TEST_CASE_METHOD(flasher_fixture, "a sector disturbed after it was written is written again, "
+                                  "and the whole image read again") {
   damage_sector(1);
   damage_sector(5);
-  // Erasing sector 5 flips a bit in sector 1, rewritten (and its blocks hashed) just before.
+  // Erasing sector 5 flips a bit in sector 1, written (and its blocks hashed) just before. The
+  // read-back after the last write finds it; sector 1 alone is written a second time.
   chip->after_erase = [this](uint64_t offset, uint64_t) {
     if (offset == 5 * 4096)
       chip->cells()[1 * 4096 + 9] ^= 0x04;
+  };
+  auto reads_before = chip->read_calls();
+  auto done = flash();
+  REQUIRE(done);
+  CHECK(done->check.ok());
+  CHECK(flash_image_bytes() == img.bytes);
+  CHECK(chip->sectors_erased() == 3); // sectors 1 and 5, then sector 1 again
+  // Reads: the image once to plan, once after the writes, sector 1 before and after its second
+  // write, and the image once more.
+  CHECK(chip->read_calls() - reads_before == 1 + 1 + 2 + 1);
+}
+
+TEST_CASE_METHOD(flasher_fixture, "sectors that keep disturbing each other fail the final check") {
+  damage_sector(1);
+  damage_sector(5);
+  // Each erase of sector 1 flips a bit in sector 5, and each erase of sector 5 one in sector 1:
+  // the second write of sector 1 disturbs sector 5 again, which the second read-back catches.
+  chip->after_erase = [this](uint64_t offset, uint64_t) {
+    if (offset == 5 * 4096)
+      chip->cells()[1 * 4096 + 9] ^= 0x04;
+    if (offset == 1 * 4096)
+      chip->cells()[5 * 4096 + 9] ^= 0x04;
   };
   auto done = flash();
   REQUIRE_FALSE(done);
   auto blocks = img.manifest.fields.block_count();
   CHECK(describe(done.error())
           .find(fmt::format("does not verify after writing: 1 of {} blocks do not match the image "
-                            "just written, first bad block 4 at 0x1000",
+                            "just written, first bad block 20 at 0x5000",
                             blocks))
         != std::string::npos);
+  CHECK(chip->write_protected());
+  auto installed = store->installed_manifest();
+  REQUIRE(installed);
+  CHECK_FALSE(*installed); // nothing recorded
+}
+
+TEST_CASE_METHOD(flasher_fixture, "a sector whose first write does not take is written again") {
+  damage_sector(2);
+  // The first erase of sector 2 leaves one cell at 0x00, which programming cannot set back to
+  // the image's (non-zero) byte.
+  auto stuck = static_cast<size_t>(
+    std::find_if(img.bytes.begin() + 2 * 4096, img.bytes.end(), [](uint8_t b) { return b != 0; })
+    - img.bytes.begin());
+  REQUIRE(stuck < 3 * 4096);
+  bool first = true;
+  chip->after_erase = [&](uint64_t offset, uint64_t) {
+    if (offset == 2 * 4096 && std::exchange(first, false))
+      chip->cells()[stuck] = 0x00;
+  };
+  auto done = flash();
+  REQUIRE(done);
+  CHECK(done->check.ok());
+  CHECK(flash_image_bytes() == img.bytes);
+  CHECK(chip->sectors_erased() == 2);
+}
+
+TEST_CASE_METHOD(flasher_fixture, "a sector that reads back wrong after two writes stops the "
+                                  "flash") {
+  damage_sector(2);
+  auto stuck = static_cast<size_t>(
+    std::find_if(img.bytes.begin() + 2 * 4096, img.bytes.end(), [](uint8_t b) { return b != 0; })
+    - img.bytes.begin());
+  REQUIRE(stuck < 3 * 4096);
+  chip->after_erase = [&](uint64_t offset, uint64_t) {
+    if (offset == 2 * 4096)
+      chip->cells()[stuck] = 0x00;
+  };
+  auto done = flash();
+  REQUIRE_FALSE(done);
+  CHECK(describe(done.error()).find("sector at 0x2000 reads back different after two writes")
+        != std::string::npos);
+  CHECK(chip->sectors_erased() == 2);
+  CHECK(chip->write_protected());
+  auto journal = store->journal();
+  REQUIRE(journal);
+  CHECK(*journal); // the next attempt resumes
 }
 
 TEST_CASE_METHOD(flasher_fixture, "the final check's tree describes the flash, whatever content "
