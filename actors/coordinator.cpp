@@ -73,6 +73,7 @@ void attempt_failed(self_ptr self, const std::string& why) {
     return;
   }
   enter(self, recovery_phase::failed);
+  send_to(self, roles::transfer, caf::make_message(ready_memory{})); // releases it, if unused
   st.failure = why;
   st.last = recovery_outcome{false, st.donor, "", elapsed_ms(st), why, std::time(nullptr)};
   st.ctx->log->error("coordinator", "recovery failed after {} attempt(s): {}", st.attempt, why);
@@ -96,6 +97,9 @@ void start_recovery(self_ptr self, const std::string& reason,
   st.failure.clear();
   st.donor.clear();
   discover(self);
+  // While offers are awaited, the transfer readies memory for the blocks found bad.
+  if (st.trigger)
+    send_to(self, roles::transfer, caf::make_message(ready_memory{*st.trigger}));
 }
 
 void negotiated(self_ptr self, negotiation_result& result) {

@@ -48,22 +48,38 @@ staging_file::~staging_file() {
 }
 
 caf::error staging_file::write(uint64_t offset, std::span<const uint8_t> bytes) {
-  if (!pending_.empty() && offset != pending_offset_ + pending_.size())
+  if (!pending().empty() && (!borrowed_.empty() || offset != pending_offset_ + gathered_.size()))
     if (auto err = flush())
       return err;
-  if (pending_.empty())
+  if (gathered_.empty())
     pending_offset_ = offset;
-  pending_.insert(pending_.end(), bytes.begin(), bytes.end());
-  return pending_.size() >= gather_limit ? flush() : caf::none;
+  gathered_.insert(gathered_.end(), bytes.begin(), bytes.end());
+  return gathered_.size() >= gather_limit ? flush() : caf::none;
+}
+
+caf::error staging_file::write_in_place(uint64_t offset, std::span<const uint8_t> bytes) {
+  bool continues = !borrowed_.empty() && offset == pending_offset_ + borrowed_.size()
+                   && bytes.data() == borrowed_.data() + borrowed_.size();
+  if (!pending().empty() && !continues)
+    if (auto err = flush())
+      return err;
+  if (continues) {
+    borrowed_ = {borrowed_.data(), borrowed_.size() + bytes.size()};
+  } else {
+    pending_offset_ = offset;
+    borrowed_ = bytes;
+  }
+  return borrowed_.size() >= gather_limit ? flush() : caf::none;
 }
 
 caf::error staging_file::flush() {
-  if (pending_.empty())
+  auto bytes = pending();
+  if (bytes.empty())
     return caf::none;
-  auto io = pwrite_all(fd_, pending_offset_, pending_);
+  auto io = pwrite_all(fd_, pending_offset_, bytes);
   auto err = io.error ? io_error(path_, "write", io) : caf::none;
   if (!err) {
-    unsubmitted_ += pending_.size();
+    unsubmitted_ += bytes.size();
     // Every few megabytes, start writing the file's dirty pages to the disk; sync() then waits
     // for little. Whole-file hints let the kernel build large writes even when blocks arrive out
     // of order (a hint per gathered write made hundreds of small ones). Only a hint: its failure
@@ -73,18 +89,20 @@ caf::error staging_file::flush() {
       unsubmitted_ = 0;
     }
   }
-  pending_.clear();
+  gathered_.clear();
+  borrowed_ = {};
   return err;
 }
 
 caf::error staging_file::read(uint64_t offset, std::span<uint8_t> out) const {
   if (auto io = pread_all(fd_, offset, out); io.error)
     return io_error(path_, "read", io);
-  // Gathered bytes not yet written override what the file holds.
+  // Pending bytes not yet written override what the file holds.
+  auto bytes = pending();
   auto from = std::max(offset, pending_offset_);
-  auto to = std::min(offset + out.size(), pending_offset_ + pending_.size());
-  if (!pending_.empty() && from < to)
-    std::copy_n(pending_.begin() + static_cast<ptrdiff_t>(from - pending_offset_), to - from,
+  auto to = std::min(offset + out.size(), pending_offset_ + bytes.size());
+  if (!bytes.empty() && from < to)
+    std::copy_n(bytes.begin() + static_cast<ptrdiff_t>(from - pending_offset_), to - from,
                 out.begin() + static_cast<ptrdiff_t>(from - offset));
   return caf::none;
 }

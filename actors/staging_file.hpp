@@ -25,6 +25,10 @@ public:
   ~staging_file();
 
   caf::error write(uint64_t offset, std::span<const uint8_t> bytes);
+  /// Like write(), without copying the bytes: they must stay unchanged until the next flush()
+  /// or sync() (or the destructor). Writes that continue the previous one both in the file and
+  /// in memory are written together, up to a megabyte.
+  caf::error write_in_place(uint64_t offset, std::span<const uint8_t> bytes);
   caf::error read(uint64_t offset, std::span<uint8_t> out) const;
   /// Writes the gathered bytes to the file.
   caf::error flush();
@@ -40,9 +44,15 @@ private:
   }
   std::string path_;
   int fd_;
-  /// Gathered bytes for [pending_offset_, pending_offset_ + pending_.size()).
+  /// The bytes for [pending_offset_, pending_offset_ + pending_size()) not written yet: copied
+  /// into `gathered_` by write(), or left where they are (`borrowed_`) by write_in_place(). One
+  /// of the two is empty.
   uint64_t pending_offset_ = 0;
-  std::vector<uint8_t> pending_;
+  std::vector<uint8_t> gathered_;
+  std::span<const uint8_t> borrowed_;
+  std::span<const uint8_t> pending() const {
+    return borrowed_.empty() ? std::span<const uint8_t>{gathered_} : borrowed_;
+  }
   /// Bytes written since write-back to the disk was last started.
   uint64_t unsubmitted_ = 0;
 };

@@ -156,7 +156,10 @@ caf::error prepare_staging(self_ptr self) {
     st.pulled = 0;
     st.verified.reset();
     auto limit = uint64_t{st.ctx->config.recovery.verified_in_memory_mib} << 20;
-    if (m.image_size <= limit) {
+    auto ready = std::move(st.ready);
+    if (m.image_size <= limit && ready && ready->adopt(m.merkle_root, m.image_size, m.block_size)) {
+      st.verified = std::move(ready);
+    } else if (m.image_size <= limit) {
       auto memory = verified_blocks::make(m.merkle_root, m.image_size, m.block_size);
       if (memory)
         st.verified = std::move(*memory);
@@ -251,7 +254,8 @@ void on_blocks(self_ptr self, block_data& b) {
   st.verifying += i - b.first;
   verify_run run{st.epoch, b.first, std::move(b.bytes), m.hash, m.block_size,
                  std::vector<digest>(st.target.block_digests.begin() + static_cast<ptrdiff_t>(b.first),
-                                     st.target.block_digests.begin() + static_cast<ptrdiff_t>(i))};
+                                     st.target.block_digests.begin() + static_cast<ptrdiff_t>(i)),
+                 st.verified};
   auto& verifier = st.verifiers[st.next_verifier++ % st.verifiers.size()];
   self->send(verifier, std::move(run));
   fill_window(self);
@@ -267,18 +271,27 @@ void on_verified(self_ptr self, run_verified& r) {
   auto n = m.block_count();
   auto before = st.have_count;
   st.verifying -= r.count;
-  size_t at = 0;
+  // The verified blocks are kept in memory (when they fit) and staged from there without
+  // another copy; else staged from the run.
+  auto offset = r.first * m.block_size;
+  size_t length = 0;
   for (auto i = r.first; i < r.first + r.good; ++i) {
-    auto bytes = std::span{r.bytes}.subspan(at, m.block_length(i));
-    if (auto err = st.staging->write(i * m.block_size, bytes))
-      return drop_donor(self, describe(err));
+    auto bytes = std::span{r.bytes}.subspan(length, m.block_length(i));
     if (st.verified)
       st.verified->put(i, bytes);
+    length += bytes.size();
+  }
+  if (length > 0) {
+    auto err = st.verified ? st.staging->write_in_place(offset, st.verified->bytes(offset, length))
+                           : st.staging->write(offset, std::span{r.bytes}.first(length));
+    if (err)
+      return drop_donor(self, describe(err));
+  }
+  for (auto i = r.first; i < r.first + r.good; ++i) {
     st.have[i] = true;
     st.staged[i] = true;
     ++st.have_count;
     ++st.pulled;
-    at += bytes.size();
   }
   if (r.good < r.count)
     return drop_donor(self, fmt::format("block {} failed verification", r.first + r.good), true);
@@ -369,6 +382,10 @@ void watchdog(self_ptr self, uint64_t seen) {
 caf::behavior block_verifier::make_behavior() {
   return {
     [this](verify_run& r) {
+      // The memory the run's blocks will be kept in gets its pages here, on a verifier's thread,
+      // rather than by page faults on the transfer's when they are copied in.
+      if (r.keep)
+        r.keep->prepare(r.first, r.expected.size());
       std::vector<digest> got(r.expected.size());
       leaf_digests(r.alg, r.block_size, r.first, r.bytes, got, 1);
       uint64_t good = 0;
@@ -416,6 +433,25 @@ caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ct
                            st.current->source.fields.donor_key};
       send_frame(self, make_accept(std::move(fields), *st.ctx->node_key));
       st.at = transfer_state::phase::confirming;
+    },
+    [=](ready_memory& r) {
+      auto& st = self->state;
+      st.ready.reset();
+      auto installed = st.ctx->store->installed_manifest();
+      if (!r.check.checked || r.check.bad.empty() || !installed || !*installed)
+        return;
+      const auto& f = (*installed)->fields;
+      auto limit = uint64_t{st.ctx->config.recovery.verified_in_memory_mib} << 20;
+      if (f.merkle_root != r.check.root || f.image_size > limit)
+        return;
+      auto memory = verified_blocks::make(f.merkle_root, f.image_size, f.block_size);
+      if (!memory)
+        return; // the transfer tries again, and reports a failure, when it knows the image
+      std::vector<std::pair<uint64_t, uint64_t>> blocks;
+      for (const auto& range : r.check.bad)
+        blocks.emplace_back(range.first, range.end);
+      (*memory)->prepare_in_background(blocks, hash_threads());
+      st.ready = std::move(*memory);
     },
     [=](session_message& sm) { on_message(self, sm); },
     [=](run_verified& r) { on_verified(self, r); },

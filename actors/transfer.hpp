@@ -27,6 +27,13 @@ struct transfer_job {
   flash_report flash_check = {};
 };
 
+/// Coordinator -> transfer, when a recovery starts from the monitor's check: the blocks it
+/// found bad are likely the ones to pull, so the memory to keep them in is readied while offers
+/// are awaited. An unchecked report releases memory readied earlier and not used.
+struct ready_memory {
+  flash_report check;
+};
+
 /// Transfer -> a block verifier: hash a run of received blocks and compare each to its signed
 /// digest. The bytes travel with the messages (moved, not copied).
 struct verify_run {
@@ -38,6 +45,8 @@ struct verify_run {
   uint32_t block_size = 0;
   /// The signed digest of each block of the run.
   std::vector<digest> expected;
+  /// Where the transfer will keep the run's verified blocks (none: not kept in memory).
+  std::shared_ptr<verified_blocks> keep;
 };
 
 /// A block verifier -> transfer: the run back, with how many of its blocks verified.
@@ -98,6 +107,9 @@ struct transfer_state {
   /// The blocks pulled in this job, kept in memory as verified, for the flasher (null when the
   /// image is larger than recovery.verified_in_memory_mib); handed over with transfer_done.
   std::shared_ptr<verified_blocks> verified;
+  /// Memory readied for the blocks of the installed image the monitor found bad (ready_memory),
+  /// taken as `verified` when the image to pull has the same layout.
+  std::shared_ptr<verified_blocks> ready;
   uint64_t pulled = 0;
   uint64_t reused = 0;
 
@@ -119,5 +131,6 @@ caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ct
 } // namespace fwrescue
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::transfer_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::ready_memory)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::verify_run)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::run_verified)

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -34,7 +35,42 @@ verified_blocks::verified_blocks(const digest& root, uint64_t image_size, uint32
 }
 
 verified_blocks::~verified_blocks() {
+  preparing_.clear(); // joins
   ::munmap(bytes_, image_size_);
+}
+
+void verified_blocks::prepare_in_background(
+  const std::vector<std::pair<uint64_t, uint64_t>>& blocks, unsigned threads) {
+  // Pieces of a megabyte at most, dealt out in turn: each call holds the address space's lock
+  // only briefly, and the threads share the work evenly.
+  std::vector<std::pair<uint64_t, uint64_t>> pieces;
+  auto per_piece = std::max<uint64_t>(1, (1 << 20) / block_size_);
+  for (auto [first, end] : blocks)
+    for (auto at = std::min<uint64_t>(first, held_.size()); at < std::min<uint64_t>(end, held_.size());
+         at += per_piece)
+      pieces.emplace_back(at, std::min({at + per_piece, end, uint64_t{held_.size()}}));
+  threads = std::clamp<unsigned>(threads, 1, static_cast<unsigned>(std::max<size_t>(pieces.size(), 1)));
+  for (unsigned t = 0; t < threads && !pieces.empty(); ++t)
+    preparing_.emplace_back([this, pieces, t, threads] {
+      for (size_t k = t; k < pieces.size(); k += threads)
+        prepare(pieces[k].first, pieces[k].second - pieces[k].first);
+    });
+}
+
+bool verified_blocks::adopt(const digest& root, uint64_t image_size, uint32_t block_size) {
+  if (image_size != image_size_ || block_size != block_size_
+      || std::any_of(held_.begin(), held_.end(), [](bool held) { return held; }))
+    return false;
+  root_ = root;
+  return true;
+}
+
+void verified_blocks::prepare(uint64_t first, uint64_t count) {
+  static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  auto from = std::min(first * block_size_, image_size_) / page * page;
+  auto to = std::min((first + count) * block_size_, image_size_);
+  if (from < to)
+    (void)::madvise(bytes_ + from, to - from, MADV_POPULATE_WRITE);
 }
 
 bool verified_blocks::put(uint64_t index, std::span<const uint8_t> bytes) {

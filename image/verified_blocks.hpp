@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include <caf/expected.hpp>
@@ -33,6 +35,21 @@ public:
   /// when `bytes` is not exactly that block's length.
   bool put(uint64_t index, std::span<const uint8_t> bytes);
 
+  /// Gives blocks [first, first + count) their memory now, in one system call, ahead of put():
+  /// faulting the pages in one at a time as they are first written costs about twice as much
+  /// CPU. Only a hint: where the kernel cannot (before Linux 5.14), put() faults them in.
+  void prepare(uint64_t first, uint64_t count);
+
+  /// prepare() for every range of `blocks`, on `threads` threads of its own, while the caller
+  /// goes on (the recipient does it while it waits for offers, when it expects to pull those
+  /// blocks). put() may run meanwhile; the destructor waits for the threads.
+  void prepare_in_background(const std::vector<std::pair<uint64_t, uint64_t>>& blocks,
+                             unsigned threads);
+
+  /// Memory made before the image was known (the root it was made with is a guess) is taken
+  /// for the image with `root` when its layout fits and nothing is held yet; else false.
+  bool adopt(const digest& root, uint64_t image_size, uint32_t block_size);
+
   bool holds(uint64_t index) const {
     return index < held_.size() && held_[index];
   }
@@ -53,6 +70,7 @@ private:
   uint32_t block_size_;
   uint8_t* bytes_;
   std::vector<bool> held_;
+  std::vector<std::jthread> preparing_;
 };
 
 } // namespace fwrescue

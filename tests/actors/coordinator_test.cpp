@@ -95,6 +95,9 @@ TEST_CASE_METHOD(coordinator_fixture, "a bad flash report with auto_recover star
   auto st = status();
   CHECK(st["recovery"]["reason"] == bad_report().detail);
   CHECK(st["recovery"]["attempt"] == 1);
+  // While offers are awaited, the transfer readies memory for the blocks found bad.
+  REQUIRE(transfer->count<ready_memory>() == 1);
+  CHECK(transfer->last<ready_memory>().check.bad == bad_report().bad);
 }
 
 TEST_CASE_METHOD(coordinator_fixture, "reports that do not call for a recovery start none") {
@@ -209,6 +212,9 @@ TEST_CASE_METHOD(coordinator_fixture, "no compatible image: retried after backof
   CHECK(st["last_recovery"]["detail"].get<std::string>().find("no compatible image")
         != std::string::npos);
   CHECK(st["last_negotiation"]["policy"] == "prefer-console");
+  // The memory readied at the start is released: an unchecked report says so.
+  REQUIRE(transfer->count<ready_memory>() == 2);
+  CHECK_FALSE(transfer->last<ready_memory>().check.checked);
 }
 
 TEST_CASE_METHOD(coordinator_fixture, "the backoff stays at its maximum however many attempts") {

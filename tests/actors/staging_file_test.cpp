@@ -50,3 +50,41 @@ TEST_CASE("the staging file gathers consecutive writes and never loses one") {
     CHECK(slice(read_bytes(dir.path("big.img")), (1 << 20) - chunk.size(), chunk.size()) == chunk);
   }
 }
+
+TEST_CASE("writes in place are written from where the bytes lie, together when they continue "
+          "each other") {
+  test::temp_dir dir;
+  auto path = dir.path("staging.img");
+  auto staging = staging_file::open(path, 64 * 1024);
+  REQUIRE(staging);
+  auto& f = **staging;
+  // Two blocks next to each other in memory and in the file, then one elsewhere in both.
+  auto memory = test::random_bytes(4 * 4096, 5);
+  auto block = [&](size_t k) { return std::span<const uint8_t>{memory}.subspan(k * 4096, 4096); };
+  REQUIRE_FALSE(f.write_in_place(0, block(0)));
+  REQUIRE_FALSE(f.write_in_place(4096, block(1)));
+  // Not written yet: reads see the pending bytes all the same.
+  CHECK(slice(read_bytes(path), 0, 4096) == std::vector<uint8_t>(4096, 0));
+  std::vector<uint8_t> back(2 * 4096);
+  REQUIRE_FALSE(f.read(0, back));
+  CHECK(back == slice(memory, 0, 2 * 4096));
+
+  SECTION("a write that continues the file but not the memory writes out what is pending") {
+    REQUIRE_FALSE(f.write_in_place(2 * 4096, block(3)));
+    CHECK(slice(read_bytes(path), 0, 2 * 4096) == slice(memory, 0, 2 * 4096));
+    REQUIRE_FALSE(f.sync());
+    CHECK(slice(read_bytes(path), 2 * 4096, 4096) == slice(memory, 3 * 4096, 4096));
+  }
+  SECTION("a copied write after writes in place keeps both") {
+    auto other = test::random_bytes(4096, 6);
+    REQUIRE_FALSE(f.write(2 * 4096, other));
+    REQUIRE_FALSE(f.sync());
+    auto on_disk = read_bytes(path);
+    CHECK(slice(on_disk, 0, 2 * 4096) == slice(memory, 0, 2 * 4096));
+    CHECK(slice(on_disk, 2 * 4096, 4096) == other);
+  }
+  SECTION("closing writes out what is pending") {
+    staging->reset();
+    CHECK(slice(read_bytes(path), 0, 2 * 4096) == slice(memory, 0, 2 * 4096));
+  }
+}

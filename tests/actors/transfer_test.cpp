@@ -32,9 +32,14 @@ struct transfer_fixture : actor_fixture {
     ctx->config.recovery.block_timeout_ms = 2000;
   }
 
-  void start(std::vector<const test_donor*> donors, flash_report flash_check = {}) {
+  void spawn_transfer() {
     xfer = spawn(transfer);
     bridge.target = xfer;
+  }
+
+  void start(std::vector<const test_donor*> donors, flash_report flash_check = {}) {
+    if (!xfer)
+      spawn_transfer();
     REQUIRE_FALSE(link->start(bridge));
     transfer_job job{req, {}, std::move(flash_check)};
     for (auto* d : donors)
@@ -574,4 +579,61 @@ TEST_CASE_METHOD(transfer_fixture, "a block verified for a dropped donor does no
   REQUIRE(coordinator->count<transfer_done>() == 1);
   CHECK(coordinator->last<transfer_done>().blocks_pulled == 32);
   CHECK(staged() == img.bytes);
+}
+
+TEST_CASE_METHOD(transfer_fixture, "memory readied while offers are awaited keeps the pulled "
+                                   "blocks") {
+  // The monitor found every block of the installed image bad; the image pulled has its layout.
+  REQUIRE_FALSE(store->set_installed_manifest(img.manifest));
+  auto check = report(true, {{0, 32}}, "32 of 32 blocks do not match the installed manifest");
+  check.root = img.manifest.fields.merkle_root;
+  spawn_transfer();
+  caf::anon_send(xfer, ready_memory{check});
+  run();
+  auto& st = state_of<transfer_state>(xfer);
+  REQUIRE(st.ready);
+  const verified_blocks* readied = st.ready.get();
+  SECTION("the pull keeps its blocks in it") {
+    start({&donor_a}, check);
+    auto s = session_to(donor_a);
+    confirm(s);
+    serve(s);
+    check_staged_blocks(as_set(requested(s)));
+    CHECK(coordinator->last<transfer_done>().verified.get() == readied);
+    CHECK_FALSE(st.ready);
+  }
+  SECTION("a recovery that ends before pulling releases it") {
+    caf::anon_send(xfer, ready_memory{});
+    run();
+    CHECK_FALSE(st.ready);
+  }
+  SECTION("a check against another image readies nothing") {
+    check.root[0] ^= 1;
+    caf::anon_send(xfer, ready_memory{check});
+    run();
+    CHECK_FALSE(st.ready);
+  }
+}
+
+TEST_CASE_METHOD(transfer_fixture, "memory readied for another layout is not used") {
+  // The installed image has 16 blocks of 2 KiB; the image pulled, 32 of 1 KiB.
+  auto installed = make_image(release_key, random_bytes(32 * 1024, 9), 5, test_platform(), 2048);
+  REQUIRE_FALSE(store->set_installed_manifest(installed.manifest));
+  auto check = report(true, {{0, 16}}, "16 of 16 blocks do not match the installed manifest");
+  check.root = installed.manifest.fields.merkle_root;
+  spawn_transfer();
+  caf::anon_send(xfer, ready_memory{check});
+  run();
+  auto& st = state_of<transfer_state>(xfer);
+  REQUIRE(st.ready);
+  const verified_blocks* readied = st.ready.get();
+  start({&donor_a});
+  auto s = session_to(donor_a);
+  confirm(s);
+  serve(s);
+  check_staged_blocks(as_set(requested(s)));
+  auto d = coordinator->last<transfer_done>();
+  REQUIRE(d.verified);
+  CHECK(d.verified.get() != readied);
+  CHECK(d.verified->root() == img.manifest.fields.merkle_root);
 }

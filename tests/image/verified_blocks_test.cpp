@@ -46,3 +46,33 @@ TEST_CASE("verified blocks need an image to hold") {
   auto memory = verified_blocks::make(digest{}, 0, 4096);
   REQUIRE_FALSE(memory);
 }
+
+TEST_CASE("memory readied before the image is known is taken only for the same layout") {
+  digest guess{};
+  guess[0] = 1;
+  digest root{};
+  root[0] = 2;
+  auto memory = verified_blocks::make(guess, 64 * 4096, 4096);
+  REQUIRE(memory);
+  auto& kept = **memory;
+  // Readying runs beside put(); both leave the blocks' bytes as put.
+  kept.prepare_in_background({{0, 20}, {40, 64}}, 2);
+  std::vector<uint8_t> block(4096, 0x5a);
+  SECTION("another layout is refused") {
+    CHECK_FALSE(kept.adopt(root, 64 * 4096, 1024));
+    CHECK_FALSE(kept.adopt(root, 63 * 4096, 4096));
+    CHECK(kept.root() == guess);
+  }
+  SECTION("the same layout is taken, and then holds blocks as usual") {
+    REQUIRE(kept.adopt(root, 64 * 4096, 4096));
+    CHECK(kept.root() == root);
+    CHECK(kept.put(5, block));
+    CHECK(kept.holds(5));
+    auto bytes = kept.bytes(5 * 4096, 4096);
+    CHECK(std::equal(bytes.begin(), bytes.end(), block.begin()));
+  }
+  SECTION("memory already holding a block is not taken for another image") {
+    CHECK(kept.put(50, block));
+    CHECK_FALSE(kept.adopt(root, 64 * 4096, 4096));
+  }
+}
