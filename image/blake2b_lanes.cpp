@@ -20,7 +20,8 @@ constexpr uint64_t blake2b_iv[8] = {
   0x510e527fade682d1, 0x9b05688c2b3e6c1f, 0x1f83d9abfb41bd6b, 0x5be0cd19137e2179,
 };
 
-constexpr uint8_t blake2b_sigma[12][16] = {
+/// The message word order of each round; round r uses row r % 10 (RFC 7693, 2.7).
+constexpr uint8_t blake2b_sigma[10][16] = {
   {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
   {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
   {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4},
@@ -31,8 +32,6 @@ constexpr uint8_t blake2b_sigma[12][16] = {
   {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
   {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5},
   {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
-  {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
-  {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
 };
 
 /// Parameter block word 0 for an unkeyed 32-byte digest: digest length 32, fanout 1, depth 1.
@@ -124,7 +123,7 @@ template <class V>
 
 #pragma GCC unroll 12
     for (size_t r = 0; r < 12; ++r) {
-      const uint8_t* s = blake2b_sigma[r];
+      const uint8_t* s = blake2b_sigma[r % 10];
       FWRESCUE_G(0, 4, 8, 12, m[s[0]], m[s[1]]);
       FWRESCUE_G(1, 5, 9, 13, m[s[2]], m[s[3]]);
       FWRESCUE_G(2, 6, 10, 14, m[s[4]], m[s[5]]);

@@ -37,6 +37,17 @@ struct transfer_fixture : actor_fixture {
     bridge.target = xfer;
   }
 
+  /// Spawns the transfer and tells it a recovery starts from `check`; returns the memory it
+  /// readied, failing the test when it readied none.
+  const verified_blocks* ready_memory_for(const flash_report& check) {
+    spawn_transfer();
+    caf::anon_send(xfer, ready_memory{check});
+    run();
+    auto& st = state_of<transfer_state>(xfer);
+    REQUIRE(st.ready);
+    return st.ready.get();
+  }
+
   void start(std::vector<const test_donor*> donors, flash_report flash_check = {}) {
     if (!xfer)
       spawn_transfer();
@@ -587,12 +598,8 @@ TEST_CASE_METHOD(transfer_fixture, "memory readied while offers are awaited keep
   REQUIRE_FALSE(store->set_installed_manifest(img.manifest));
   auto check = report(true, {{0, 32}}, "32 of 32 blocks do not match the installed manifest");
   check.root = img.manifest.fields.merkle_root;
-  spawn_transfer();
-  caf::anon_send(xfer, ready_memory{check});
-  run();
+  const auto* readied = ready_memory_for(check);
   auto& st = state_of<transfer_state>(xfer);
-  REQUIRE(st.ready);
-  const verified_blocks* readied = st.ready.get();
   SECTION("the pull keeps its blocks in it") {
     start({&donor_a}, check);
     auto s = session_to(donor_a);
@@ -621,12 +628,7 @@ TEST_CASE_METHOD(transfer_fixture, "memory readied for another layout is not use
   REQUIRE_FALSE(store->set_installed_manifest(installed.manifest));
   auto check = report(true, {{0, 16}}, "16 of 16 blocks do not match the installed manifest");
   check.root = installed.manifest.fields.merkle_root;
-  spawn_transfer();
-  caf::anon_send(xfer, ready_memory{check});
-  run();
-  auto& st = state_of<transfer_state>(xfer);
-  REQUIRE(st.ready);
-  const verified_blocks* readied = st.ready.get();
+  const auto* readied = ready_memory_for(check);
   start({&donor_a});
   auto s = session_to(donor_a);
   confirm(s);

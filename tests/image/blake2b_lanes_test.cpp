@@ -7,18 +7,11 @@
 
 #include "image/blake2b_lanes.hpp"
 #include "image/hash.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace fwrescue;
 
 namespace {
-
-std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
-  std::mt19937 rng{seed};
-  std::vector<uint8_t> out(n);
-  for (auto& b : out)
-    b = static_cast<uint8_t>(rng());
-  return out;
-}
 
 /// libsodium's digest of 0x00 || u64le(index) || block, computed in one call here rather than
 /// through leaf_digest, so a fault shared by both code paths cannot hide.
@@ -45,7 +38,7 @@ TEST_CASE("leaf digests hashed side by side equal libsodium's, for every block s
     // Counts below, at and past the lane width, so both the side-by-side groups and the
     // one-by-one remainder are exercised.
     for (size_t count : {size_t{1}, size_t{3}, size_t{8}, size_t{9}, size_t{17}}) {
-      auto bytes = random_bytes(block_size * count, block_size * 31 + static_cast<uint32_t>(count));
+      auto bytes = test::random_bytes(block_size * count, block_size * 31 + count);
       const uint64_t first = 0x0123456789abcdefULL - 5; // the index's high bytes matter too
       for (unsigned lanes : blake2b_lane_widths()) {
         std::vector<digest> got(count);
@@ -65,7 +58,7 @@ TEST_CASE("a changed byte anywhere in a block changes that block's digest and no
   REQUIRE(sodium_init() >= 0);
   const uint32_t block_size = 4096;
   const size_t count = 16;
-  auto bytes = random_bytes(block_size * count, 7);
+  auto bytes = test::random_bytes(block_size * count, 7);
   std::vector<digest> before(count), after(count);
   blake2b_leaf_digests(block_size, 0, bytes, before);
   std::mt19937 rng{11};
