@@ -45,15 +45,19 @@ void verified_blocks::prepare_in_background(
   // only briefly, and the threads share the work evenly.
   std::vector<std::pair<uint64_t, uint64_t>> pieces;
   auto per_piece = std::max<uint64_t>(1, (1 << 20) / block_size_);
-  for (auto [first, end] : blocks)
-    for (auto at = std::min<uint64_t>(first, held_.size()); at < std::min<uint64_t>(end, held_.size());
-         at += per_piece)
-      pieces.emplace_back(at, std::min({at + per_piece, end, uint64_t{held_.size()}}));
+  in_background_.assign(held_.size(), false);
+  for (auto [first, end] : blocks) {
+    end = std::min<uint64_t>(end, held_.size());
+    for (auto at = std::min<uint64_t>(first, end); at < end; at += per_piece)
+      pieces.emplace_back(at, std::min(at + per_piece, end));
+    std::fill(in_background_.begin() + static_cast<ptrdiff_t>(std::min<uint64_t>(first, end)),
+              in_background_.begin() + static_cast<ptrdiff_t>(end), true);
+  }
   threads = std::clamp<unsigned>(threads, 1, static_cast<unsigned>(std::max<size_t>(pieces.size(), 1)));
   for (unsigned t = 0; t < threads && !pieces.empty(); ++t)
     preparing_.emplace_back([this, pieces, t, threads] {
       for (size_t k = t; k < pieces.size(); k += threads)
-        prepare(pieces[k].first, pieces[k].second - pieces[k].first);
+        prepare_pages(pieces[k].first, pieces[k].second - pieces[k].first);
     });
 }
 
@@ -66,6 +70,18 @@ bool verified_blocks::adopt(const digest& root, uint64_t image_size, uint32_t bl
 }
 
 void verified_blocks::prepare(uint64_t first, uint64_t count) {
+  // Blocks given to the background threads are theirs: asking the kernel again for pages it
+  // has already mapped still walks them one by one.
+  if (!in_background_.empty() && first < held_.size()
+      && std::all_of(in_background_.begin() + static_cast<ptrdiff_t>(first),
+                     in_background_.begin()
+                       + static_cast<ptrdiff_t>(std::min<uint64_t>(first + count, held_.size())),
+                     [](bool b) { return b; }))
+    return;
+  prepare_pages(first, count);
+}
+
+void verified_blocks::prepare_pages(uint64_t first, uint64_t count) {
   static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   auto from = std::min(first * block_size_, image_size_) / page * page;
   auto to = std::min((first + count) * block_size_, image_size_);

@@ -42,7 +42,8 @@ public:
 
   /// prepare() for every range of `blocks`, on `threads` threads of its own, while the caller
   /// goes on (the recipient does it while it waits for offers, when it expects to pull those
-  /// blocks). put() may run meanwhile; the destructor waits for the threads.
+  /// blocks); prepare() then leaves those blocks to them. put() may run meanwhile; the
+  /// destructor waits for the threads. Called at most once, before any prepare().
   void prepare_in_background(const std::vector<std::pair<uint64_t, uint64_t>>& blocks,
                              unsigned threads);
 
@@ -70,7 +71,10 @@ private:
   uint32_t block_size_;
   uint8_t* bytes_;
   std::vector<bool> held_;
+  /// Blocks whose pages the background threads map (set before they start, then only read).
+  std::vector<bool> in_background_;
   std::vector<std::jthread> preparing_;
+  void prepare_pages(uint64_t first, uint64_t count);
 };
 
 } // namespace fwrescue
