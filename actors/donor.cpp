@@ -30,11 +30,18 @@ std::vector<std::shared_ptr<const served_image>> servable(const donor_state& st)
 }
 
 /// Reads blocks [first, first + count) of the served image into `out`, in one read.
-caf::error read_blocks(const node_context& ctx, const served_image& img, uint64_t first,
-                       uint64_t count, std::vector<uint8_t>& out) {
+/// The bytes of blocks [first, first + count) of `img`.
+uint64_t blocks_length(const served_image& img, uint64_t first, uint64_t count) {
   const auto& m = img.manifest.fields;
   auto last = first + count - 1;
-  out.resize((last - first) * m.block_size + m.block_length(last));
+  return (last - first) * m.block_size + m.block_length(last);
+}
+
+/// Reads blocks starting at `first` into `out`, which is as long as they are.
+caf::error read_blocks(const node_context& ctx, const served_image& img, uint64_t first,
+                       std::span<uint8_t> out) {
+  const auto& m = img.manifest.fields;
+  auto count = (out.size() + m.block_size - 1) / m.block_size;
   auto offset = first * m.block_size;
   if (img.path.empty())
     return ctx.chip->read(offset, out);
@@ -128,17 +135,21 @@ void serve_blocks(self_ptr self, session_id id, uint64_t first, uint32_t count) 
   auto i = st.uploads.find(id);
   if (i == st.uploads.end() || !i->second.image)
     return;
-  auto per_frame = blocks_per_frame(i->second.image->manifest.fields);
-  std::vector<uint8_t> bytes;
+  const auto& img = *i->second.image;
+  auto per_frame = blocks_per_frame(img.manifest.fields);
   for (uint64_t b = first; b < first + count; b += per_frame) {
     auto k = std::min<uint64_t>(per_frame, first + count - b);
-    if (auto err = read_blocks(*st.ctx, *i->second.image, b, k, bytes)) {
-      st.ctx->log->error("donor", "{}", describe(err));
+    // The blocks are read straight into the frame.
+    auto frame = encode_block_data(b, blocks_length(img, b, k), [&](std::span<uint8_t> out) {
+      return read_blocks(*st.ctx, img, b, out);
+    });
+    if (!frame) {
+      st.ctx->log->error("donor", "{}", describe(frame.error()));
       send_frame(self, id, abort_transfer{"donor cannot read its image"});
       st.ctx->link->close_session(id);
       return;
     }
-    send_frame(self, id, block_data{b, bytes});
+    st.ctx->link->send_frame(id, std::move(*frame));
   }
 }
 

@@ -498,6 +498,30 @@ std::vector<uint8_t> encode(const wire_message& m) {
   return to_bytes(builder);
 }
 
+caf::expected<std::vector<uint8_t>>
+encode_block_data(uint64_t first, size_t length,
+                  const std::function<caf::error(std::span<uint8_t>)>& fill) {
+  // One segment, built where it will be sent: after the one-word segment table, in a buffer of
+  // zeros (as a builder's segment must start) with room to spare; the unused end is cut off.
+  auto words = first_segment_words(length);
+  std::vector<uint8_t> out((1 + size_t{words}) * sizeof(capnp::word));
+  capnp::FlatMessageBuilder builder{
+    kj::arrayPtr(reinterpret_cast<capnp::word*>(out.data() + sizeof(capnp::word)), words)};
+  auto env = builder.initRoot<schema::Envelope>();
+  env.setProtocolVersion(protocol_version);
+  auto data = env.initBlockData();
+  data.setFirst(first);
+  auto bytes = data.initBytes(static_cast<unsigned>(length));
+  if (auto err = fill({bytes.begin(), bytes.size()}))
+    return err;
+  auto segments = builder.getSegmentsForOutput();
+  auto used = static_cast<uint32_t>(segments[0].size());
+  uint32_t table[2] = {0, used}; // segment count - 1, then the segment's size in words
+  std::memcpy(out.data(), table, sizeof table);
+  out.resize((1 + size_t{used}) * sizeof(capnp::word));
+  return out;
+}
+
 caf::expected<wire_message> decode(std::span<const uint8_t> bytes) {
   return parse<wire_message>(bytes, wire_limits::max_message, "message", read_envelope);
 }

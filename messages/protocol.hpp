@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <variant>
@@ -144,6 +145,13 @@ constexpr size_t max_text = 256;
 
 /// Encodes a message with the current protocol version.
 std::vector<uint8_t> encode(const wire_message& m);
+
+/// Encodes block_data{first, bytes} as encode() does, byte for byte, with the `length` bytes
+/// written in place by `fill`, inside the encoded message: a donor reads its image straight into
+/// the frame it sends, with no copy in between. An error from `fill` is returned instead.
+caf::expected<std::vector<uint8_t>>
+encode_block_data(uint64_t first, size_t length,
+                  const std::function<caf::error(std::span<uint8_t>)>& fill);
 
 /// Decodes a message from untrusted bytes. A message of another protocol version is
 /// errc::unsupported_version naming the version; anything else malformed is errc::malformed.

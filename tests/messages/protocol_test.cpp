@@ -507,3 +507,32 @@ TEST_CASE("an image request and an offer with a real manifest each fit one datag
   CHECK(decode(largest));
   CHECK(largest.size() <= max_datagram);
 }
+
+TEST_CASE("block data written in place encodes as encode() does, byte for byte") {
+  for (size_t length : {size_t{1}, size_t{7}, size_t{8}, size_t{4096}, size_t{65536},
+                        size_t{1} << 20}) {
+    INFO("length " << length);
+    auto bytes = test::random_bytes(length, length);
+    auto in_place = encode_block_data(0x1234567890, length, [&](std::span<uint8_t> out) {
+      REQUIRE(out.size() == length);
+      std::copy(bytes.begin(), bytes.end(), out.begin());
+      return caf::error{};
+    });
+    REQUIRE(in_place);
+    CHECK(*in_place == encode(block_data{0x1234567890, bytes}));
+    auto back = decode(*in_place);
+    REQUIRE(back);
+    auto* got = std::get_if<block_data>(&*back);
+    REQUIRE(got);
+    CHECK(got->first == 0x1234567890);
+    CHECK(got->bytes == bytes);
+  }
+}
+
+TEST_CASE("block data that cannot be read in place is no frame, but the reader's error") {
+  auto frame = encode_block_data(3, 4096, [](std::span<uint8_t>) {
+    return make_error(errc::io_failure, "image x: cannot read blocks 3..4");
+  });
+  REQUIRE_FALSE(frame);
+  CHECK(describe(frame.error()) == "image x: cannot read blocks 3..4");
+}
