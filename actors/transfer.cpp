@@ -275,15 +275,15 @@ void on_verified(self_ptr self, run_verified& r) {
   // another copy; else staged from the run.
   auto offset = r.first * m.block_size;
   size_t length = 0;
+  bool kept = st.verified != nullptr;
   for (auto i = r.first; i < r.first + r.good; ++i) {
     auto bytes = std::span{r.bytes}.subspan(length, m.block_length(i));
-    if (st.verified)
-      st.verified->put(i, bytes);
+    kept = kept && st.verified->put(i, bytes);
     length += bytes.size();
   }
   if (length > 0) {
-    auto err = st.verified ? st.staging->write_in_place(offset, st.verified->bytes(offset, length))
-                           : st.staging->write(offset, std::span{r.bytes}.first(length));
+    auto err = kept ? st.staging->write_in_place(offset, st.verified->bytes(offset, length))
+                    : st.staging->write(offset, std::span{r.bytes}.first(length));
     if (err)
       return drop_donor(self, describe(err));
   }
