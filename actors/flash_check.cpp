@@ -18,10 +18,6 @@ write_check::write_check(const manifest& m, unsigned threads)
 }
 
 write_check::~write_check() {
-  stop();
-}
-
-void write_check::stop() {
   {
     std::lock_guard lock{mutex_};
     closed_ = true;
@@ -87,7 +83,8 @@ void write_check::written(uint64_t offset, std::span<const uint8_t> content) {
   });
 }
 
-void write_check::check_read(uint64_t first, uint64_t end, std::span<const uint8_t> bytes) {
+void write_check::check_read(uint64_t first, uint64_t end, std::span<const uint8_t> bytes,
+                             std::span<digest> leaves) {
   auto base = first * m_.block_size;
   auto read = [&](uint64_t i) { return bytes.subspan(i * m_.block_size - base, m_.block_length(i)); };
   auto same = [&](uint64_t i) {
@@ -95,8 +92,9 @@ void write_check::check_read(uint64_t first, uint64_t end, std::span<const uint8
     const auto& from = hashed_from_[i];
     return from.size() == got.size() && std::equal(got.begin(), got.end(), from.begin());
   };
-  // Each run of blocks that differ from what was hashed is hashed from what was read, in one
-  // call, so whole runs go through the hash several blocks at a time.
+  // A block equal to what it was hashed from keeps that digest (already in `leaves`). Each run
+  // of blocks that differ is hashed from what was read, in one call, so whole runs go through
+  // the hash several blocks at a time.
   for (auto i = first; i < end;) {
     if (same(i)) {
       ++i;
@@ -108,7 +106,7 @@ void write_check::check_read(uint64_t first, uint64_t end, std::span<const uint8
     auto from = i * m_.block_size - base;
     auto to = (run_end - 1) * m_.block_size + m_.block_length(run_end - 1) - base;
     leaf_digests(m_.hash, m_.block_size, i, bytes.subspan(from, to - from),
-                 std::span{leaves_}.subspan(i, run_end - i), 1);
+                 leaves.subspan(i, run_end - i), 1);
     i = run_end;
   }
 }
@@ -123,6 +121,7 @@ caf::expected<merkle_tree> write_check::finish(flash& chip) {
   // megabyte at a time on this thread, into a few buffers in turn, while the helpers compare
   // and hash what was read; this thread helps whenever it waits for a free buffer.
   wait_for_tasks();
+  auto leaves = leaves_;
   auto n = m_.block_count();
   auto per_chunk = std::max<uint64_t>(1, (1 << 20) / m_.block_size);
   std::vector<std::vector<uint8_t>> buffers(threads_ + 1);
@@ -146,17 +145,16 @@ caf::expected<merkle_tree> write_check::finish(flash& chip) {
       free_buffers.push_back(k);
       break;
     }
-    push([this, first, end, k, &buf, &free_buffers] {
-      check_read(first, end, buf);
+    push([this, first, end, k, &buf, &free_buffers, &leaves] {
+      check_read(first, end, buf, leaves);
       std::lock_guard lock{mutex_};
       free_buffers.push_back(k);
     });
   }
   wait_for_tasks();
-  stop();
   if (failure)
     return failure;
-  return merkle_tree{m_.hash, std::move(leaves_)};
+  return merkle_tree{m_.hash, std::move(leaves)};
 }
 
 caf::expected<block_report> check_flash(flash& chip, const signed_manifest& m, unsigned threads) {

@@ -51,7 +51,9 @@ public:
   /// differently.
   void written(uint64_t offset, std::span<const uint8_t> content);
 
-  /// Waits for the hashing of written content, reads the image back and builds its tree.
+  /// Waits for the hashing of written content, reads the image back and builds its tree. It may
+  /// be called again after more writes (of content already handed to written()): each call
+  /// reads the whole image afresh, and the content is not hashed again.
   caf::expected<merkle_tree> finish(flash& chip);
 
 private:
@@ -69,13 +71,15 @@ private:
       if (!run_one(lock))
         wake_.wait(lock);
   }
-  void stop();
-  /// Leaves of blocks [first, end), read into `bytes` (which starts at block `first`): a block
-  /// that equals the content it was hashed from keeps its leaf, the others are hashed.
-  void check_read(uint64_t first, uint64_t end, std::span<const uint8_t> bytes);
+  /// Leaves of blocks [first, end), read into `bytes` (which starts at block `first`), into
+  /// `leaves`: a block that equals the content it was hashed from keeps its leaf, the others
+  /// are hashed.
+  void check_read(uint64_t first, uint64_t end, std::span<const uint8_t> bytes,
+                  std::span<digest> leaves);
 
   const manifest& m_;
   unsigned threads_;
+  /// Per block: the digest of the content handed to written() (unset where none was).
   std::vector<digest> leaves_;
   /// Per block: the content its leaf was hashed from (empty: not hashed yet).
   std::vector<std::span<const uint8_t>> hashed_from_;
