@@ -29,7 +29,6 @@ std::vector<std::shared_ptr<const served_image>> servable(const donor_state& st)
   return out;
 }
 
-/// Reads blocks [first, first + count) of the served image into `out`, in one read.
 /// The bytes of blocks [first, first + count) of `img`.
 uint64_t blocks_length(const served_image& img, uint64_t first, uint64_t count) {
   const auto& m = img.manifest.fields;
@@ -37,7 +36,8 @@ uint64_t blocks_length(const served_image& img, uint64_t first, uint64_t count) 
   return (last - first) * m.block_size + m.block_length(last);
 }
 
-/// Reads blocks starting at `first` into `out`, which is as long as they are.
+/// Reads blocks starting at `first` of the served image into `out` (as long as they are), in
+/// one read.
 caf::error read_blocks(const node_context& ctx, const served_image& img, uint64_t first,
                        std::span<uint8_t> out) {
   const auto& m = img.manifest.fields;

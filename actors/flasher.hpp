@@ -31,11 +31,11 @@ caf::behavior flasher(caf::stateful_actor<flasher_state>* self, context_ptr ctx)
 ///     against the signed manifest's digests, keeping that checked content to write (nothing
 ///     unverified, and nothing read after the check, is written);
 ///  3. power the host off or hold it in reset;
-///  4. per run of those sectors: erase, program, read back and compare (one retry per sector);
-///     the other sectors are not touched;
-///  5. read the whole image back, hash it (on hash_threads() threads) and compare with the root
-///     (write_check: blocks of a run are hashed from their checked content while the next runs
-///     are written, and compared with what is read back);
+///  4. per run of those sectors: erase and program; the other sectors are not touched;
+///  5. read the whole image back once and compare its tree with the root (write_check: blocks
+///     of a run are hashed from their checked content while the next runs are written, and
+///     compared with what is read back); a written sector that reads back different gets a
+///     second write, read back at once, and then the whole image is read and compared again;
 ///  6. record the installed manifest, raise the svn floor, clear the journal;
 ///  7. restore the host's power state.
 /// The flash is never erased before step 2 succeeds, and a failure leaves the journal in place

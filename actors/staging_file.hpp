@@ -44,7 +44,7 @@ private:
   }
   std::string path_;
   int fd_;
-  /// The bytes for [pending_offset_, pending_offset_ + pending_size()) not written yet: copied
+  /// The bytes for [pending_offset_, pending_offset_ + pending().size()) not written yet: copied
   /// into `gathered_` by write(), or left where they are (`borrowed_`) by write_in_place(). One
   /// of the two is empty.
   uint64_t pending_offset_ = 0;

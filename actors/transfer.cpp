@@ -156,18 +156,19 @@ caf::error prepare_staging(self_ptr self) {
     st.pulled = 0;
     st.verified.reset();
     auto limit = uint64_t{st.ctx->config.recovery.verified_in_memory_mib} << 20;
+    // Memory readied while offers were awaited is taken when it fits; else it is released here.
     auto ready = std::move(st.ready);
-    if (m.image_size <= limit && ready && ready->adopt(m.merkle_root, m.image_size, m.block_size)) {
-      st.verified = std::move(ready);
-    } else if (m.image_size <= limit) {
-      auto memory = verified_blocks::make(m.merkle_root, m.image_size, m.block_size);
-      if (memory)
+    if (m.image_size <= limit) {
+      if (ready && ready->adopt(m.merkle_root, m.image_size, m.block_size)) {
+        st.verified = std::move(ready);
+      } else if (auto memory = verified_blocks::make(m.merkle_root, m.image_size, m.block_size)) {
         st.verified = std::move(*memory);
-      else
+      } else {
         st.ctx->log->warn("transfer",
                           "not keeping verified blocks in memory ({}); the flasher will read "
                           "them back from the staging file and check them again",
                           describe(memory.error()));
+      }
     }
     auto journal = st.ctx->store->journal();
     bool resuming = journal && *journal && (*journal)->target.fields.merkle_root == m.merkle_root;

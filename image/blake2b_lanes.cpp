@@ -1,7 +1,6 @@
 #include "image/blake2b_lanes.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cstring>
 #include <vector>
 
@@ -200,15 +199,12 @@ std::vector<unsigned> blake2b_lane_widths() {
 void blake2b_leaf_digests(uint32_t block_size, uint64_t first_index,
                           std::span<const uint8_t> bytes, std::span<digest> out, unsigned lanes) {
   size_t done = 0;
-  if constexpr (std::endian::native == std::endian::little) {
-    const auto& all = kernels();
-    auto k = std::find_if(all.begin(), all.end(),
-                          [&](const group_kernel& g) { return lanes == 0 || g.lanes == lanes; });
-    if (k != all.end())
-      for (; done + k->lanes <= out.size(); done += k->lanes)
-        k->fn(block_size, first_index + done, bytes.data() + done * block_size,
-              out.data() + done);
-  }
+  const auto& all = kernels();
+  auto k = std::find_if(all.begin(), all.end(),
+                        [&](const group_kernel& g) { return lanes == 0 || g.lanes == lanes; });
+  if (k != all.end())
+    for (; done + k->lanes <= out.size(); done += k->lanes)
+      k->fn(block_size, first_index + done, bytes.data() + done * block_size, out.data() + done);
   for (; done < out.size(); ++done)
     out[done] = leaf_digest(hash_algorithm::blake2b_256, first_index + done,
                             bytes.subspan(done * block_size, block_size));
