@@ -448,10 +448,7 @@ caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ct
       auto memory = verified_blocks::make(f.merkle_root, f.image_size, f.block_size);
       if (!memory)
         return; // the transfer tries again, and reports a failure, when it knows the image
-      std::vector<std::pair<uint64_t, uint64_t>> blocks;
-      for (const auto& range : r.check.bad)
-        blocks.emplace_back(range.first, range.end);
-      (*memory)->prepare_in_background(blocks, hash_threads());
+      (*memory)->prepare_in_background(r.check.bad, hash_threads());
       st.ready = std::move(*memory);
     },
     [=](session_message& sm) { on_message(self, sm); },

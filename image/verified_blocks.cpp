@@ -39,15 +39,16 @@ verified_blocks::~verified_blocks() {
   ::munmap(bytes_, image_size_);
 }
 
-void verified_blocks::prepare_in_background(
-  const std::vector<std::pair<uint64_t, uint64_t>>& blocks, unsigned threads) {
+void verified_blocks::prepare_in_background(const std::vector<leaf_range>& blocks,
+                                            unsigned threads) {
   // Pieces of a megabyte at most, dealt out in turn: each call holds the address space's lock
   // only briefly, and the threads share the work evenly.
   std::vector<std::pair<uint64_t, uint64_t>> pieces;
   auto per_piece = std::max<uint64_t>(1, (1 << 20) / block_size_);
   in_background_.assign(held_.size(), false);
-  for (auto [first, end] : blocks) {
-    end = std::min<uint64_t>(end, held_.size());
+  for (auto range : blocks) {
+    auto first = range.first;
+    auto end = std::min<uint64_t>(range.end, held_.size());
     for (auto at = std::min<uint64_t>(first, end); at < end; at += per_piece)
       pieces.emplace_back(at, std::min(at + per_piece, end));
     std::fill(in_background_.begin() + static_cast<ptrdiff_t>(std::min<uint64_t>(first, end)),

@@ -4,11 +4,11 @@
 #include <memory>
 #include <span>
 #include <thread>
-#include <utility>
 #include <vector>
 
 #include <caf/expected.hpp>
 
+#include "image/merkle.hpp"
 #include "messages/manifest.hpp"
 
 namespace fwrescue {
@@ -44,8 +44,7 @@ public:
   /// goes on (the recipient does it while it waits for offers, when it expects to pull those
   /// blocks); prepare() then leaves those blocks to them. put() may run meanwhile; the
   /// destructor waits for the threads. Called at most once, before any prepare().
-  void prepare_in_background(const std::vector<std::pair<uint64_t, uint64_t>>& blocks,
-                             unsigned threads);
+  void prepare_in_background(const std::vector<leaf_range>& blocks, unsigned threads);
 
   /// Memory made before the image was known (the root it was made with is a guess) is taken
   /// for the image with `root` when its layout fits and nothing is held yet; else false.

@@ -31,6 +31,15 @@ struct flasher_fixture : actor_fixture {
     chip->cells()[sector * 4096 + 123] ^= 0x01;
   }
 
+  /// The offset of the first byte of `sector` that the image does not have at 0x00: a cell
+  /// stuck at 0x00 there cannot be programmed right.
+  size_t nonzero_byte_in(uint64_t sector) const {
+    auto from = img.bytes.begin() + static_cast<ptrdiff_t>(sector * 4096);
+    auto at = std::find_if(from, from + 4096, [](uint8_t b) { return b != 0; });
+    REQUIRE(at != from + 4096);
+    return static_cast<size_t>(at - img.bytes.begin());
+  }
+
   std::vector<uint8_t> flash_image_bytes() const {
     return {chip->cells().begin(),
             chip->cells().begin() + static_cast<ptrdiff_t>(img.bytes.size())};
@@ -323,10 +332,7 @@ TEST_CASE_METHOD(flasher_fixture, "a sector whose first write does not take is w
   damage_sector(2);
   // The first erase of sector 2 leaves one cell at 0x00, which programming cannot set back to
   // the image's (non-zero) byte.
-  auto stuck = static_cast<size_t>(
-    std::find_if(img.bytes.begin() + 2 * 4096, img.bytes.end(), [](uint8_t b) { return b != 0; })
-    - img.bytes.begin());
-  REQUIRE(stuck < 3 * 4096);
+  auto stuck = nonzero_byte_in(2);
   bool first = true;
   chip->after_erase = [&](uint64_t offset, uint64_t) {
     if (offset == 2 * 4096 && std::exchange(first, false))
@@ -342,10 +348,7 @@ TEST_CASE_METHOD(flasher_fixture, "a sector whose first write does not take is w
 TEST_CASE_METHOD(flasher_fixture, "a sector that reads back wrong after two writes stops the "
                                   "flash") {
   damage_sector(2);
-  auto stuck = static_cast<size_t>(
-    std::find_if(img.bytes.begin() + 2 * 4096, img.bytes.end(), [](uint8_t b) { return b != 0; })
-    - img.bytes.begin());
-  REQUIRE(stuck < 3 * 4096);
+  auto stuck = nonzero_byte_in(2);
   chip->after_erase = [&](uint64_t offset, uint64_t) {
     if (offset == 2 * 4096)
       chip->cells()[stuck] = 0x00;
