@@ -30,5 +30,5 @@ adv_check_log "the forged offers were answered to bmc-c" forged "answered with 2
 echo "  bmc-c tried $(grep -c 'opening a session to forged-' "$TEST_DIR/logs/bmc-c.log") forged donor(s)"
 adv_watch_stop bmc-c "forged-offers"
 adv_check_bound "bmc-c descriptors" "$PEAK_FDS" 128
-adv_check_bound "bmc-c peak RSS (KiB)" "$PEAK_RSS_KB" $((96 * 1024))
+adv_check_cost "bmc-c peak RSS (KiB)" "$PEAK_RSS_KB" $((96 * 1024))
 finish
