@@ -48,7 +48,7 @@ struct peer_options {
   int sources = 64;
   bool reopen = false;
   int reopen_per_s = 200;
-  int frame_ms = 1800;
+  int frame_ms = 1000;
 };
 
 /// What every attack shares, derived once from the options.
