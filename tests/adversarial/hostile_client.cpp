@@ -150,6 +150,49 @@ int no_read(const peer& p, const peer_options& o) {
   return 0;
 }
 
+int frame_flood(const peer& p, const peer_options& o) {
+  auto udp = udp_socket(p.source, p.interface);
+  auto req = new_request(p);
+  auto taken = pick_offer(collect_offers(p, udp.get(), req, 500), o.donor);
+  held_session h;
+  auto answer = use_accept(p, taken, accept_for(p, req, taken), h);
+  say("accept: {}", answer);
+  if (h.fd.get() < 0)
+    fatal("no session to flood");
+  // A donor never receives block_data. Frames of a few KiB pass any limit a donor may set on
+  // the frames it takes; what they cost is their number.
+  auto frame = encode(block_data{0, std::vector<uint8_t>(size_t(o.frame_kib) << 10, 0x5a)});
+  auto header = frame_header(static_cast<uint32_t>(frame.size()));
+  say("sending {}-byte block_data frames to {} as fast as it takes them", frame.size(),
+      taken.fields.donor);
+  uint64_t sent = 0;
+  std::string ended;
+  auto start = clock::now();
+  while (p.running() && ended.empty()) {
+    auto deadline = std::min(p.end, clock::now() + std::chrono::milliseconds(200));
+    if (write_all(h.fd.get(), header, deadline) && write_all(h.fd.get(), frame, deadline))
+      ++sent;
+    // Whatever the donor says is read, so that only its reading limits the flood.
+    for (;;) {
+      auto r = h.reader.next(h.fd.get(), 0);
+      if (r.what == frame_reader::status::timeout)
+        break;
+      if (r.what == frame_reader::status::closed) {
+        ended = r.reason;
+        break;
+      }
+      auto text = describe_frame(r.frame);
+      if (text.rfind("leaves", 0) != 0)
+        say("the donor sent {}", text);
+    }
+  }
+  auto took = std::chrono::duration<double>(clock::now() - start).count();
+  say("frame-flood: sent {} frames of {} KiB in {:.1f} s ({:.0f} MiB/s); the session {}", sent,
+      o.frame_kib, took, static_cast<double>(sent * frame.size()) / took / (1 << 20),
+      ended.empty() ? "was still open" : "was ended by the donor (" + ended + ")");
+  return 0;
+}
+
 namespace {
 
 int replay_offer(const peer& p, const peer_options& o) {

@@ -3,6 +3,7 @@
 //
 //   hostile_peer hog-slots --port P --donor console --uses 2
 //   hostile_peer no-read --port P --donor console --requests 80
+//   hostile_peer frame-flood --port P --donor console
 //   hostile_peer forged-offers --port P --requester bmc-c --count 25 --manifest bios.fwm
 //   hostile_peer lying-donor --port P --requester bmc-c --mode bad-blocks --manifest M --image I
 //   hostile_peer replay --port P --mode offer|accept --donor console [--requester bmc-c]
@@ -165,6 +166,13 @@ int main(int argc, char** argv) {
   noread->add_option("--donor", o.donor, "donor to attack (node id)");
   noread->add_option("--requests", o.requests, "block requests sent")->capture_default_str();
   noread->add_option("--rcvbuf", o.rcvbuf, "SO_RCVBUF of the socket")->capture_default_str();
+
+  auto* ff = sub("frame-flood",
+                 "after a confirmed accept, send block_data frames (which a donor "
+                 "never expects) as fast as the donor reads them",
+                 frame_flood);
+  ff->add_option("--donor", o.donor, "donor to attack (node id)");
+  ff->add_option("--frame-kib", o.frame_kib, "KiB of block bytes per frame")->capture_default_str();
 
   auto* forged = sub("forged-offers",
                      "answer a recipient's requests with --count offers, each "

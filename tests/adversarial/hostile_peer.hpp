@@ -49,6 +49,8 @@ struct peer_options {
   bool reopen = false;
   int reopen_per_s = 200;
   int frame_ms = 1000;
+  /// frame-flood: KiB of block bytes in each frame.
+  int frame_kib = 60;
 };
 
 /// What every attack shares, derived once from the options.
@@ -88,6 +90,7 @@ signed_manifest load_manifest(const std::string& path);
 // Attacks on a donor, as a client.
 int hog_slots(const peer& p, const peer_options& o);
 int no_read(const peer& p, const peer_options& o);
+int frame_flood(const peer& p, const peer_options& o);
 int replay(const peer& p, const peer_options& o);
 int flood(const peer& p, const peer_options& o);
 // Attacks on a daemon's TCP port.
