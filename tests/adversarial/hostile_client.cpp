@@ -1,9 +1,11 @@
 // Attacks on a donor by a peer that asks for an image: hog its upload slots, queue data it can
 // never send, replay offers and accepts, flood it with requests.
 
+#include <cstring>
 #include <map>
 #include <poll.h>
 #include <sodium.h>
+#include <sys/socket.h>
 #include <thread>
 
 #include "tests/adversarial/hostile_peer.hpp"
@@ -99,6 +101,7 @@ int no_read(const peer& p, const peer_options& o) {
   auto udp = udp_socket(p.source, p.interface);
   auto req = new_request(p);
   auto taken = pick_offer(collect_offers(p, udp.get(), req, 500), o.donor);
+  auto a = accept_for(p, req, taken); // ends the program when the offered manifest is bad
   auto manifest = offered_manifest(taken);
   auto blocks = manifest->fields.block_count();
   auto count = static_cast<uint32_t>(std::min<uint64_t>(blocks, 1024));
@@ -111,7 +114,7 @@ int no_read(const peer& p, const peer_options& o) {
   socklen_t len = sizeof(rcvbuf);
   ::getsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len);
   auto deadline = clock::now() + std::chrono::seconds(5);
-  if (!send_message(fd.get(), accept_for(p, req, taken), deadline))
+  if (!send_message(fd.get(), a, deadline))
     fatal("cannot send the accept");
   int sent = 0;
   for (; sent < o.requests; ++sent)
@@ -161,17 +164,29 @@ int frame_flood(const peer& p, const peer_options& o) {
     fatal("no session to flood");
   // A donor never receives block_data. Frames of a few KiB pass any limit a donor may set on
   // the frames it takes; what they cost is their number.
-  auto frame = encode(block_data{0, std::vector<uint8_t>(size_t(o.frame_kib) << 10, 0x5a)});
-  auto header = frame_header(static_cast<uint32_t>(frame.size()));
-  say("sending {}-byte block_data frames to {} as fast as it takes them", frame.size(),
+  auto payload = encode(block_data{0, std::vector<uint8_t>(size_t(o.frame_kib) << 10, 0x5a)});
+  auto header = frame_header(static_cast<uint32_t>(payload.size()));
+  std::vector<uint8_t> frame(header.size() + payload.size());
+  std::memcpy(frame.data(), header.data(), header.size());
+  std::memcpy(frame.data() + header.size(), payload.data(), payload.size());
+  say("sending {}-byte block_data frames to {} as fast as it takes them", payload.size(),
       taken.fields.donor);
   uint64_t sent = 0;
+  size_t at = 0; // bytes of the current frame written: a frame is always finished
   std::string ended;
   auto start = clock::now();
   while (p.running() && ended.empty()) {
-    auto deadline = std::min(p.end, clock::now() + std::chrono::milliseconds(200));
-    if (write_all(h.fd.get(), header, deadline) && write_all(h.fd.get(), frame, deadline))
-      ++sent;
+    pollfd out{h.fd.get(), POLLOUT, 0};
+    if (::poll(&out, 1, 200) > 0) {
+      auto n =
+        ::send(h.fd.get(), frame.data() + at, frame.size() - at, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0)
+        at += static_cast<size_t>(n);
+      if (at == frame.size()) {
+        ++sent;
+        at = 0;
+      }
+    }
     // Whatever the donor says is read, so that only its reading limits the flood.
     for (;;) {
       auto r = h.reader.next(h.fd.get(), 0);
@@ -188,7 +203,7 @@ int frame_flood(const peer& p, const peer_options& o) {
   }
   auto took = std::chrono::duration<double>(clock::now() - start).count();
   say("frame-flood: sent {} frames of {} KiB in {:.1f} s ({:.0f} MiB/s); the session {}", sent,
-      o.frame_kib, took, static_cast<double>(sent * frame.size()) / took / (1 << 20),
+      o.frame_kib, took, static_cast<double>(sent * payload.size()) / took / (1 << 20),
       ended.empty() ? "was still open" : "was ended by the donor (" + ended + ")");
   return 0;
 }
