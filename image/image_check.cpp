@@ -18,19 +18,23 @@ uint64_t block_report::bad_blocks() const {
 caf::expected<block_report> compare_blocks(const merkle_tree& image, const signed_manifest& m) {
   block_report report;
   report.block_count = m.fields.block_count();
-  if (image.leaf_count() == report.block_count && image.root() == m.fields.merkle_root)
-    return report;
+  bool matches = image.leaf_count() == report.block_count && image.root() == m.fields.merkle_root;
   if (m.block_digests.empty()) {
-    report.named = false;
-    report.bad.push_back({0, report.block_count});
+    if (!matches) {
+      report.named = false;
+      report.bad.push_back({0, report.block_count});
+    }
     return report;
   }
-  // Trust the unsigned list only once it builds the signed root; then comparing against it
-  // names exactly the blocks whose content differs.
+  // The unsigned list is trusted only once it builds the signed root; then comparing against it
+  // names exactly the blocks whose content differs. It is checked even when the image matches,
+  // so that nothing which reads the list later (the donor sends it to recipients) trusts an
+  // altered one.
   auto expected = block_digest_tree(m);
   if (!expected)
     return std::move(expected.error());
-  report.bad = diff(image, *expected);
+  if (!matches)
+    report.bad = diff(image, *expected);
   return report;
 }
 
@@ -45,6 +49,12 @@ caf::expected<image_verdict> verify_image_file(const signed_manifest& m,
     return verdict;
   }
   verdict.signer = *signer;
+  if (!m.block_digests.empty() && !block_digest_tree(m)) {
+    verdict.result = image_verdict::outcome::manifest;
+    verdict.detail = "manifest: its block digest list does not build the signed Merkle root "
+                     "(the file was altered after signing)";
+    return verdict;
+  }
   auto size = file_size(image_path, "image");
   if (!size)
     return std::move(size.error());

@@ -28,15 +28,15 @@ struct block_report {
   }
 };
 
-/// Compares an image's tree with a manifest whose signature was checked. A matching root
-/// settles it at once; otherwise the manifest's block digest list, once it is shown to build
-/// the signed root, names the bad blocks. Without a list, every block is reported bad
-/// (`named` false). An error means the list is present but does not build the signed root.
+/// Compares an image's tree with a manifest whose signature was checked. The manifest's block
+/// digest list, when it carries one, must build the signed root, even when the image matches:
+/// a list altered after signing is an error however the image compares. It then names the bad
+/// blocks. Without a list, every block is reported bad (`named` false).
 caf::expected<block_report> compare_blocks(const merkle_tree& image, const signed_manifest& m);
 
 /// The outcome of checking an image file against a manifest.
 struct image_verdict {
-  enum class outcome { ok, signature, size, content };
+  enum class outcome { ok, signature, manifest, size, content };
   outcome result = outcome::ok;
   /// The key that signed the manifest, when the signature verified.
   std::optional<public_key> signer;
@@ -46,8 +46,9 @@ struct image_verdict {
   std::string detail;
 };
 
-/// Checks signature, size and content of the image file at `image_path`, in that order, and
-/// stops at the first mismatch. Errors (rather than a verdict) mean the inputs could not be
+/// Checks the manifest file (its signature, and that its block digest list, when it carries one,
+/// builds the signed root), then the size and content of the image file at `image_path`, in
+/// that order, and stops at the first mismatch. Errors (rather than a verdict) mean the inputs could not be
 /// read or are malformed.
 caf::expected<image_verdict> verify_image_file(const signed_manifest& m,
                                                std::span<const public_key> trusted,

@@ -97,6 +97,14 @@ expect 0 '' -- test "$(od -An -tu1 -j68 -N1 m.fwm | tr -d ' ')" = 7
 printf '\x08' | dd of=tampered.fwm bs=1 seek=68 conv=notrunc status=none
 expect 1 '^FAILED signature: signature does not verify with key' -- \
   "$fwrescue" verify --public-key k.pub --manifest tampered.fwm --image image.bin
+# The block digest list is not signed: a file whose list was altered must fail as a whole, even
+# against the genuine image. The list is the file's last 301 * 32 bytes; flip one of its bytes.
+cp m.fwm digests.fwm
+size=$(stat -c %s digests.fwm)
+printf '\x5a' | dd of=digests.fwm bs=1 seek=$((size - 100)) conv=notrunc status=none
+expect 0 'they do NOT build the Merkle root' -- "$fwrescue" inspect digests.fwm
+expect 1 '^FAILED manifest: its block digest list does not build the signed Merkle root' -- \
+  "$fwrescue" verify --public-key k.pub --manifest digests.fwm --image image.bin
 head -c 200 /dev/urandom >junk.fwm
 expect 2 'junk.fwm: malformed manifest: not a manifest file' -- \
   "$fwrescue" verify --public-key k.pub --manifest junk.fwm --image image.bin
