@@ -3,12 +3,10 @@
 #include <ctime>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <sodium.h>
 
 #include "actors/transfer.hpp"
 #include "common/error.hpp"
-#include "common/hex.hpp"
 
 namespace fwrescue {
 
@@ -16,11 +14,56 @@ namespace {
 
 using self_ptr = caf::stateful_actor<coordinator_state>*;
 
+/// How long negotiation may take to rank the offers.
+constexpr auto negotiation_timeout = std::chrono::seconds(10);
+
+/// Donors remembered for the policies' history; forged identities are cheap, so the oldest go.
+constexpr size_t max_remembered_donors = 256;
+
 void send_to(self_ptr self, caf::atom_value role, caf::message msg) {
   if (auto dest = find_role(self->system(), role))
     self->send(dest, std::move(msg));
   else
     self->state.ctx->log->error("coordinator", "no {} actor to send to", caf::to_string(role));
+}
+
+void attempt_failed(self_ptr self, const std::string& why);
+void flash_failed_with(self_ptr self, const std::string& reason, bool untouched);
+
+/// Moves the phase's deadline to recovery.stall_timeout_s from now (or `timeout`); one timer at
+/// a time watches it and finds out when it fires whether the deadline moved meanwhile.
+void extend_deadline(self_ptr self, std::chrono::milliseconds timeout = {}) {
+  auto& st = self->state;
+  if (timeout.count() == 0)
+    timeout = std::chrono::seconds(st.ctx->config.recovery.stall_timeout_s);
+  st.deadline = self->clock().now() + timeout;
+  if (!st.deadline_timer) {
+    st.deadline_timer = true;
+    self->delayed_send(self, timeout, deadline_atom::value);
+  }
+}
+
+void check_deadline(self_ptr self) {
+  auto& st = self->state;
+  st.deadline_timer = false;
+  if (!recovering(st.phase) || st.safe_hold)
+    return;
+  auto now = self->clock().now();
+  if (now < st.deadline) {
+    st.deadline_timer = true;
+    self->delayed_send(self, st.deadline - now, deadline_atom::value);
+    return;
+  }
+  // A phase waiting only for the backoff timer has no deadline of its own.
+  if (st.phase == recovery_phase::discovering && st.job == 0)
+    return;
+  auto why = fmt::format("no progress while {} for {} s", to_string(st.phase),
+                         st.ctx->config.recovery.stall_timeout_s);
+  // A flasher that hangs holds the chip: the next flash job waits behind it in its mailbox, and
+  // runs (from the staged image, writing only what still differs) if it ever comes back.
+  if (st.phase == recovery_phase::flashing)
+    return flash_failed_with(self, why, false);
+  attempt_failed(self, why);
 }
 
 void enter(self_ptr self, recovery_phase next) {
@@ -30,16 +73,39 @@ void enter(self_ptr self, recovery_phase next) {
   st.ctx->log->info("coordinator", "state {} -> {}", to_string(st.phase), to_string(next));
   st.phase = next;
   st.progress_done = st.progress_total = 0;
+  if (recovering(next))
+    extend_deadline(self);
+}
+
+/// Hands a job to the actor in `role` and watches that actor: should it die before it reports,
+/// the job fails. Returns the job's number, or 0 when nobody holds the role.
+uint64_t dispatch(self_ptr self, caf::atom_value role, caf::message msg) {
+  auto& st = self->state;
+  auto dest = find_role(self->system(), role);
+  if (!dest) {
+    attempt_failed(self, fmt::format("no {} actor", caf::to_string(role)));
+    return 0;
+  }
+  if (st.worker)
+    self->demonitor(st.worker);
+  st.worker = dest.address();
+  self->monitor(dest);
+  self->send(dest, std::move(msg));
+  return st.job;
+}
+
+/// The job done (or failed): nobody is watched any more.
+void job_over(self_ptr self) {
+  auto& st = self->state;
+  if (st.worker)
+    self->demonitor(st.worker);
+  st.worker = caf::actor_addr{};
 }
 
 uint64_t elapsed_ms(const coordinator_state& st) {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                  std::chrono::steady_clock::now() - st.started)
                                  .count());
-}
-
-bool recovering(recovery_phase p) {
-  return p != recovery_phase::idle && p != recovery_phase::done && p != recovery_phase::failed;
 }
 
 // -- one function per state ----------------------------------------------------------------------
@@ -55,12 +121,19 @@ void discover(self_ptr self) {
   auto stored = st.ctx->store->svn_floor();
   req.min_svn = std::max(st.ctx->config.svn_floor, stored ? *stored : 0u);
   st.request = req;
-  send_to(self, roles::discovery, caf::make_message(req));
+  // Discovery answers after its window; a little more than that is its deadline.
+  ++st.job;
+  extend_deadline(self, std::chrono::milliseconds(st.ctx->config.recovery.discovery_window_ms)
+                          + std::chrono::seconds(5));
+  dispatch(self, roles::discovery, caf::make_message(req));
 }
 
 void attempt_failed(self_ptr self, const std::string& why) {
   auto& st = self->state;
   auto& rc = st.ctx->config.recovery;
+  job_over(self);
+  // Reports of the failed job, should they still come, no longer count.
+  ++st.job;
   st.ctx->log->warn("coordinator", "attempt {} of {} failed: {}", st.attempt, rc.max_attempts, why);
   if (st.attempt < rc.max_attempts && !st.safe_hold) {
     // The shift is capped: a 32-bit initial value shifted by 32 already exceeds any maximum,
@@ -69,6 +142,7 @@ void attempt_failed(self_ptr self, const std::string& why) {
       uint64_t{rc.backoff_initial_ms} << std::min<uint32_t>(st.attempt - 1, 32), rc.backoff_max_ms);
     st.ctx->log->info("coordinator", "retrying in {} ms", backoff);
     enter(self, recovery_phase::discovering); // still recovering while the timer runs
+    st.job = 0;                               // no job in flight: no deadline until it starts
     self->delayed_send(self, std::chrono::milliseconds(backoff), retry_atom::value, st.generation);
     return;
   }
@@ -92,6 +166,7 @@ void start_recovery(self_ptr self, const std::string& reason,
   st.reason = reason;
   st.trigger = std::move(trigger);
   st.attempt = 1;
+  st.flashes = 0;
   ++st.generation;
   st.started = std::chrono::steady_clock::now();
   st.failure.clear();
@@ -115,23 +190,60 @@ void negotiated(self_ptr self, negotiation_result& result) {
   // Only the first attempt trusts the check that started the recovery: a later one may follow a
   // flash that failed half way, and looks at the flash afresh.
   auto known = st.attempt == 1 && st.trigger ? *st.trigger : flash_report{};
-  send_to(self, roles::transfer,
-          caf::make_message(transfer_job{st.request, std::move(result.ranked), std::move(known)}));
+  ++st.job;
+  transfer_job job{st.job, st.request, std::move(result.ranked), std::move(known)};
+  dispatch(self, roles::transfer, caf::make_message(std::move(job)));
 }
 
 void start_flash(self_ptr self, flash_job job) {
   auto& st = self->state;
   enter(self, recovery_phase::flashing);
+  extend_deadline(self);
   st.donor = job.donor;
+  ++st.flashes;
+  ++st.job;
+  job.job = st.job;
   send_to(self, roles::monitor, caf::make_message(pause_atom::value));
   send_to(self, roles::donor, caf::make_message(own_image_state{false}));
-  send_to(self, roles::flasher, caf::make_message(std::move(job)));
+  dispatch(self, roles::flasher, caf::make_message(std::move(job)));
+}
+
+/// Flashes again from what the journal records: the staged image, checked block by block by the
+/// flasher before anything is erased.
+void flash_from_journal(self_ptr self, const std::string& why) {
+  auto& st = self->state;
+  auto journal = st.ctx->store->journal();
+  if (!journal || !*journal || (*journal)->at == recovery_journal::phase::transferring)
+    return attempt_failed(self, why + "; no staged image to flash again");
+  const auto& j = **journal;
+  start_flash(self, flash_job{j.target, j.donor});
+}
+
+/// A flash failed (or its actor died). The staged image was verified, so a flash that failed
+/// while writing is tried again from it, recovery.flash_retries times, before the network is
+/// asked again; one that failed before writing found the staged image itself in question.
+void flash_failed_with(self_ptr self, const std::string& reason, bool untouched) {
+  auto& st = self->state;
+  job_over(self);
+  ++st.job;
+  send_to(self, roles::monitor, caf::make_message(resume_atom::value));
+  auto retries = st.ctx->config.recovery.flash_retries;
+  if (untouched || st.flashes > retries || st.safe_hold)
+    return attempt_failed(self, reason);
+  st.ctx->log->warn("coordinator",
+                    "flash {} of {} failed: {}; flashing again from the staged "
+                    "image",
+                    st.flashes, retries + 1, reason);
+  enter(self, recovery_phase::staged); // the staged image waits for the next flash
+  auto wait = std::chrono::milliseconds(st.ctx->config.recovery.backoff_initial_ms);
+  self->delayed_send(self, wait, reflash_atom::value, st.generation, reason);
 }
 
 void verified(self_ptr self, const flash_report& report) {
   auto& st = self->state;
   if (!report.ok())
-    return attempt_failed(self, "flash does not verify after writing: " + report.detail);
+    return flash_failed_with(self, "flash does not verify after writing: " + report.detail, false);
+  send_to(self, roles::monitor, caf::make_message(resume_atom::value));
   auto ms = elapsed_ms(st);
   auto installed = st.ctx->store->installed_manifest();
   std::string version = installed && *installed ? (*installed)->fields.version : "";
@@ -150,8 +262,16 @@ void resume_from_journal(self_ptr self) {
     st.ctx->log->error("coordinator", "cannot read the journal: {}", describe(journal.error()));
     return;
   }
-  if (!*journal)
+  if (!*journal) {
+    // The host record is forgotten before the journal is cleared, so one without a journal was
+    // left by hand or by an earlier version: nothing is under way to restore it.
+    if (auto record = st.ctx->store->host_before(); record && *record) {
+      st.ctx->log->warn("coordinator", "a host power record ({}) without a journal: forgotten",
+                        to_string(**record));
+      st.ctx->store->forget_host_before();
+    }
     return;
+  }
   const auto& j = **journal;
   st.ctx->log->warn("coordinator",
                     "journal: a recovery from {} was interrupted while {}; "
@@ -160,6 +280,7 @@ void resume_from_journal(self_ptr self) {
   st.reason = "resuming an interrupted recovery";
   st.trigger.reset();
   st.attempt = 1;
+  st.flashes = 0;
   ++st.generation;
   st.started = std::chrono::steady_clock::now();
   st.donor = j.donor;
@@ -169,90 +290,35 @@ void resume_from_journal(self_ptr self) {
   start_flash(self, flash_job{j.target, j.donor});
 }
 
+/// The actor doing the current job died before it reported.
+void worker_down(self_ptr self, const caf::down_msg& dm) {
+  auto& st = self->state;
+  if (dm.source != st.worker || !recovering(st.phase))
+    return;
+  auto why = fmt::format("the actor doing the job died while {} ({})", to_string(st.phase),
+                         describe(dm.reason));
+  st.worker = caf::actor_addr{};
+  if (st.phase == recovery_phase::flashing)
+    return flash_failed_with(self, why, false);
+  attempt_failed(self, why);
+}
+
 } // namespace
-
-donor_history recent_history(const coordinator_state& st,
-                             std::chrono::steady_clock::time_point now) {
-  donor_history out;
-  for (const auto& [donor, marks] : st.donor_marks)
-    for (const auto& m : marks)
-      if (now - m.at < donor_memory) {
-        auto& entry = out[donor];
-        ++entry.recent_failures;
-        entry.recent_bad_blocks += m.bad_block ? 1 : 0;
-      }
-  return out;
-}
-
-const char* to_string(recovery_phase p) {
-  static constexpr const char* names[] = {"idle",         "discovering", "negotiating",
-                                          "transferring", "staged",      "flashing",
-                                          "verifying",    "done",        "failed"};
-  return names[static_cast<int>(p)];
-}
-
-std::string status_json(const coordinator_state& st) {
-  const auto& ctx = *st.ctx;
-  nlohmann::ordered_json j;
-  j["node"] = ctx.config.id;
-  j["role"] = to_string(ctx.config.role);
-  j["state"] = to_string(st.phase);
-  j["safe_hold"] = st.safe_hold;
-  j["policy"] = ctx.config.recovery.policy;
-  auto installed = ctx.store->installed_manifest();
-  if (installed && *installed) {
-    const auto& f = (*installed)->fields;
-    j["installed"] = {{"platform", f.platform.vendor + ":" + f.platform.board},
-                      {"version", f.version},
-                      {"svn", f.svn},
-                      {"root", to_hex(f.merkle_root)}};
-  } else {
-    j["installed"] = nullptr;
-  }
-  auto floor = ctx.store->svn_floor();
-  j["svn_floor"] = std::max(ctx.config.svn_floor, floor ? *floor : 0u);
-  j["last_check"] = {{"checked", st.last_check.checked},
-                     {"ok", st.last_check.ok()},
-                     {"detail", st.last_check.detail}};
-  if (recovering(st.phase)) {
-    j["recovery"] = {{"reason", st.reason}, {"attempt", st.attempt}, {"donor", st.donor}};
-    if (st.progress_total > 0)
-      j["progress"] = {{"phase", to_string(st.phase)},
-                       {"done", st.progress_done},
-                       {"total", st.progress_total},
-                       {"percent", st.progress_done * 100 / st.progress_total}};
-  }
-  if (st.last) {
-    j["last_recovery"] = {{"succeeded", st.last->succeeded}, {"donor", st.last->donor},
-                          {"version", st.last->version},     {"duration_ms", st.last->duration_ms},
-                          {"detail", st.last->detail},       {"finished_at", st.last->finished_at}};
-  }
-  if (st.last_negotiation) {
-    auto offers = nlohmann::ordered_json::array();
-    for (const auto& v : st.last_negotiation->verdicts)
-      offers.push_back({{"donor", v.donor},
-                        {"role", v.role},
-                        {"version", v.version},
-                        {"svn", v.svn},
-                        {"compatible", v.compatible},
-                        {"reason", v.reason},
-                        {"rank", v.rank}});
-    j["last_negotiation"] = {{"policy", st.last_negotiation->policy},
-                             {"accepted", st.last_negotiation->accepted},
-                             {"offers", offers}};
-  }
-  return j.dump();
-}
 
 caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_ptr ctx) {
   self->state.ctx = ctx;
+  self->set_down_handler([self](caf::down_msg& dm) { worker_down(self, dm); });
+  // A report about another job than the one in flight is late: it is dropped.
+  auto current = [self](uint64_t job) { return job != 0 && job == self->state.job; };
   return {
     // Resuming sends to the flasher, which must be registered: the supervisor says when.
     [=](start_atom) { resume_from_journal(self); },
     [=](flash_report& report) {
       auto& st = self->state;
       st.last_check = report;
-      if (report.checked && !report.ok() && st.ctx->config.monitor.auto_recover)
+      if (report.fault != flash_fault::none)
+        st.ctx->log->error("coordinator", "no recovery: {}", report.detail);
+      if (report.needs_recovery() && st.ctx->config.monitor.auto_recover)
         start_recovery(self, report.detail, report);
     },
     [=](recover_atom) -> std::string {
@@ -266,35 +332,70 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
     },
     [=](status_atom) -> std::string { return status_json(self->state); },
     [=](offers_collected& offers) {
+      auto& st = self->state;
+      if (st.phase != recovery_phase::discovering
+          || st.request.request_id != offers.request.request_id)
+        return;
+      job_over(self);
       enter(self, recovery_phase::negotiating);
-      offers.history = recent_history(self->state, std::chrono::steady_clock::now());
+      offers.history = recent_history(st, std::chrono::steady_clock::now());
       auto neg = find_role(self->system(), roles::negotiation);
-      self->request(neg, caf::infinite, std::move(offers))
-        .then([=](negotiation_result& result) { negotiated(self, result); },
-              [=](caf::error& err) { attempt_failed(self, "negotiation: " + describe(err)); });
+      auto generation = st.generation;
+      auto attempt = st.attempt;
+      self->request(neg, negotiation_timeout, std::move(offers))
+        .then(
+          [=](negotiation_result& result) {
+            if (self->state.generation == generation && self->state.attempt == attempt
+                && self->state.phase == recovery_phase::negotiating)
+              negotiated(self, result);
+          },
+          [=](caf::error& err) {
+            if (self->state.generation == generation && self->state.attempt == attempt
+                && self->state.phase == recovery_phase::negotiating)
+              attempt_failed(self, "negotiation: " + describe(err));
+          });
     },
     [=](donor_confirmed& c) {
+      if (!current(c.job))
+        return;
       self->state.donor = c.donor;
       if (self->state.last_negotiation)
         self->state.last_negotiation->accepted = c.donor;
       enter(self, recovery_phase::transferring);
+      extend_deadline(self);
     },
     [=](transfer_progress& p) {
+      if (!current(p.job))
+        return;
       self->state.progress_done = p.blocks_have;
       self->state.progress_total = p.blocks_total;
+      extend_deadline(self);
     },
     [=](transfer_done& d) {
+      if (!current(d.job))
+        return;
+      job_over(self);
       enter(self, recovery_phase::staged);
-      start_flash(self, flash_job{std::move(d.target), d.donor, std::move(d.staged),
-                                       std::move(d.verified)});
+      self->state.flashes = 0;
+      start_flash(
+        self, flash_job{std::move(d.target), d.donor, std::move(d.staged), std::move(d.verified)});
     },
-    [=](transfer_failed& f) { attempt_failed(self, f.reason); },
+    [=](transfer_failed& f) {
+      if (current(f.job))
+        attempt_failed(self, f.reason);
+    },
     [=](flash_progress& p) {
+      if (!current(p.job))
+        return;
       self->state.progress_done = p.sectors_done;
       self->state.progress_total = p.sectors_total;
+      extend_deadline(self);
     },
     [=](flash_done& d) {
       auto& st = self->state;
+      if (!current(d.job))
+        return;
+      job_over(self);
       st.ctx->log->info("coordinator",
                         "flash written: {} of {} sectors differed (plan and check {} ms; erase and "
                         "program {} ms; read back and final check {} ms)",
@@ -303,25 +404,40 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
       // root; that check is the verification (the monitor's next periodic check repeats it).
       enter(self, recovery_phase::verifying);
       st.last_check = d.check;
-      send_to(self, roles::monitor, caf::make_message(resume_atom::value));
       verified(self, d.check);
     },
     [=](flash_failed& f) {
-      send_to(self, roles::monitor, caf::make_message(resume_atom::value));
-      attempt_failed(self, f.reason);
+      if (current(f.job))
+        flash_failed_with(self, f.reason, f.untouched);
     },
     [=](retry_atom, uint64_t generation) {
       auto& st = self->state;
-      if (generation != st.generation || st.safe_hold)
+      if (generation != st.generation || st.safe_hold || !recovering(st.phase))
         return;
       ++st.attempt;
       discover(self);
     },
+    [=](reflash_atom, uint64_t generation, const std::string& why) {
+      auto& st = self->state;
+      if (generation != st.generation || st.safe_hold || !recovering(st.phase))
+        return;
+      flash_from_journal(self, why);
+    },
+    [=](deadline_atom) { check_deadline(self); },
     [=](donor_dropped& d) {
-      auto& marks = self->state.donor_marks[d.donor];
+      auto& marks = self->state.donor_marks;
       auto now = std::chrono::steady_clock::now();
-      std::erase_if(marks, [&](const auto& m) { return now - m.at >= donor_memory; });
-      marks.push_back({now, d.bad_block});
+      for (auto i = marks.begin(); i != marks.end();) {
+        std::erase_if(i->second, [&](const auto& m) { return now - m.at >= donor_memory; });
+        i = i->second.empty() ? marks.erase(i) : std::next(i);
+      }
+      if (marks.size() >= max_remembered_donors && marks.count(d.donor) == 0) {
+        auto oldest = std::min_element(marks.begin(), marks.end(), [](auto& a, auto& b) {
+          return a.second.back().at < b.second.back().at;
+        });
+        marks.erase(oldest);
+      }
+      marks[d.donor].push_back({now, d.bad_block});
     },
     [=](context_update& u) {
       auto& st = self->state;

@@ -33,6 +33,11 @@ enum class recovery_phase : uint8_t {
 
 const char* to_string(recovery_phase p);
 
+/// Whether a recovery is under way in phase `p`.
+inline bool recovering(recovery_phase p) {
+  return p != recovery_phase::idle && p != recovery_phase::done && p != recovery_phase::failed;
+}
+
 /// How the last recovery ended.
 struct recovery_outcome {
   bool succeeded = false;
@@ -45,6 +50,8 @@ struct recovery_outcome {
 };
 
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
+using reflash_atom = caf::atom_constant<caf::atom("reflash")>;
+using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 
 struct coordinator_state {
   context_ptr ctx;
@@ -53,6 +60,18 @@ struct coordinator_state {
   uint32_t attempt = 0;
   /// Bumped per recovery so a late retry timer of an earlier one is ignored.
   uint64_t generation = 0;
+  /// The job in flight (a transfer or a flash) and the actor doing it, which the coordinator
+  /// watches: should it die, the job fails and the recovery goes on from the journal. Reports
+  /// about any other job number are late and ignored.
+  uint64_t job = 0;
+  caf::actor_addr worker;
+  /// Flashes tried from the staged image in this recovery; a failed flash is tried again from
+  /// it (recovery.flash_retries times) before the network is asked again.
+  uint32_t flashes = 0;
+  /// The current phase fails the attempt when nothing moves it on by then; one timer at a time
+  /// watches it.
+  std::chrono::steady_clock::time_point deadline{};
+  bool deadline_timer = false;
   std::string reason;
   std::chrono::steady_clock::time_point started;
   image_request request;
@@ -76,9 +95,12 @@ struct coordinator_state {
   static inline const char* name = "coordinator";
 };
 
-/// Drives recoveries: starts one when the monitor reports a bad flash (with
-/// monitor.auto_recover) or an operator asks, resumes one recorded in the journal at start, and
-/// answers `status` with a JSON object.
+/// Drives recoveries: starts one when the monitor reports bad blocks (with monitor.auto_recover)
+/// or an operator asks, resumes one recorded in the journal at start, and answers `status` with
+/// a JSON object. A flash the monitor cannot read, or whose image cannot fit it, starts no
+/// recovery: no donor can mend either, and status says which. Every phase has a deadline
+/// (recovery.stall_timeout_s without progress), and the actor doing a job is watched, so a
+/// recovery ends however its parts fail.
 caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_ptr ctx);
 
 /// How long a dropped donor counts against it in negotiations.

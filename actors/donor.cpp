@@ -18,6 +18,7 @@ namespace {
 
 using self_ptr = caf::stateful_actor<donor_state>*;
 using serve_atom = caf::atom_constant<caf::atom("serve")>;
+using watch_atom = caf::atom_constant<caf::atom("watch")>;
 
 /// How long an offer can be taken up.
 constexpr auto offer_lifetime = std::chrono::seconds(60);
@@ -54,6 +55,21 @@ caf::error read_blocks(const node_context& ctx, const served_image& img, uint64_
   return caf::none;
 }
 
+/// Keeps an offer for an accept to take up, within limits.offers_remembered: expired offers go
+/// first, then the one closest to expiring.
+void remember_offer(self_ptr self, uint64_t request_id, const nonce& challenge) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  std::erase_if(st.offers, [now](const auto& o) { return o.second.expires < now; });
+  while (!st.offers.empty() && st.offers.size() >= st.ctx->config.limits.offers_remembered) {
+    auto oldest = std::min_element(st.offers.begin(), st.offers.end(), [](auto& a, auto& b) {
+      return a.second.expires < b.second.expires;
+    });
+    st.offers.erase(oldest);
+  }
+  st.offers[request_id] = {challenge, now + offer_lifetime};
+}
+
 void answer_request(self_ptr self, const std::string& from, const image_request& req) {
   auto& st = self->state;
   const auto& ctx = *st.ctx;
@@ -75,7 +91,7 @@ void answer_request(self_ptr self, const std::string& from, const image_request&
     f.manifest_body = img->manifest.body;
     f.manifest_sig = img->manifest.sig;
     ctx.link->send_datagram(from, encode(make_offer(std::move(f), *ctx.node_key)));
-    st.offers[req.request_id] = {req.challenge, self->clock().now() + offer_lifetime};
+    remember_offer(self, req.request_id, req.challenge);
     ctx.log->info("donor", "offered {} {} svn {} to {} ({})", img->label, m.version, m.svn,
                   req.requester, from);
   }
@@ -85,14 +101,43 @@ void send_frame(self_ptr self, session_id id, const wire_message& m) {
   self->state.ctx->link->send_frame(id, encode(m));
 }
 
+/// Ends an upload: says why to the peer (best effort) and closes the session.
+void end_upload(self_ptr self, session_id id, const std::string& reason) {
+  auto& st = self->state;
+  auto i = st.uploads.find(id);
+  if (i == st.uploads.end())
+    return; // Ended already; what the peer still sends is ignored until the close lands.
+  st.ctx->log->warn("donor", "ending the session with {}: {}", i->second.peer, reason);
+  // The slot is free from now on, not only once the transport has closed the session.
+  st.uploads.erase(i);
+  send_frame(self, id, abort_transfer{reason});
+  st.ctx->link->close_session(id);
+}
+
+/// Answers the accept with a decline (or busy) and closes the session: an accept is the
+/// session's one chance, so a peer cannot keep a session open by sending bad ones.
+void refuse_accept(self_ptr self, session_id id, const accept& a, const wire_message& answer,
+                   const std::string& reason) {
+  auto& st = self->state;
+  auto i = st.uploads.find(id);
+  auto peer = i == st.uploads.end() ? std::string{"?"} : i->second.peer;
+  st.ctx->log->warn("donor", "declined {} from {}: {}", a.fields.recipient, peer, reason);
+  send_frame(self, id, answer);
+  st.ctx->link->close_session(id);
+}
+
 void on_accept(self_ptr self, session_id id, const accept& a) {
   auto& st = self->state;
   const auto& ctx = *st.ctx;
-  auto& up = st.uploads[id];
+  auto u = st.uploads.find(id);
+  if (u == st.uploads.end())
+    return; // The session was ended; its close is on its way.
+  auto& up = u->second;
   auto refuse = [&](const std::string& reason) {
-    ctx.log->warn("donor", "declined {} from {}: {}", a.fields.recipient, up.peer, reason);
-    send_frame(self, id, decline{a.fields.request_id, reason});
+    refuse_accept(self, id, a, decline{a.fields.request_id, reason}, reason);
   };
+  if (up.confirmed)
+    return end_upload(self, id, "a second accept on a confirmed session");
   if (!verify_accept(a))
     return refuse("accept signature does not verify");
   if (a.fields.donor_key != ctx.node_key->public_part())
@@ -100,7 +145,7 @@ void on_accept(self_ptr self, session_id id, const accept& a) {
   auto o = st.offers.find(a.fields.request_id);
   if (o == st.offers.end() || o->second.challenge != a.fields.challenge
       || o->second.expires < self->clock().now())
-    return refuse("no such offer (stale or replayed)");
+    return refuse("no such offer (stale, replayed or already taken up)");
   std::shared_ptr<const served_image> chosen;
   for (const auto& img : servable(st))
     if (img->manifest.fields.merkle_root == a.fields.merkle_root)
@@ -110,8 +155,10 @@ void on_accept(self_ptr self, session_id id, const accept& a) {
   if (st.active_uploads() >= ctx.config.donor.max_uploads) {
     ctx.log->info("donor", "busy: {} uploads in progress, {} must wait", st.active_uploads(),
                   a.fields.recipient);
-    return send_frame(self, id, busy{a.fields.request_id, 1000});
+    return refuse_accept(self, id, a, busy{a.fields.request_id, 1000}, "busy");
   }
+  // An offer is taken up once: the same accept on another session finds nothing to take.
+  st.offers.erase(o);
   up.image = chosen;
   up.confirmed = true;
   ctx.log->info("donor", "serving {} {} to {} ({} of {} upload slots in use)", chosen->label,
@@ -130,61 +177,121 @@ uint64_t blocks_per_frame(const manifest& m) {
   return std::max<uint64_t>(1, block_data_bytes / m.block_size);
 }
 
-void serve_blocks(self_ptr self, session_id id, uint64_t first, uint32_t count) {
+/// Sends the blocks the upload has been asked for, a frame at a time, while the session's send
+/// queue is below half its bound and the upload rate cap allows; otherwise waits for the link
+/// to drain (session_drained_event) or for the cap's timer.
+void pump(self_ptr self, session_id id) {
   auto& st = self->state;
   auto i = st.uploads.find(id);
   if (i == st.uploads.end() || !i->second.image)
     return;
-  const auto& img = *i->second.image;
+  auto& up = i->second;
+  const auto& ctx = *st.ctx;
+  const auto& img = *up.image;
   auto per_frame = blocks_per_frame(img.manifest.fields);
-  for (uint64_t b = first; b < first + count; b += per_frame) {
-    auto k = std::min<uint64_t>(per_frame, first + count - b);
-    // The blocks are read straight into the frame.
-    auto frame = encode_block_data(b, blocks_length(img, b, k), [&](std::span<uint8_t> out) {
-      return read_blocks(*st.ctx, img, b, out);
-    });
-    if (!frame) {
-      st.ctx->log->error("donor", "{}", describe(frame.error()));
-      send_frame(self, id, abort_transfer{"donor cannot read its image"});
-      st.ctx->link->close_session(id);
+  auto low_water = size_t{ctx.config.limits.queued_kib} * 1024 / 2;
+  auto rate = ctx.config.donor.upload_rate_kbps;
+  up.awaiting_drain = false;
+  while (!up.pending.empty()) {
+    if (ctx.link->queued(id) >= low_water) {
+      up.awaiting_drain = true;
       return;
     }
-    st.ctx->link->send_frame(id, std::move(*frame));
+    auto now = self->clock().now();
+    if (rate != 0 && st.next_free > now) {
+      // One timer per upload at most, however many frames wait.
+      if (!up.pump_timer) {
+        up.pump_timer = true;
+        self->delayed_send(self, st.next_free - now, serve_atom::value, id);
+      }
+      return;
+    }
+    auto& r = up.pending.front();
+    auto k = static_cast<uint32_t>(std::min<uint64_t>(per_frame, r.count));
+    auto length = blocks_length(img, r.first, k);
+    // The blocks are read straight into the frame.
+    auto frame = encode_block_data(
+      r.first, length, [&](std::span<uint8_t> out) { return read_blocks(ctx, img, r.first, out); });
+    if (!frame) {
+      ctx.log->error("donor", "{}", describe(frame.error()));
+      return end_upload(self, id, "donor cannot read its image");
+    }
+    ctx.link->send_frame(id, std::move(*frame));
+    up.sent += length;
+    up.pending_blocks -= k;
+    r.first += k;
+    r.count -= k;
+    if (r.count == 0)
+      up.pending.pop_front();
+    if (rate != 0)
+      st.next_free =
+        std::max(now, st.next_free) + std::chrono::microseconds(uint64_t{length} * 8 * 1000 / rate);
   }
 }
 
 void on_block_request(self_ptr self, session_id id, const block_request& r) {
   auto& st = self->state;
   auto i = st.uploads.find(id);
-  if (i == st.uploads.end() || !i->second.confirmed) {
-    send_frame(self, id, abort_transfer{"block request before a confirmed accept"});
-    st.ctx->link->close_session(id);
+  if (i == st.uploads.end() || !i->second.confirmed)
+    return end_upload(self, id, "block request before a confirmed accept");
+  auto& up = i->second;
+  auto n = up.image->manifest.fields.block_count();
+  if (r.first >= n || r.count > n - r.first)
+    return end_upload(self, id,
+                      fmt::format("blocks {}..{} do not exist", r.first, r.first + r.count));
+  auto limit = st.ctx->config.limits.requested_blocks;
+  if (up.pending_blocks + r.count > limit)
+    return end_upload(self, id,
+                      fmt::format("asked for {} blocks not yet sent, more than the limit of {}",
+                                  up.pending_blocks + r.count, limit));
+  // An honest recipient asks for each block once, and again only after a loss: twice the image
+  // is far more than it ever needs, and bounds how long a session can keep a slot.
+  const auto& m = up.image->manifest.fields;
+  if (up.sent + uint64_t{r.count} * m.block_size > 2 * m.image_size + block_data_bytes)
+    return end_upload(self, id, "asked for more than twice the image");
+  up.pending.push_back(r);
+  up.pending_blocks += r.count;
+  if (!up.awaiting_drain && !up.pump_timer)
+    pump(self, id);
+}
+
+/// The lowest rate, in bytes per second, an upload that has work must move: the configured
+/// minimum, but at most a quarter of the link's rate and of the upload rate cap per slot.
+uint64_t min_rate_bytes(const node_context& ctx) {
+  uint64_t bits = uint64_t{ctx.config.limits.min_rate_kbps} * 1000;
+  if (ctx.link)
+    if (auto link = ctx.link->properties().nominal_rate_bps; link != 0)
+      bits = std::min(bits, link / 4);
+  if (auto cap = uint64_t{ctx.config.donor.upload_rate_kbps} * 1000; cap != 0)
+    bits = std::min(bits, cap / 4 / std::max<uint64_t>(1, ctx.config.donor.max_uploads));
+  return bits / 8;
+}
+
+/// Every limits.idle_ms an upload must have moved something: a session that never confirmed,
+/// a confirmed one that asks for nothing, and one whose peer reads below the minimum rate are
+/// ended. The transport's own deadlines stop sessions that send nothing at all.
+void watch(self_ptr self, session_id id) {
+  auto& st = self->state;
+  auto i = st.uploads.find(id);
+  if (i == st.uploads.end())
     return;
-  }
-  auto n = i->second.image->manifest.fields.block_count();
-  if (r.first >= n || r.count > n - r.first) {
-    send_frame(
-      self, id,
-      abort_transfer{fmt::format("blocks {}..{} do not exist", r.first, r.first + r.count)});
-    st.ctx->link->close_session(id);
-    return;
-  }
-  auto rate = st.ctx->config.donor.upload_rate_kbps;
-  if (rate == 0)
-    return serve_blocks(self, id, r.first, r.count);
-  // Pace to the cap, a frame at a time: each is sent when the link has drained the ones before
-  // it, so a large request does not leave in one burst. Time is the actor clock's, the one
-  // delayed_send counts in.
-  const auto& m = i->second.image->manifest.fields;
-  auto per_frame = blocks_per_frame(m);
-  auto now = self->clock().now();
-  for (uint64_t b = r.first; b < r.first + r.count; b += per_frame) {
-    auto k = static_cast<uint32_t>(std::min<uint64_t>(per_frame, r.first + r.count - b));
-    auto bits = uint64_t{k} * m.block_size * 8;
-    auto due = std::max(now, st.next_free);
-    st.next_free = due + std::chrono::microseconds(bits * 1000 / rate);
-    self->delayed_send(self, due - now, serve_atom::value, id, b, k);
-  }
+  auto& up = i->second;
+  const auto& limits = st.ctx->config.limits;
+  auto window = std::chrono::milliseconds(limits.idle_ms);
+  auto moved = up.sent - up.sent_at_check;
+  up.sent_at_check = up.sent;
+  if (!up.confirmed)
+    return end_upload(self, id, fmt::format("no accept confirmed within {} ms", limits.idle_ms));
+  if (up.pending.empty() && moved == 0)
+    return end_upload(
+      self, id, fmt::format("asked for no block for {} ms; the slot is freed", limits.idle_ms));
+  auto floor = min_rate_bytes(*st.ctx) * static_cast<uint64_t>(window.count()) / 1000;
+  // An upload held back by this donor's own rate cap is not the peer's doing.
+  if (!up.pending.empty() && !up.pump_timer && moved < floor)
+    return end_upload(self, id,
+                      fmt::format("took {} bytes in {} ms, below the minimum of {} kbit/s", moved,
+                                  limits.idle_ms, min_rate_bytes(*st.ctx) * 8 / 1000));
+  self->delayed_send(self, window, watch_atom::value, id);
 }
 
 } // namespace
@@ -244,7 +351,13 @@ caf::behavior donor(caf::stateful_actor<donor_state>* self, context_ptr ctx) {
       if (installed && *installed && !(*installed)->block_digests.empty())
         st.own = std::make_shared<const served_image>(served_image{"own flash", **installed, {}});
     },
-    [=](session_opened_event& ev) { self->state.uploads[ev.id].peer = ev.peer; },
+    [=](session_opened_event& ev) {
+      auto& up = self->state.uploads[ev.id];
+      up.peer = ev.peer;
+      up.opened = self->clock().now();
+      self->delayed_send(self, std::chrono::milliseconds(self->state.ctx->config.limits.idle_ms),
+                         watch_atom::value, ev.id);
+    },
     [=](session_message& sm) {
       if (auto* a = std::get_if<accept>(&sm.msg))
         on_accept(self, sm.id, *a);
@@ -253,7 +366,10 @@ caf::behavior donor(caf::stateful_actor<donor_state>* self, context_ptr ctx) {
       else if (std::holds_alternative<done>(sm.msg)
                || std::holds_alternative<abort_transfer>(sm.msg))
         self->state.ctx->link->close_session(sm.id);
+      else
+        end_upload(self, sm.id, fmt::format("a recipient does not send {}", kind_name(sm.msg)));
     },
+    [=](session_drained_event& ev) { pump(self, ev.id); },
     [=](session_closed_event& ev) {
       auto& st = self->state;
       auto i = st.uploads.find(ev.id);
@@ -263,9 +379,14 @@ caf::behavior donor(caf::stateful_actor<donor_state>* self, context_ptr ctx) {
         st.ctx->log->info("donor", "upload to {} ended: {}", i->second.peer, ev.reason);
       st.uploads.erase(i);
     },
-    [=](serve_atom, session_id id, uint64_t first, uint32_t count) {
-      serve_blocks(self, id, first, count);
+    [=](serve_atom, session_id id) {
+      auto i = self->state.uploads.find(id);
+      if (i == self->state.uploads.end())
+        return;
+      i->second.pump_timer = false;
+      pump(self, id);
     },
+    [=](watch_atom, session_id id) { watch(self, id); },
     [=](context_update& u) {
       // The catalog may have changed with the configuration.
       self->state.ctx = std::move(u.ctx);

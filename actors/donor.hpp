@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -34,12 +35,26 @@ struct donor_state {
     /// Shared, so an upload in progress keeps its image even if the node stops offering it.
     std::shared_ptr<const served_image> image;
     bool confirmed = false;
+    /// Block requests not yet answered in full, oldest first, and how many blocks they ask for
+    /// (at most limits.requested_blocks).
+    std::deque<block_request> pending;
+    uint64_t pending_blocks = 0;
+    /// Block bytes handed to the link in all, and when the watchdog last looked.
+    uint64_t sent = 0;
+    uint64_t sent_at_check = 0;
+    /// The answer waits for the link to drain, or for the upload rate cap.
+    bool awaiting_drain = false;
+    bool pump_timer = false;
+    /// When the session opened, for the watchdog.
+    std::chrono::steady_clock::time_point opened{};
   };
 
   context_ptr ctx;
   std::vector<std::shared_ptr<const served_image>> catalog;
   /// The node's own image, when the monitor says the flash matches its manifest.
   std::shared_ptr<const served_image> own;
+  /// Offers that an accept may take up, by request id; at most limits.offers_remembered, and
+  /// each taken up once.
   std::map<uint64_t, sent_offer> offers;
   std::map<session_id, upload> uploads;
   /// With an upload rate cap: when the link is free for the next block.
@@ -52,6 +67,12 @@ struct donor_state {
 /// Answers image requests with signed offers for every compatible image it holds, admits up to
 /// donor.max_uploads sessions (Busy beyond that), sends the accepted image's block digests, then
 /// serves the blocks it is asked for.
+///
+/// A recipient can make it spend only so much: an offer is taken up once; an upload session
+/// must send its accept within limits.handshake_ms and then keep asking for blocks and reading
+/// them (at least limits.min_rate_kbps over each limits.idle_ms), or it is ended; blocks asked
+/// for and not yet sent are bounded by limits.requested_blocks; and blocks are read and sent
+/// only while the session's send queue is below half of limits.queued_kib.
 caf::behavior donor(caf::stateful_actor<donor_state>* self, context_ptr ctx);
 
 /// Loads and checks the catalog images of the configuration; images that do not verify are

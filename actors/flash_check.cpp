@@ -165,12 +165,33 @@ caf::expected<block_report> check_flash(flash& chip, const signed_manifest& m, u
   return compare_blocks(*tree, m);
 }
 
+const char* to_string(flash_fault f) {
+  switch (f) {
+    case flash_fault::none:
+      return "none";
+    case flash_fault::unreadable:
+      return "unreadable";
+    case flash_fault::unfixable:
+      return "unfixable";
+  }
+  return "unknown";
+}
+
 flash_report flash_report_for(const signed_manifest& m, const caf::expected<block_report>& blocks,
                               const char* against) {
   flash_report report;
   report.checked = true;
   report.root = m.fields.merkle_root;
   report.block_count = m.fields.block_count();
+  if (!blocks && has_code(blocks.error(), errc::io_failure)) {
+    // Nothing is known of the content: calling every block bad would rewrite the whole chip
+    // with the host off, through the very path that just failed.
+    report.fault = flash_fault::unreadable;
+    report.detail = fmt::format("cannot read the flash ({}): a fault of the path to the chip, "
+                                "not of its content; nothing is rewritten",
+                                describe(blocks.error()));
+    return report;
+  }
   if (!blocks) {
     report.bad = {{0, report.block_count}};
     report.detail = describe(blocks.error());

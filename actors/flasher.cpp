@@ -23,12 +23,18 @@ caf::error fail(const std::string& what) {
   return make_error(errc::io_failure, what);
 }
 
-caf::error quiet_host(host_power& power, const std::string& during, power_state before) {
-  if (before == power_state::off)
+/// Whether quieting the host for `during` ("off", "reset" or "running") would change anything
+/// in state `now`.
+bool must_quiet(const std::string& during, power_state now) {
+  if (during == "running" || now == power_state::off)
+    return false;
+  return during != "reset" || now != power_state::reset_held;
+}
+
+caf::error quiet_host(host_power& power, const std::string& during, power_state now) {
+  if (!must_quiet(during, now))
     return caf::none;
-  if (during == "reset")
-    return before == power_state::reset_held ? caf::none : power.hold_reset();
-  return power.power_off();
+  return during == "reset" ? power.hold_reset() : power.power_off();
 }
 
 caf::error restore_host(host_power& power, power_state before) {
@@ -206,7 +212,7 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
           return err;
       } else {
         auto src = from == block_source::memory ? memory->bytes(off + a, b - a)
-                                              : std::span<const uint8_t>{have}.subspan(a, b - a);
+                                                : std::span<const uint8_t>{have}.subspan(a, b - a);
         std::copy(src.begin(), src.end(), into.begin());
       }
       i = j;
@@ -236,8 +242,8 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
     auto sector_differs = [&](size_t a) {
       return all_differ
              || !std::equal(wanted.begin() + static_cast<ptrdiff_t>(a),
-                         wanted.begin() + static_cast<ptrdiff_t>(a + geo.erase_size),
-                         have.begin() + static_cast<ptrdiff_t>(a));
+                            wanted.begin() + static_cast<ptrdiff_t>(a + geo.erase_size),
+                            have.begin() + static_cast<ptrdiff_t>(a));
     };
     size_t kept = 0;
     for (size_t at = 0; at < n;) {
@@ -323,8 +329,8 @@ caf::expected<flash_plan> plan_writes(flash& chip, const staging_file& staging,
 /// Copies the checked content of the blocks in `plan.from_flash` into the staging file and makes
 /// it durable, before anything is erased: should the daemon die between erasing such a block's
 /// sector and programming it, the resumed flash still finds a copy that verifies.
-caf::error stage_blocks_from_flash(staging_file& staging, const flash_plan& plan,
-                                   const manifest& m, uint32_t erase_size) {
+caf::error stage_blocks_from_flash(staging_file& staging, const flash_plan& plan, const manifest& m,
+                                   uint32_t erase_size) {
   if (plan.from_flash.empty())
     return caf::none;
   size_t k = 0;
@@ -374,10 +380,9 @@ caf::expected<uint64_t> rewrite_differing(flash& chip, const flash_plan& plan,
   auto erase_size = chip.geometry().erase_size;
   // The planned content of sector `s`, or an empty span when the plan does not write it.
   auto planned = [&](uint64_t s) -> std::span<const uint8_t> {
-    auto run = std::upper_bound(plan.runs.begin(), plan.runs.end(), s,
-                                [](uint64_t x, const flash_plan::run& r) {
-                                  return x < r.first_sector;
-                                });
+    auto run =
+      std::upper_bound(plan.runs.begin(), plan.runs.end(), s,
+                       [](uint64_t x, const flash_plan::run& r) { return x < r.first_sector; });
     if (run == plan.runs.begin())
       return {};
     --run;
@@ -419,25 +424,19 @@ caf::expected<uint64_t> rewrite_differing(flash& chip, const flash_plan& plan,
 
 caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& job,
                                       staging_file& staging,
-                                      const std::function<void(const flash_progress&)>& progress) {
+                                      const std::function<void(const flash_progress&)>& progress,
+                                      bool* touched) {
   const auto& m = job.target.fields;
   auto& chip = *ctx.chip;
   auto geo = chip.geometry();
   if (m.image_size > geo.size)
     return fail(
       fmt::format("image of {} bytes does not fit the {}-byte flash", m.image_size, geo.size));
-  auto before = ctx.power->state();
-  if (!before)
-    return before.error();
-  // A journal already in "flashing" (a restart) keeps the power state recorded before the
-  // first attempt: the host is off now because we turned it off.
-  auto journal = ctx.store->journal();
-  auto power_before = *before;
-  if (journal && *journal && (*journal)->at == recovery_journal::phase::flashing
-      && (*journal)->target.fields.merkle_root == m.merkle_root)
-    power_before = (*journal)->power_before;
-  if (auto err = ctx.store->write_journal(
-        {recovery_journal::phase::flashing, job.target, job.donor, power_before}))
+  auto now = ctx.power->state();
+  if (!now)
+    return now.error();
+  if (auto err =
+        ctx.store->write_journal({recovery_journal::phase::flashing, job.target, job.donor}))
     return err;
 
   using clock = std::chrono::steady_clock;
@@ -452,10 +451,22 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
   if (auto err = stage_blocks_from_flash(staging, *plan, m, geo.erase_size))
     return err;
 
-  if (auto err = quiet_host(*ctx.power, ctx.config.host_power.during_flash, *before))
-    return err;
-  if (auto err = chip.set_write_protect(false))
-    return err;
+  // Nothing that writes nothing touches the host or the chip's protection. Otherwise the state
+  // to restore is recorded before the host is touched, once per recovery: a later attempt or a
+  // restart finds it off because an earlier one turned it off.
+  bool writes = !plan->runs.empty();
+  const auto& during = ctx.config.host_power.during_flash;
+  if (writes && must_quiet(during, *now))
+    if (auto err = ctx.store->remember_host_before(*now))
+      return err;
+  if (writes) {
+    if (touched)
+      *touched = true;
+    if (auto err = quiet_host(*ctx.power, during, *now))
+      return err;
+    if (auto err = chip.set_write_protect(false))
+      return err;
+  }
   auto sectors = (m.image_size + geo.erase_size - 1) / geo.erase_size;
   flash_done result{plan->sector_count, sectors, {}};
   result.plan_ms = ms_since(t);
@@ -466,20 +477,24 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
   // The chip is write-protected again once the check is done, and on every early return.
   struct protect_again {
     flash& chip;
-    ~protect_again() { chip.set_write_protect(true); }
-  } guard{chip};
-  auto err = for_each_piece(*plan, geo.erase_size, [&](uint64_t offset,
-                                                       std::span<const uint8_t> bytes,
-                                                       uint64_t sectors_done) -> caf::error {
-    if (auto err = chip.erase(offset, bytes.size()))
-      return err;
-    if (auto err = chip.program_range(offset, bytes))
-      return err;
-    check.written(offset, bytes);
-    if (progress)
-      progress({sectors_done, sectors});
-    return caf::none;
-  });
+    bool armed;
+    ~protect_again() {
+      if (armed)
+        chip.set_write_protect(true);
+    }
+  } guard{chip, writes};
+  auto err = for_each_piece(
+    *plan, geo.erase_size,
+    [&](uint64_t offset, std::span<const uint8_t> bytes, uint64_t sectors_done) -> caf::error {
+      if (auto err = chip.erase(offset, bytes.size()))
+        return err;
+      if (auto err = chip.program_range(offset, bytes))
+        return err;
+      check.written(offset, bytes);
+      if (progress)
+        progress({sectors_done, sectors});
+      return caf::none;
+    });
   if (err)
     return err;
   result.write_ms = ms_since(t);
@@ -497,8 +512,9 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
     if (!rewritten)
       return rewritten.error();
     if (*rewritten > 0) {
-      ctx.log->warn("flasher", "{} sector(s) read back different after their first write and "
-                               "were written again",
+      ctx.log->warn("flasher",
+                    "{} sector(s) read back different after their first write and "
+                    "were written again",
                     *rewritten);
       // The content is the same; only the read is new.
       blocks = read_back(chip, check, job.target);
@@ -506,7 +522,8 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
         return blocks.error();
     }
   }
-  chip.set_write_protect(true);
+  if (writes)
+    chip.set_write_protect(true);
   if (progress)
     progress({sectors, sectors});
   result.check = flash_report_for(job.target, *blocks, "the image just written");
@@ -517,9 +534,18 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
     return err;
   if (auto err = ctx.store->raise_svn_floor(m.svn))
     return err;
+  // The host comes back before the journal goes: should the daemon die in between, the resumed
+  // recovery writes nothing and restores the host from its record.
+  auto before = ctx.store->host_before();
+  if (!before)
+    return before.error();
+  if (*before) {
+    if (auto err = restore_host(*ctx.power, **before))
+      return err;
+    if (auto err = ctx.store->forget_host_before())
+      return err;
+  }
   if (auto err = ctx.store->clear_journal())
-    return err;
-  if (auto err = restore_host(*ctx.power, power_before))
     return err;
   return result;
 }
@@ -536,16 +562,29 @@ caf::behavior flasher(caf::stateful_actor<flasher_state>* self, context_ptr ctx)
         else
           ctx.log->error("flasher", "no coordinator to report to");
       };
+      auto failed = [&](std::string reason, bool untouched) {
+        flash_failed f{std::move(reason), job.job, untouched};
+        tell(f);
+      };
       if (self->state.hold)
-        return tell(flash_failed{"safe hold: flash writes are disabled"});
+        return failed("safe hold: flash writes are disabled", true);
       auto staging = staging_file::open(ctx.store->staging_path(), job.target.fields.image_size);
       if (!staging)
-        return tell(flash_failed{describe(staging.error())});
-      auto result = flash_image(ctx, job, **staging, [&](const flash_progress& p) { tell(p); });
-      if (result)
+        return failed(describe(staging.error()), true);
+      bool touched = false;
+      auto result = flash_image(
+        ctx, job, **staging,
+        [&](flash_progress p) {
+          p.job = job.job;
+          tell(p);
+        },
+        &touched);
+      if (result) {
+        result->job = job.job;
         tell(*result);
-      else
-        tell(flash_failed{describe(result.error())});
+      } else {
+        failed(describe(result.error()), !touched);
+      }
       // Only now is the staging file closed: after a success it is already removed, and closing
       // its last descriptor frees its page cache, which takes milliseconds for a large image.
     },

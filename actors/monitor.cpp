@@ -10,6 +10,23 @@
 
 namespace fwrescue {
 
+namespace {
+
+/// Says which bytes of the chip the check did not cover: those outside the image region, and
+/// those of the region past the image's end. Empty when the image spans the whole chip.
+std::string uncovered(const node_context& ctx, uint64_t image_size) {
+  auto region = ctx.chip->geometry().size;
+  auto chip = ctx.layout.chip_size == 0 ? region : ctx.layout.chip_size;
+  auto from = ctx.layout.region_offset;
+  if (from == 0 && image_size == chip)
+    return {};
+  return fmt::format("; checked chip bytes {:#x}..{:#x} of {:#x}, the image; the other {} bytes "
+                     "are outside it and not checked",
+                     from, from + image_size, chip, chip - image_size);
+}
+
+} // namespace
+
 flash_report check_installed(const node_context& ctx) {
   flash_report report;
   auto installed = ctx.store->installed_manifest();
@@ -21,7 +38,24 @@ flash_report check_installed(const node_context& ctx) {
     report.detail = "no installed manifest recorded; nothing to check against";
     return report;
   }
-  return flash_report_for(**installed, check_flash(*ctx.chip, **installed, hash_threads()));
+  const auto& m = **installed;
+  auto region = ctx.chip->geometry().size;
+  if (m.fields.image_size > region) {
+    // No image of this size can ever be written here; a recovery would fail on every pass.
+    report.checked = true;
+    report.root = m.fields.merkle_root;
+    report.block_count = m.fields.block_count();
+    report.fault = flash_fault::unfixable;
+    report.detail = fmt::format("the installed image of {} bytes does not fit the {}-byte flash "
+                                "region: no donor can fix this; correct [flash] (region_offset, "
+                                "region_size, the chip) or the installed manifest",
+                                m.fields.image_size, region);
+    return report;
+  }
+  report = flash_report_for(m, check_flash(*ctx.chip, m, hash_threads()));
+  if (report.fault == flash_fault::none)
+    report.detail += uncovered(ctx, m.fields.image_size);
+  return report;
 }
 
 caf::behavior monitor(caf::stateful_actor<monitor_state>* self, context_ptr ctx) {
@@ -47,7 +81,13 @@ caf::behavior monitor(caf::stateful_actor<monitor_state>* self, context_ptr ctx)
     // The first check reports to the coordinator: it waits until the supervisor says every role
     // is registered.
     [=](start_atom) {
-      if (self->state.ctx->config.monitor.check_at_start)
+      // A monitor restarted while the flasher writes must not read a half-written chip: the
+      // journal says whether a flash is under way (the coordinator's pause was sent to the
+      // monitor that died).
+      auto journal = self->state.ctx->store->journal();
+      self->state.paused =
+        journal && *journal && (*journal)->at == recovery_journal::phase::flashing;
+      if (self->state.ctx->config.monitor.check_at_start && !self->state.paused)
         run_check();
     },
     [=](check_atom) { run_check(); },

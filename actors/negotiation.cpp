@@ -18,7 +18,7 @@ negotiation_result negotiate(const offers_collected& offers, const compatibility
   for (size_t i = 0; i < offers.offers.size(); ++i) {
     const auto& c = offers.offers[i];
     const auto& f = c.source.fields;
-    offer_verdict v{f.donor, to_string(f.role), c.manifest.fields.version,
+    offer_verdict v{f.donor, to_string(c.role), c.manifest.fields.version,
                     c.manifest.fields.svn, false, incompatibility(c.manifest, rules), 0};
     v.compatible = v.reason.empty();
     if (v.compatible) {
@@ -27,7 +27,7 @@ negotiation_result negotiate(const offers_collected& offers, const compatibility
       auto h = history.find(f.donor);
       auto past = h != history.end() ? h->second : donor_history_entry{};
       facts.push_back({.donor = f.donor,
-                       .role = f.role,
+                       .role = c.role,
                        .svn = c.manifest.fields.svn,
                        .version = c.manifest.fields.version,
                        .active_uploads = f.active_uploads,

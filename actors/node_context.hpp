@@ -12,6 +12,7 @@
 #include "common/log.hpp"
 #include "config/node_config.hpp"
 #include "hal/flash.hpp"
+#include "hal/flash/region.hpp"
 #include "hal/host_power.hpp"
 #include "hal/nv_store.hpp"
 #include "image/keys.hpp"
@@ -25,12 +26,18 @@ namespace fwrescue {
 struct node_context {
   node_config config;
   std::shared_ptr<logger> log;
+  /// The image region of the BIOS flash (the whole chip unless [flash] names a region).
   std::shared_ptr<flash> chip;
+  /// Where that region lies on the chip.
+  flash_layout layout;
   std::shared_ptr<host_power> power;
   std::shared_ptr<nv_store> store;
   std::shared_ptr<transport> link;
   std::shared_ptr<const secret_key> node_key;
   std::vector<public_key> trusted_keys;
+  /// Node keys of the management consoles ([trust] console_keys): only their offers may claim
+  /// the console role.
+  std::vector<public_key> console_keys;
   policy_registry policies;
 };
 

@@ -5,39 +5,56 @@
 
 #include <fmt/format.h>
 
+#include "actors/transfer_steps.hpp"
 #include "common/error.hpp"
 #include "image/hash.hpp"
 #include "image/signing.hpp"
 
 namespace fwrescue {
 
-namespace {
-
-using self_ptr = caf::stateful_actor<transfer_state>*;
-
-void try_next(self_ptr self);
+namespace transfer_steps {
 
 void tell_coordinator(self_ptr self, caf::message msg) {
   if (auto coord = find_role(self->system(), roles::coordinator))
     self->send(coord, std::move(msg));
 }
 
+void send_on(self_ptr self, session_id id, const wire_message& m) {
+  self->state.ctx->link->send_frame(id, encode(m));
+}
+
+void record_failure(self_ptr self, const std::string& donor, const std::string& reason,
+                    bool bad_block) {
+  auto& st = self->state;
+  st.ctx->log->warn("transfer", "dropping donor {}: {}", donor, reason);
+  tell_coordinator(self, caf::make_message(donor_dropped{donor, reason, bad_block}));
+  // The reasons end up in one status line: a job tried against many donors keeps the first few.
+  constexpr size_t max_reasons = 16;
+  if (st.failures.size() < max_reasons)
+    st.failures.push_back(donor + ": " + reason);
+  else if (st.failures.size() == max_reasons)
+    st.failures.push_back("and more");
+}
+
+} // namespace transfer_steps
+
+namespace {
+
+using namespace transfer_steps;
+
 std::string donor_name(const transfer_state& st) {
   return st.current ? st.current->source.fields.donor : std::string{"?"};
 }
 
 void send_frame(self_ptr self, const wire_message& m) {
-  self->state.ctx->link->send_frame(self->state.session, encode(m));
+  send_on(self, self->state.session, m);
 }
 
 /// Gives up on the current donor and moves on to the next one. `bad_block` marks a donor that
 /// sent data failing verification, which policies weigh more heavily than a slow one.
 void drop_donor(self_ptr self, const std::string& reason, bool bad_block = false) {
   auto& st = self->state;
-  auto donor = donor_name(st);
-  st.ctx->log->warn("transfer", "dropping donor {}: {}", donor, reason);
-  tell_coordinator(self, caf::make_message(donor_dropped{donor, reason, bad_block}));
-  st.failures.push_back(donor + ": " + reason);
+  record_failure(self, donor_name(st), reason, bad_block);
   if (st.session != 0) {
     send_frame(self, abort_transfer{reason});
     st.ctx->link->close_session(st.session);
@@ -47,7 +64,56 @@ void drop_donor(self_ptr self, const std::string& reason, bool bad_block = false
   st.outstanding.clear();
   st.verifying = 0;
   ++st.epoch;
-  try_next(self);
+  race(self);
+}
+
+/// Pushes the current donor's deadline to a block timeout from now; one timer at a time
+/// watches it, and finds out when it fires whether the deadline moved meanwhile.
+void extend_deadline(self_ptr self) {
+  auto& st = self->state;
+  auto timeout = std::chrono::milliseconds(st.ctx->config.recovery.block_timeout_ms);
+  st.deadline = self->clock().now() + timeout;
+  if (!st.deadline_timer) {
+    st.deadline_timer = true;
+    self->delayed_send(self, timeout, deadline_atom::value, st.epoch);
+  }
+}
+
+/// The lowest rate, in bytes per second, a donor with blocks outstanding must send at: the
+/// configured minimum, but at most a quarter of the link's nominal rate.
+uint64_t min_rate_bytes(const node_context& ctx) {
+  uint64_t bits = uint64_t{ctx.config.limits.min_rate_kbps} * 1000;
+  if (auto link = ctx.link->properties().nominal_rate_bps; link != 0)
+    bits = std::min(bits, link / 4);
+  return bits / 8;
+}
+
+/// The current donor's deadline timer fired: drop it when nothing came for a block timeout,
+/// or when over the last limits.idle_ms it sent below the minimum rate with blocks outstanding.
+void check_deadline(self_ptr self, uint64_t epoch) {
+  auto& st = self->state;
+  if (epoch != st.epoch)
+    return; // A timer of a donor dropped since.
+  st.deadline_timer = false;
+  if (!st.current)
+    return;
+  auto now = self->clock().now();
+  if (now >= st.deadline)
+    return drop_donor(
+      self, fmt::format("sent nothing for {} ms", st.ctx->config.recovery.block_timeout_ms));
+  auto window = std::chrono::milliseconds(st.ctx->config.limits.idle_ms);
+  if (now - st.rate_checked >= window) {
+    auto got = st.received - st.received_at_check;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - st.rate_checked);
+    auto floor = min_rate_bytes(*st.ctx) * static_cast<uint64_t>(ms.count()) / 1000;
+    st.received_at_check = st.received;
+    st.rate_checked = now;
+    if (st.at == transfer_state::phase::pulling && !st.outstanding.empty() && got < floor)
+      return drop_donor(self, fmt::format("sent {} bytes in {} ms, below the minimum of {} kbit/s",
+                                          got, ms.count(), min_rate_bytes(*st.ctx) * 8 / 1000));
+  }
+  st.deadline_timer = true;
+  self->delayed_send(self, st.deadline - now, deadline_atom::value, st.epoch);
 }
 
 /// Requests blocks until the window is full, batching consecutive indices into one request.
@@ -84,16 +150,18 @@ void finish(self_ptr self) {
   auto donor = donor_name(st);
   st.ctx->log->info("transfer", "image staged: {} blocks pulled from {}, {} already present",
                     st.pulled, donor, st.reused);
-  if (auto err = st.ctx->store->write_journal(
-        {recovery_journal::phase::staged, st.target, donor, power_state::on}))
+  if (auto err = st.ctx->store->write_journal({recovery_journal::phase::staged, st.target, donor}))
     st.ctx->log->error("transfer", "cannot record the staged image: {}", describe(err));
   st.session = 0;
   st.current.reset();
+  ++st.epoch; // the deadline timer has nothing left to watch
   st.at = transfer_state::phase::idle;
+  st.active = false;
   // The flasher opens the staging file itself, and removes it once the recovery succeeds.
   st.staging.reset();
-  tell_coordinator(self, caf::make_message(transfer_done{st.target, donor, st.pulled, st.reused,
-                                                         st.staged, std::move(st.verified)}));
+  transfer_done d{st.target, donor, st.pulled, st.reused, st.staged, std::move(st.verified)};
+  d.job = st.job;
+  tell_coordinator(self, caf::make_message(std::move(d)));
 }
 
 /// Marks as present every block not yet present and lying within the first `source_size` bytes
@@ -210,7 +278,7 @@ caf::error prepare_staging(self_ptr self) {
       st.wanted.push_back(i);
   st.wanted_pos = 0;
   return st.ctx->store->write_journal(
-    {recovery_journal::phase::transferring, st.target, donor_name(st), power_state::on});
+    {recovery_journal::phase::transferring, st.target, donor_name(st)});
 }
 
 void on_digests(self_ptr self, const leaves& l) {
@@ -253,10 +321,15 @@ void on_blocks(self_ptr self, block_data& b) {
   for (auto k = b.first; k < i; ++k)
     st.outstanding.erase(k);
   st.verifying += i - b.first;
-  verify_run run{st.epoch, b.first, std::move(b.bytes), m.hash, m.block_size,
-                 std::vector<digest>(st.target.block_digests.begin() + static_cast<ptrdiff_t>(b.first),
-                                     st.target.block_digests.begin() + static_cast<ptrdiff_t>(i)),
-                 st.verified};
+  verify_run run{
+    st.epoch,
+    b.first,
+    std::move(b.bytes),
+    m.hash,
+    m.block_size,
+    std::vector<digest>(st.target.block_digests.begin() + static_cast<ptrdiff_t>(b.first),
+                        st.target.block_digests.begin() + static_cast<ptrdiff_t>(i)),
+    st.verified};
   auto& verifier = st.verifiers[st.next_verifier++ % st.verifiers.size()];
   self->send(verifier, std::move(run));
   fill_window(self);
@@ -296,8 +369,11 @@ void on_verified(self_ptr self, run_verified& r) {
   }
   if (r.good < r.count)
     return drop_donor(self, fmt::format("block {} failed verification", r.first + r.good), true);
-  if (st.have_count / 64 != before / 64 || st.have_count == n)
-    tell_coordinator(self, caf::make_message(transfer_progress{donor_name(st), st.have_count, n}));
+  if (st.have_count / 64 != before / 64 || st.have_count == n) {
+    transfer_progress p{donor_name(st), st.have_count, n};
+    p.job = st.job;
+    tell_coordinator(self, caf::make_message(p));
+  }
   if (st.have_count == n)
     return finish(self);
   fill_window(self);
@@ -305,29 +381,24 @@ void on_verified(self_ptr self, run_verified& r) {
 
 void on_message(self_ptr self, session_message& sm) {
   auto& st = self->state;
-  if (sm.id != st.session)
+  if (handshake_message(self, sm))
     return;
-  ++st.activity;
+  if (sm.id != st.session || !st.current)
+    return;
+  extend_deadline(self);
   std::visit(
     [&](auto& m) {
       using T = std::decay_t<decltype(m)>;
       if constexpr (std::is_same_v<T, confirm>) {
-        // Every frame counts as activity for the watchdog, and a confirm restarts the digests:
-        // a repeated one would let a donor keep a transfer alive forever without progress.
-        if (st.at != transfer_state::phase::confirming)
-          return drop_donor(self, "sent a confirm outside the handshake");
-        st.ctx->log->info("transfer", "donor {} confirmed; receiving block digests",
-                          donor_name(st));
-        st.target = st.current->manifest;
-        st.target.block_digests.assign(st.target.fields.block_count(), digest{});
-        st.digests_received = 0;
-        st.at = transfer_state::phase::receiving_digests;
-        tell_coordinator(self, caf::make_message(donor_confirmed{donor_name(st)}));
+        // A repeated confirm would restart the digests: a donor could keep a transfer alive
+        // forever without progress.
+        drop_donor(self, "sent a confirm outside the handshake");
       } else if constexpr (std::is_same_v<T, leaves>) {
         if (st.at != transfer_state::phase::receiving_digests)
           return drop_donor(self, "sent block digests before confirming");
         on_digests(self, m);
       } else if constexpr (std::is_same_v<T, block_data>) {
+        st.received += m.bytes.size();
         on_blocks(self, m);
       } else if constexpr (std::is_same_v<T, busy>) {
         drop_donor(self, fmt::format("busy (retry after {} ms)", m.retry_after_ms));
@@ -344,41 +415,32 @@ void on_message(self_ptr self, session_message& sm) {
     sm.msg);
 }
 
-void try_next(self_ptr self) {
-  auto& st = self->state;
-  if (st.next >= st.queue.size()) {
-    st.at = transfer_state::phase::idle;
-    std::string why;
-    for (const auto& f : st.failures)
-      why += (why.empty() ? "" : "; ") + f;
-    tell_coordinator(self,
-                     caf::make_message(transfer_failed{
-                       why.empty() ? "no donor to pull from" : "every donor failed: " + why}));
-    return;
-  }
-  st.current = st.queue[st.next++];
-  // A new donor starts with a whole block timeout, whichever watchdog tick comes next (a later
-  // attempt's job can start a second tick chain while the first one still runs).
-  ++st.activity;
-  const auto& addr = st.current->source.fields.session_address;
-  st.ctx->log->info("transfer", "opening a session to {} at {}", st.current->source.fields.donor,
-                    addr);
-  st.session = st.ctx->link->open_session(addr);
-  st.at = transfer_state::phase::connecting;
-  if (auto router = find_role(self->system(), roles::router))
-    self->send(router, claim_session{st.session});
-}
-
-void watchdog(self_ptr self, uint64_t seen) {
-  auto& st = self->state;
-  auto period = std::chrono::milliseconds(st.ctx->config.recovery.block_timeout_ms);
-  if (st.at != transfer_state::phase::idle && st.activity == seen && st.current)
-    drop_donor(self, fmt::format("sent nothing for {} ms", period.count()));
-  if (st.at != transfer_state::phase::idle)
-    self->delayed_send(self, period, timeout_atom::value, st.activity);
-}
-
 } // namespace
+
+namespace transfer_steps {
+
+void begin_pull(self_ptr self, session_id id, candidate d) {
+  auto& st = self->state;
+  st.current = std::move(d);
+  st.session = id;
+  ++st.epoch;
+  st.deadline_timer = false;
+  st.received = st.received_at_check = 0;
+  st.rate_checked = self->clock().now();
+  extend_deadline(self);
+  st.ctx->log->info("transfer", "donor {} confirmed; receiving block digests", donor_name(st));
+  st.target = st.current->manifest;
+  st.target.block_digests.assign(st.target.fields.block_count(), digest{});
+  st.digests_received = 0;
+  st.outstanding.clear();
+  st.verifying = 0;
+  st.at = transfer_state::phase::receiving_digests;
+  donor_confirmed c{donor_name(st)};
+  c.job = st.job;
+  tell_coordinator(self, caf::make_message(c));
+}
+
+} // namespace transfer_steps
 
 caf::behavior block_verifier::make_behavior() {
   return {
@@ -405,36 +467,8 @@ caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ct
     self->state.verifiers.push_back(self->spawn<block_verifier, caf::linked>());
   return {
     [=](start_atom) {},
-    [=](transfer_job& job) {
-      auto& st = self->state;
-      st.request = job.request;
-      st.flash_check = std::move(job.flash_check);
-      // A new attempt looks at the staging file and the flash afresh: a failed flash may have
-      // changed blocks an earlier attempt found there (staged blocks are found again in the
-      // staging file, by their digests, when the journal names the same image).
-      st.staged_root = digest{};
-      st.verifying = 0;
-      ++st.epoch;
-      st.queue = std::move(job.candidates);
-      st.next = 0;
-      st.failures.clear();
-      try_next(self);
-      watchdog(self, st.activity - 1);
-    },
-    [=](session_opened_event& ev) {
-      auto& st = self->state;
-      if (ev.id != st.session)
-        return;
-      ++st.activity;
-      accept_fields fields{st.request.request_id,
-                           st.request.challenge,
-                           st.ctx->config.id,
-                           st.ctx->node_key->public_part(),
-                           st.current->manifest.fields.merkle_root,
-                           st.current->source.fields.donor_key};
-      send_frame(self, make_accept(std::move(fields), *st.ctx->node_key));
-      st.at = transfer_state::phase::confirming;
-    },
+    [=](transfer_job& job) { start_job(self, job); },
+    [=](session_opened_event& ev) { handshake_opened(self, ev.id); },
     [=](ready_memory& r) {
       auto& st = self->state;
       st.ready.reset();
@@ -454,12 +488,19 @@ caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ct
     [=](session_message& sm) { on_message(self, sm); },
     [=](run_verified& r) { on_verified(self, r); },
     [=](session_closed_event& ev) {
-      if (ev.id == self->state.session) {
+      if (handshake_closed(self, ev.id, ev.reason))
+        return;
+      if (ev.id == self->state.session && self->state.current) {
         self->state.session = 0;
         drop_donor(self, "connection lost: " + ev.reason);
       }
     },
-    [=](timeout_atom, uint64_t seen) { watchdog(self, seen); },
+    [=](race_atom) {
+      self->state.start_timer = false;
+      race(self);
+    },
+    [=](handshake_atom, session_id id) { handshake_deadline(self, id); },
+    [=](deadline_atom, uint64_t epoch) { check_deadline(self, epoch); },
     [=](context_update& u) { self->state.ctx = std::move(u.ctx); },
   };
 }

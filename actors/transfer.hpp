@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -20,6 +22,9 @@ namespace fwrescue {
 
 /// Coordinator -> transfer: pull the image from these donors, best first.
 struct transfer_job {
+  /// The coordinator's job number; every report about this job carries it, so that a report
+  /// about an earlier one is told apart.
+  uint64_t job = 0;
   image_request request;
   std::vector<candidate> candidates;
   /// The monitor's last check of the flash; its bad blocks are not scanned for reuse when the
@@ -70,18 +75,46 @@ public:
 };
 
 struct transfer_state {
+  using clock = std::chrono::steady_clock;
   enum class phase { idle, connecting, confirming, receiving_digests, pulling };
 
+  /// A donor being connected to and asked to confirm. Several may be at once: the next one
+  /// starts while the earlier ones have not answered, and each has its own deadline, so donors
+  /// that never answer (cheap identities with listeners behind them) cost little time.
+  struct handshake {
+    candidate donor;
+    /// The session is up and the accept sent.
+    bool opened = false;
+    clock::time_point deadline{};
+  };
+
   context_ptr ctx;
+  uint64_t job = 0;
+  /// A job is under way: it ends with transfer_done or transfer_failed, and nothing starts a
+  /// donor after that.
+  bool active = false;
   image_request request;
   flash_report flash_check;
   std::vector<candidate> queue;
   size_t next = 0;
   phase at = phase::idle;
+  std::map<session_id, handshake> handshakes;
+  /// When the next candidate may start although earlier handshakes are still pending.
+  clock::time_point next_start{};
+  /// A timer to start the next candidate is set.
+  bool start_timer = false;
 
-  // The donor being pulled from.
+  // The donor being pulled from (it confirmed first).
   std::optional<candidate> current;
   session_id session = 0;
+  /// The current donor is dropped when nothing arrives by then (recovery.block_timeout_ms
+  /// after the last frame); one timer at a time watches it.
+  clock::time_point deadline{};
+  bool deadline_timer = false;
+  /// Block bytes received from the current donor, and at the last rate check.
+  uint64_t received = 0;
+  uint64_t received_at_check = 0;
+  clock::time_point rate_checked{};
 
   // The image being assembled. `have` refers to `staged_root`'s image and survives a change of
   // donor within one job, so blocks verified from one donor are not pulled again from the next;
@@ -113,19 +146,20 @@ struct transfer_state {
   uint64_t pulled = 0;
   uint64_t reused = 0;
 
-  /// Bumped on every frame from the current donor; the watchdog drops a donor whose count stands
-  /// still for recovery.block_timeout_ms.
-  uint64_t activity = 0;
   std::vector<std::string> failures;
 
   static inline const char* name = "transfer";
 };
 
-/// Pulls an image from the ranked donors: opens a session, sends a signed accept, receives the
-/// block digests and checks they build the signed root, reuses every block the flash or the
-/// staging file already holds, then requests the rest in a window of outstanding requests and
-/// verifies each block before staging it. A donor that is busy, declines, stalls, disconnects or
-/// sends a bad block is dropped and the next one continues with the blocks already verified.
+/// Pulls an image from the ranked donors: opens sessions and sends signed accepts, best donor
+/// first and the next ones staggered while earlier ones have not confirmed (up to
+/// recovery.parallel_handshakes at once, each given recovery.handshake_timeout_ms); the first to
+/// confirm is pulled from and the others are let go. It receives the block digests and checks
+/// they build the signed root, reuses every block the flash or the staging file already holds,
+/// then requests the rest in a window of outstanding requests and verifies each block before
+/// staging it. A donor that is busy, declines, stalls (recovery.block_timeout_ms), falls below
+/// limits.min_rate_kbps, disconnects or sends a bad block is dropped and the next one continues
+/// with the blocks already verified.
 caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ctx);
 
 } // namespace fwrescue

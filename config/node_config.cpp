@@ -413,6 +413,8 @@ void read_trust(table_reader r, node_config& cfg) {
   r.list("manifest_keys", cfg.manifest_keys, true, "an array of at least one path string",
          "a non-empty path string", valid_path, true);
   r.integer("svn_floor", cfg.svn_floor, 0, u32_max);
+  r.list("console_keys", cfg.console_keys, false, "an array of path strings",
+         "a non-empty path string", valid_path, true);
   r.finish();
 }
 
@@ -432,12 +434,23 @@ void read_flash(table_reader r, flash_config& flash) {
       fmt::format("a power of two no larger than flash.erase_size ({})", flash.erase_size));
   r.integer("erase_us", flash.erase_us, 0, u32_max);
   r.integer("program_us", flash.program_us, 0, u32_max);
+  // Whole sectors, so that erasing the region never touches a byte outside it.
+  auto sectors = [&](const char* key, uint64_t& out) {
+    auto* n = r.integer(
+      key, out, 0, int64_t{1} << 48,
+      fmt::format("a multiple of flash.erase_size ({}) from 0 to 2^48", flash.erase_size));
+    if (n && (erase || !r.has("erase_size")) && out % flash.erase_size != 0)
+      r.diag().bad_value(*n, r.name(key),
+                         fmt::format("a multiple of flash.erase_size ({})", flash.erase_size));
+  };
+  sectors("region_offset", flash.region_offset);
+  sectors("region_size", flash.region_size);
   r.finish();
 }
 
 void read_host_power(table_reader r, host_power_config& host_power) {
   r.one_of("backend", host_power.backend, {"sim"});
-  r.one_of("during_flash", host_power.during_flash, {"off", "reset"});
+  r.one_of("during_flash", host_power.during_flash, {"off", "reset", "running"});
   r.finish();
 }
 
@@ -455,6 +468,10 @@ void read_recovery(table_reader r, recovery_config& rec) {
   r.integer("block_window", rec.block_window, 1, 1024);
   r.integer("verified_in_memory_mib", rec.verified_in_memory_mib, 0, 4096);
   r.integer("block_timeout_ms", rec.block_timeout_ms, 1, u32_max);
+  r.integer("handshake_timeout_ms", rec.handshake_timeout_ms, 1, u32_max);
+  r.integer("parallel_handshakes", rec.parallel_handshakes, 1, 16);
+  r.integer("flash_retries", rec.flash_retries, 0, 100);
+  r.integer("stall_timeout_s", rec.stall_timeout_s, 1, u32_max);
   r.integer("max_attempts", rec.max_attempts, 1, u32_max);
   auto* initial = r.integer("backoff_initial_ms", rec.backoff_initial_ms, 0, u32_max);
   auto* max = r.integer("backoff_max_ms", rec.backoff_max_ms, 0, u32_max);
@@ -542,6 +559,26 @@ void read_lan(table_reader r, lan_config& lan) {
   r.finish();
 }
 
+void read_limits(table_reader r, limits_config& l) {
+  r.integer("sessions", l.sessions, 1, 65536);
+  r.integer("sessions_per_source", l.sessions_per_source, 1, 65536);
+  r.integer("handshake_ms", l.handshake_ms, 1, u32_max);
+  r.integer("idle_ms", l.idle_ms, 1, u32_max);
+  // A session must hold at least one frame of the largest kind (2 MiB) and a little more.
+  r.integer("queued_kib", l.queued_kib, 4096, 4 << 20);
+  r.integer("inbound_kib", l.inbound_kib, 4096, 4 << 20);
+  r.integer("requested_blocks", l.requested_blocks, 1024, u32_max);
+  r.integer("min_rate_kbps", l.min_rate_kbps, 0, u32_max);
+  r.integer("offers_remembered", l.offers_remembered, 1, 1 << 20);
+  r.integer("offers_per_request", l.offers_per_request, 1, 1 << 20);
+  r.integer("offers_per_source", l.offers_per_source, 1, 1 << 20);
+  r.integer("answers_per_s", l.answers_per_s, 1, u32_max);
+  r.integer("answers_per_source_per_s", l.answers_per_source_per_s, 1, u32_max);
+  r.integer("sources_tracked", l.sources_tracked, 1, 1 << 20);
+  r.integer("descriptor_reserve", l.descriptor_reserve, 16, 65536);
+  r.finish();
+}
+
 void read_supervisor(table_reader r, supervisor_config& sup) {
   r.integer("max_restarts", sup.max_restarts, 0, u32_max);
   r.integer("restart_window_s", sup.restart_window_s, 1, u32_max);
@@ -599,6 +636,7 @@ caf::expected<node_config> parse_config(std::string_view text, const std::string
   admin.path("socket", cfg.admin.socket, false, true);
   admin.finish();
   read_supervisor(top.child("supervisor"), cfg.supervisor);
+  read_limits(top.child("limits"), cfg.limits);
   top.finish();
   if (auto err = diag.first())
     return err;

@@ -26,13 +26,19 @@ struct flash_config {
   /// Optional datasheet timing model: microseconds per sector erase and per page program.
   uint32_t erase_us = 0;
   uint32_t program_us = 0;
+  /// The region of the chip the image occupies: from this byte (a multiple of erase_size) ...
+  uint64_t region_offset = 0;
+  /// ... for this many bytes (a multiple of erase_size; 0: to the end of the chip). On x86 the
+  /// BIOS region ends at the top of the chip, where the CPU starts.
+  uint64_t region_size = 0;
 };
 
 /// [host_power]: how the host is kept quiet while its flash is rewritten.
 struct host_power_config {
   /// Backend name: "sim".
   std::string backend = "sim";
-  /// "off" powers the host off during flashing; "reset" holds it in reset.
+  /// "off" powers the host off during flashing; "reset" holds it in reset; "running" leaves it
+  /// alone.
   std::string during_flash = "off";
 };
 
@@ -59,6 +65,16 @@ struct recovery_config {
   uint32_t verified_in_memory_mib = 64;
   /// A donor that sends nothing for this long is dropped.
   uint32_t block_timeout_ms = 2000;
+  /// A donor that has not confirmed this long after its session was asked for is dropped.
+  uint32_t handshake_timeout_ms = 1000;
+  /// Donors being connected to and asked to confirm at once: the next one is tried while the
+  /// ones before it have not answered, so donors that never answer cost little time.
+  uint32_t parallel_handshakes = 3;
+  /// A flash that fails is tried again this many times from the verified staged image before
+  /// the recovery asks the network again.
+  uint32_t flash_retries = 2;
+  /// A recovery phase that makes no progress for this long fails the attempt.
+  uint32_t stall_timeout_s = 120;
   /// Whole attempts (discover, negotiate, transfer) before giving up.
   uint32_t max_attempts = 5;
   /// Backoff between attempts: starts here and doubles up to the maximum.
@@ -113,6 +129,43 @@ struct lan_config {
   uint8_t multicast_ttl = 1;
 };
 
+/// [limits]: what a remote peer can make this node spend. Every one of them has a safe default;
+/// docs/architecture.md ("What a hostile peer can cost us") says where each is enforced.
+struct limits_config {
+  /// Inbound sessions open at once, in all and from one IP address.
+  uint32_t sessions = 64;
+  uint32_t sessions_per_source = 8;
+  /// An inbound session must deliver its first frame (the signed accept) within this.
+  uint32_t handshake_ms = 5000;
+  /// A session that carries nothing in either direction for this long is closed.
+  uint32_t idle_ms = 15000;
+  /// Bytes queued to send on one session; a session whose peer does not read past this is
+  /// aborted. A donor answers block requests only while its queue is below half of this.
+  uint32_t queued_kib = 4096;
+  /// Bytes received on one session and not yet handled; reading from it pauses beyond this.
+  uint32_t inbound_kib = 4096;
+  /// Blocks one upload may have asked for and not yet been sent.
+  uint32_t requested_blocks = 1024;
+  /// Lowest rate, in kilobits per second, an upload or a pull may fall to over idle_ms while it
+  /// has work outstanding (capped at a quarter of the link's nominal rate).
+  uint32_t min_rate_kbps = 64;
+  /// Offers a donor keeps for accepts to take up, and offers a recipient takes from one request.
+  uint32_t offers_remembered = 256;
+  uint32_t offers_per_request = 32;
+  /// Offers a recipient takes from one source address for one request: a host that answers
+  /// with many identities still fills only this many of the places above.
+  uint32_t offers_per_source = 8;
+  /// Unauthenticated datagrams answered per second, in all and per source address (a signed
+  /// offer costs CPU and is larger than the request it answers).
+  uint32_t answers_per_s = 50;
+  uint32_t answers_per_source_per_s = 2;
+  /// Source addresses whose rate is tracked; the least recently heard is forgotten first.
+  uint32_t sources_tracked = 1024;
+  /// File descriptors kept free for the flash, the store and the admin socket: inbound
+  /// sessions are refused before the process's limit comes closer than this.
+  uint32_t descriptor_reserve = 64;
+};
+
 /// [admin]: the local endpoint `fwrescue status` and `fwrescue recover` talk to.
 struct admin_config {
   /// Unix socket path; empty means "<state_dir>/admin.sock".
@@ -149,6 +202,9 @@ struct node_config {
   std::vector<std::string> manifest_keys;
   /// Minimum svn accepted from config; the stored floor in state_dir may be higher.
   uint32_t svn_floor = 0;
+  /// Node key files of the management consoles. An offer claims the console role only when
+  /// signed by one of them; any other key's claim counts as a peer's.
+  std::vector<std::string> console_keys;
 
   flash_config flash;
   host_power_config host_power;
@@ -159,6 +215,7 @@ struct node_config {
   lan_config lan;
   admin_config admin;
   supervisor_config supervisor;
+  limits_config limits;
 
   /// The admin socket path after applying the default.
   std::string admin_socket() const;

@@ -27,6 +27,7 @@ constexpr const char* floor_name = "svn_floor";
 constexpr const char* journal_name = "journal";
 constexpr const char* journal_manifest_name = "journal.fwm";
 constexpr const char* staging_name = "staging.img";
+constexpr const char* host_before_name = "host_before";
 
 /// Bounds for the small text files: far above what we write, far below what would hurt.
 constexpr uint64_t max_floor_bytes = 64;
@@ -35,8 +36,8 @@ constexpr uint64_t max_journal_bytes = 4096;
 constexpr mode_t file_mode = 0644;
 
 /// Every file this store writes with write_file_atomic, whose temporaries a crash may leave.
-constexpr std::array<const char*, 4> atomic_names{installed_name, floor_name, journal_name,
-                                                  journal_manifest_name};
+constexpr std::array<const char*, 5> atomic_names{installed_name, floor_name, journal_name,
+                                                  journal_manifest_name, host_before_name};
 
 std::span<const uint8_t> as_bytes(std::string_view text) {
   return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
@@ -123,8 +124,11 @@ std::optional<recovery_journal::phase> parse_phase(std::string_view word) {
   return std::nullopt;
 }
 
-/// Parses the journal's text into `j`, all fields but the target manifest.
-caf::error parse_journal(std::string_view text, const std::string& path, recovery_journal& j) {
+/// Parses the journal's text into `j`, all fields but the target manifest. A `power_before`
+/// line, which journals of earlier versions carried, is read into `legacy_power` (the host
+/// record has replaced it; see host_before()).
+caf::error parse_journal(std::string_view text, const std::string& path, recovery_journal& j,
+                         std::optional<power_state>& legacy_power) {
   bool seen_phase = false;
   bool seen_donor = false;
   bool seen_power = false;
@@ -163,13 +167,12 @@ caf::error parse_journal(std::string_view text, const std::string& path, recover
       auto s = parse_power_state(value);
       if (!s)
         return malformed(path, fmt::format("{}: unknown power state '{}'", where, value));
-      j.power_before = *s;
+      legacy_power = *s;
     } else {
       return malformed(path, fmt::format("{}: unknown key '{}'", where, key));
     }
   }
-  for (auto [seen, key] : {std::pair{seen_phase, "phase"}, std::pair{seen_donor, "donor"},
-                           std::pair{seen_power, "power_before"}})
+  for (auto [seen, key] : {std::pair{seen_phase, "phase"}, std::pair{seen_donor, "donor"}})
     if (!seen)
       return malformed(path, fmt::format("no '{}' line", key));
   return caf::none;
@@ -266,7 +269,8 @@ caf::expected<std::optional<recovery_journal>> nv_store::journal() const {
   if (!*bytes)
     return std::optional<recovery_journal>{};
   recovery_journal j;
-  if (auto err = parse_journal(as_text(**bytes), path, j))
+  std::optional<power_state> legacy_power;
+  if (auto err = parse_journal(as_text(**bytes), path, j, legacy_power))
     return err;
   auto manifest_path = (fs::path{dir_} / journal_manifest_name).string();
   auto target = read_manifest(manifest_path);
@@ -284,6 +288,11 @@ caf::error nv_store::write_journal(const recovery_journal& j) {
     return make_error(
       errc::invalid_argument,
       fmt::format("nv_store {}: donor id '{}' contains a line break", path, j.donor));
+  // A journal of an earlier version may hold the host's state to restore; it moves to the host
+  // record before the line is dropped.
+  if (auto legacy = host_before(); legacy && *legacy)
+    if (auto err = remember_host_before(**legacy))
+      return err;
   auto manifest_path = (fs::path{dir_} / journal_manifest_name).string();
   auto encoded = encode_manifest_file(j.target);
   // Phases advance with the same target, so its manifest is usually on disk already. When the
@@ -297,8 +306,7 @@ caf::error nv_store::write_journal(const recovery_journal& j) {
     if (auto err = write_atomic(manifest_path, encoded))
       return err;
   }
-  auto text = fmt::format("phase {}\ndonor {}\npower_before {}\n", to_string(j.at), j.donor,
-                          to_string(j.power_before));
+  auto text = fmt::format("phase {}\ndonor {}\n", to_string(j.at), j.donor);
   return write_atomic(path, as_bytes(text));
 }
 
@@ -317,6 +325,53 @@ caf::error nv_store::clear_journal() {
 
 std::string nv_store::staging_path() const {
   return (fs::path{dir_} / staging_name).string();
+}
+
+caf::expected<std::optional<power_state>> nv_store::host_before() const {
+  auto path = (fs::path{dir_} / host_before_name).string();
+  auto bytes = read_optional(path, max_floor_bytes);
+  if (!bytes)
+    return std::move(bytes.error());
+  if (!*bytes) {
+    // A journal of an earlier version kept the state in its `power_before` line, written when
+    // flashing began; only then had the host been touched.
+    auto jpath = (fs::path{dir_} / journal_name).string();
+    auto jbytes = read_optional(jpath, max_journal_bytes);
+    if (!jbytes || !*jbytes)
+      return std::optional<power_state>{};
+    recovery_journal j;
+    std::optional<power_state> legacy;
+    if (parse_journal(as_text(**jbytes), jpath, j, legacy)
+        || j.at != recovery_journal::phase::flashing)
+      return std::optional<power_state>{};
+    return legacy;
+  }
+  auto text = as_text(**bytes);
+  if (text.ends_with('\n'))
+    text.remove_suffix(1);
+  auto s = parse_power_state(text);
+  if (!s)
+    return malformed(path,
+                     fmt::format("expected \"off\", \"on\" or \"reset_held\", found '{}'", text));
+  return std::optional<power_state>{*s};
+}
+
+caf::error nv_store::remember_host_before(power_state s) {
+  // Never replaced: by the time a later attempt asks, the host is off because of an earlier one.
+  auto path = (fs::path{dir_} / host_before_name).string();
+  auto recorded = read_optional(path, max_floor_bytes);
+  if (!recorded)
+    return std::move(recorded.error());
+  if (*recorded)
+    return caf::none;
+  return write_atomic((fs::path{dir_} / host_before_name).string(),
+                      as_bytes(fmt::format("{}\n", to_string(s))));
+}
+
+caf::error nv_store::forget_host_before() {
+  if (auto err = remove_file((fs::path{dir_} / host_before_name).string()))
+    return err;
+  return sync_dir(dir_);
 }
 
 } // namespace fwrescue

@@ -27,8 +27,6 @@ struct recovery_journal {
   signed_manifest target;
   /// Node id of the donor the blocks came from (for status and logs).
   std::string donor;
-  /// Host power state before flashing began, restored afterwards.
-  power_state power_before = power_state::on;
 };
 
 const char* to_string(recovery_journal::phase p);
@@ -37,7 +35,8 @@ const char* to_string(recovery_journal::phase p);
 /// rename), so a crash leaves either the old or the new version of each file.
 ///
 /// Files: installed.fwm (installed manifest), svn_floor, journal (+ journal.fwm for its
-/// target manifest), staging.img (staged image).
+/// target manifest), staging.img (staged image), host_before (the host's power state to
+/// restore).
 class nv_store {
 public:
   explicit nv_store(std::string dir);
@@ -65,6 +64,16 @@ public:
 
   /// The file blocks are staged in before flashing.
   std::string staging_path() const;
+
+  /// The host's power state before a recovery first quieted it, while it is still to be
+  /// restored; nothing when no recovery has touched the host. It lives apart from the journal,
+  /// which every phase of every attempt rewrites: a later attempt, or a restart, finds the host
+  /// off because an earlier one turned it off, and must restore the state before that.
+  caf::expected<std::optional<power_state>> host_before() const;
+  /// Records `s` as the state to restore, unless one is recorded already (then that one stays).
+  caf::error remember_host_before(power_state s);
+  /// Forgets the recorded state, once it has been restored.
+  caf::error forget_host_before();
 
 private:
   std::string dir_;

@@ -37,9 +37,15 @@ using start_atom = caf::atom_constant<caf::atom("start")>;
 
 // -- transport events, forwarded from the transport's thread -------------------------------------
 
+/// Held by an event while it waits to be handled: when the last copy goes (handled, or dropped
+/// with a mailbox), the transport hears that the receiver caught up. Reading and receiving
+/// pause while too much is unhandled, so a peer cannot fill our memory faster than we work.
+using consumption_ticket = std::shared_ptr<void>;
+
 struct datagram_event {
   std::string from;
   std::vector<uint8_t> bytes;
+  consumption_ticket ticket = {};
 };
 
 struct session_opened_event {
@@ -51,11 +57,17 @@ struct session_opened_event {
 struct frame_event {
   session_id id = 0;
   std::vector<uint8_t> bytes;
+  consumption_ticket ticket = {};
 };
 
 struct session_closed_event {
   session_id id = 0;
   std::string reason;
+};
+
+/// The session's send queue fell below half its bound: the owner may send again.
+struct session_drained_event {
+  session_id id = 0;
 };
 
 /// An actor asks the router to deliver a session's events to it.
@@ -65,6 +77,20 @@ struct claim_session {
 
 // -- monitor -------------------------------------------------------------------------------------
 
+/// A check that could not judge the flash's content, and why. Neither is mended by pulling an
+/// image: rewriting the chip through a path that fails to read it, or with an image that
+/// cannot fit, would do harm or loop for ever.
+enum class flash_fault : uint8_t {
+  none,
+  /// The flash could not be read: a fault of the path to the chip (programmer, bus, driver).
+  unreadable,
+  /// The installed image can never fit the flash region: a configuration or hardware mismatch.
+  unfixable,
+};
+
+/// "none", "unreadable" or "unfixable".
+const char* to_string(flash_fault f);
+
 /// The outcome of checking the flash against the installed manifest.
 struct flash_report {
   /// False when there is no installed manifest to check against.
@@ -73,10 +99,16 @@ struct flash_report {
   digest root{};
   uint64_t block_count = 0;
   std::vector<leaf_range> bad;
+  /// Set when the content could not be judged; `bad` is then empty.
+  flash_fault fault = flash_fault::none;
   std::string detail;
 
   bool ok() const {
-    return checked && bad.empty();
+    return checked && bad.empty() && fault == flash_fault::none;
+  }
+  /// Blocks were found bad: what a recovery mends.
+  bool needs_recovery() const {
+    return checked && !bad.empty() && fault == flash_fault::none;
   }
 };
 
@@ -95,6 +127,9 @@ struct candidate {
   signed_manifest manifest;
   /// Round trip from request to offer, in microseconds.
   uint64_t rtt_us = 0;
+  /// The role the offer is taken to have: the one it claims, except that a console claim
+  /// signed by a key that is not a known console key counts as a peer's.
+  node_role role = node_role::peer;
 };
 
 /// One offer as negotiation judged it, for status and logs.
@@ -138,14 +173,20 @@ struct donor_dropped {
 };
 
 /// The transfer actor's progress and outcome.
+// Every report about a job carries the coordinator's job number (transfer_job::job,
+// flash_job::job): after a restart or a deadline the coordinator may have moved on, and a late
+// report about an earlier job must not be taken for one about the current.
+
 struct transfer_progress {
   std::string donor;
   uint64_t blocks_have = 0;
   uint64_t blocks_total = 0;
+  uint64_t job = 0;
 };
 
 struct donor_confirmed {
   std::string donor;
+  uint64_t job = 0;
 };
 
 struct transfer_done {
@@ -158,16 +199,19 @@ struct transfer_done {
   std::vector<bool> staged;
   /// The blocks pulled, also kept in memory since they were verified (null when none are kept).
   std::shared_ptr<const verified_blocks> verified = {};
+  uint64_t job = 0;
 };
 
 struct transfer_failed {
   std::string reason;
+  uint64_t job = 0;
 };
 
 /// The flasher's progress and outcome.
 struct flash_progress {
   uint64_t sectors_done = 0;
   uint64_t sectors_total = 0;
+  uint64_t job = 0;
 };
 
 struct flash_done {
@@ -181,10 +225,15 @@ struct flash_done {
   uint64_t plan_ms = 0;
   uint64_t write_ms = 0;
   uint64_t check_ms = 0;
+  uint64_t job = 0;
 };
 
 struct flash_failed {
   std::string reason;
+  uint64_t job = 0;
+  /// The flash was not touched (the failure came before the first erase): the staged image,
+  /// not the chip, is in question.
+  bool untouched = false;
 };
 
 /// A request to rewrite the flash from the staging file.
@@ -196,6 +245,7 @@ struct flash_job {
   /// transfer_done::verified: staged blocks the flasher takes from memory without checking them
   /// again. Null after a restart.
   std::shared_ptr<const verified_blocks> verified = {};
+  uint64_t job = 0;
 };
 
 /// What the donor serves: the node's own image is (un)available.
@@ -209,6 +259,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::datagram_event)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::session_opened_event)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::frame_event)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::session_closed_event)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::session_drained_event)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::claim_session)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::flash_report)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::replacement_needed)

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -23,6 +25,35 @@ struct link_properties {
 
 using session_id = uint64_t;
 
+/// What a peer can make a transport spend, enforced by every transport for every session it
+/// carries, whatever protocol runs over it. docs/architecture.md has the whole table.
+struct session_limits {
+  /// Sessions peers have opened to us, at once: in all, and from one source (an IP address on
+  /// the LAN). At the total, a new session replaces the oldest one that has not yet delivered a
+  /// frame; failing that it is refused, as it is over the per-source bound.
+  uint32_t max_inbound = 64;
+  uint32_t max_inbound_per_source = 8;
+  /// An inbound session must deliver its first whole frame within this.
+  std::chrono::milliseconds handshake{5000};
+  /// A session on which nothing moves, in either direction, for this long is closed.
+  std::chrono::milliseconds idle{15000};
+  /// Bytes handed to send_frame() and not yet written; a frame that would take a session past
+  /// it closes the session instead of being queued (its peer does not read).
+  size_t max_queued = size_t{4} << 20;
+  /// Bytes of frames delivered by on_frame() and not yet reported by frame_consumed(); reading
+  /// from a session pauses while it is past this, so a peer's backlog stays in its own buffers.
+  size_t max_unconsumed = size_t{4} << 20;
+  /// Largest frame a peer may send on a session it opened to us: such sessions carry accepts
+  /// and block requests, never blocks, so a small bound keeps their buffers small.
+  size_t max_inbound_frame = size_t{64} << 10;
+  /// Datagrams delivered by on_datagram() and not yet reported by datagram_consumed(); more
+  /// are dropped (and counted) until the receiver catches up.
+  uint32_t max_datagram_backlog = 256;
+  /// Descriptors kept free for the rest of the process (flash, store, admin socket): an inbound
+  /// session is refused when accepting it leaves fewer than this below the process's limit.
+  uint32_t descriptor_reserve = 64;
+};
+
 /// Receives a transport's events, on the transport's own thread. The daemon's implementation
 /// forwards each event to an actor; tests record them.
 class transport_events {
@@ -42,6 +73,10 @@ public:
   /// A session ended or could not be opened; `reason` is one line ("connection refused",
   /// "closed by peer", "frame of 9999999 bytes exceeds the limit").
   virtual void on_session_closed(session_id id, const std::string& reason) = 0;
+
+  /// The bytes queued on a session fell below half of session_limits::max_queued, after
+  /// queued() had been at or above that: a sender holding back may send again.
+  virtual void on_session_drained(session_id id) = 0;
 };
 
 /// One kind of link between nodes: small broadcast datagrams for discovery, and reliable,
@@ -72,8 +107,21 @@ public:
   /// under the returned id.
   virtual session_id open_session(const std::string& address) = 0;
 
-  /// Queues a frame; frames arrive whole and in order or the session closes.
+  /// Queues a frame; frames arrive whole and in order or the session closes. A frame that
+  /// would take the session's queue past session_limits::max_queued closes the session
+  /// ("peer does not read: ...").
   virtual void send_frame(session_id id, std::vector<uint8_t> frame) = 0;
+
+  /// Bytes handed to send_frame() on a session and not yet written to the link (0 for a
+  /// session that is not open). A sender keeps it below half of max_queued and waits for
+  /// on_session_drained otherwise.
+  virtual size_t queued(session_id id) const = 0;
+
+  /// The receiver has handled `bytes` of the frames on_frame() delivered for a session.
+  virtual void frame_consumed(session_id id, size_t bytes) = 0;
+
+  /// The receiver has handled one datagram on_datagram() delivered.
+  virtual void datagram_consumed() = 0;
 
   /// Closes a session; on_session_closed follows with reason "closed locally".
   virtual void close_session(session_id id) = 0;

@@ -188,8 +188,12 @@ struct test_donor {
     auto o = offer_for(req, img);
     auto m = offered_manifest(o);
     REQUIRE(m);
-    return {
-      .source = std::move(o), .from = id + ":47710", .manifest = std::move(*m), .rtt_us = 1000};
+    auto role = o.fields.role;
+    return {.source = std::move(o),
+            .from = id + ":47710",
+            .manifest = std::move(*m),
+            .rtt_us = 1000,
+            .role = role};
   }
 };
 
@@ -283,6 +287,9 @@ public:
   }
   void on_session_closed(session_id id, const std::string& reason) override {
     caf::anon_send(target, session_closed_event{id, reason});
+  }
+  void on_session_drained(session_id id) override {
+    caf::anon_send(target, session_drained_event{id});
   }
 };
 

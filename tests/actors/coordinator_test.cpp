@@ -66,14 +66,39 @@ struct coordinator_fixture : actor_fixture {
     run();
   }
 
+  /// Negotiation ranks the latest offers as they came.
+  void negotiate() {
+    auto sent = negotiation->last<offers_collected>();
+    answer(negotiation, negotiation->promises.size() - 1, ranking(sent.offers));
+  }
+
+  /// The number of the last transfer job and flash job handed out: reports must carry it.
+  uint64_t transfer_job_id() {
+    return transfer->last<transfer_job>().job;
+  }
+  uint64_t flash_job_id() {
+    return flasher->last<flash_job>().job;
+  }
+
   void walk_to_flashing() {
     report_bad_flash();
     offers_arrive();
-    caf::anon_send(coord, donor_confirmed{"donor-a"});
+    negotiate();
+    auto job = transfer_job_id();
+    caf::anon_send(coord, donor_confirmed{"donor-a", job});
     std::vector<bool> staged(img.manifest.fields.block_count(), false);
     staged[3] = staged[4] = true;
-    caf::anon_send(coord,
-                   transfer_done{.target = img.manifest, .donor = "donor-a", .staged = staged});
+    caf::anon_send(
+      coord,
+      transfer_done{.target = img.manifest, .donor = "donor-a", .staged = staged, .job = job});
+    run();
+  }
+
+  /// The flasher's answer to the last flash job.
+  template <class T>
+  void flasher_says(T msg) {
+    msg.job = flash_job_id();
+    caf::anon_send(coord, std::move(msg));
     run();
   }
 };
@@ -138,8 +163,10 @@ TEST_CASE_METHOD(coordinator_fixture,
   CHECK(job.request.request_id == sent.request.request_id);
   REQUIRE(job.candidates.size() == 1);
   CHECK(job.candidates[0].source.fields.donor == "donor-a");
-  caf::anon_send(coord, donor_confirmed{"donor-a"});
-  caf::anon_send(coord, transfer_progress{"donor-a", 8, 32});
+  caf::anon_send(coord, donor_confirmed{"donor-a", job.job});
+  caf::anon_send(coord, transfer_progress{"donor-a", 8, 32, job.job});
+  // A report about another job (an earlier attempt's, say) changes nothing.
+  caf::anon_send(coord, transfer_progress{"donor-z", 30, 32, job.job + 7});
   run();
   auto st = status();
   CHECK(st["state"] == "transferring");
@@ -150,23 +177,22 @@ TEST_CASE_METHOD(coordinator_fixture,
 TEST_CASE_METHOD(coordinator_fixture,
                  "only the first attempt's transfer gets the check that started the recovery") {
   start();
-  auto negotiate = [&] {
+  auto offered_and_ranked = [&] {
     offers_arrive();
-    auto sent = negotiation->last<offers_collected>();
-    answer(negotiation, negotiation->promises.size() - 1, ranking(sent.offers));
+    negotiate();
   };
   SECTION("started by the monitor") {
     report_bad_flash();
-    negotiate();
+    offered_and_ranked();
     REQUIRE(transfer->count<transfer_job>() == 1);
     auto first = transfer->last<transfer_job>().flash_check;
     CHECK(first.checked);
     CHECK(first.bad == bad_report().bad);
-    // The flash then fails half way: the next attempt must look at the flash afresh.
-    caf::anon_send(coord, flash_failed{"flash: erase failed"});
+    // The transfer then fails: the next attempt must look at the flash afresh.
+    caf::anon_send(coord, transfer_failed{"every donor failed", transfer_job_id()});
     run();
     advance(200ms);
-    negotiate();
+    offered_and_ranked();
     REQUIRE(transfer->count<transfer_job>() == 2);
     CHECK_FALSE(transfer->last<transfer_job>().flash_check.checked);
   }
@@ -174,7 +200,7 @@ TEST_CASE_METHOD(coordinator_fixture,
     caf::anon_send(coord, report(true, {}, "flash matches")); // a good check starts nothing
     run();
     CHECK(ask<std::string>(coord, recover_atom::value) == "recovery started");
-    negotiate();
+    offered_and_ranked();
     REQUIRE(transfer->count<transfer_job>() == 1);
     CHECK_FALSE(transfer->last<transfer_job>().flash_check.checked);
   }
@@ -256,8 +282,7 @@ TEST_CASE_METHOD(coordinator_fixture, "a staged image is flashed, verified and r
   CHECK_FALSE(donor->last<own_image_state>().servable);
 
   REQUIRE_FALSE(store->set_installed_manifest(img.manifest)); // as the flasher does
-  caf::anon_send(coord, flash_done{3, 8, report(true, {}, "flash matches")});
-  run();
+  flasher_says(flash_done{3, 8, report(true, {}, "flash matches")});
   // The flasher's own check after writing is the verification: no second pass by the monitor,
   // which resumes its periodic checks; the node serves its image again.
   CHECK(monitor->atoms(resume_atom::value) == 1);
@@ -273,28 +298,116 @@ TEST_CASE_METHOD(coordinator_fixture, "a staged image is flashed, verified and r
   CHECK(discovery->count<image_request>() == 1); // nothing retried
 }
 
-TEST_CASE_METHOD(coordinator_fixture,
-                 "a flash that still does not verify after writing is retried") {
+TEST_CASE_METHOD(coordinator_fixture, "a failed flash is tried again from the staged image "
+                                      "before the network is asked again") {
+  ctx->config.recovery.flash_retries = 2;
   start();
   walk_to_flashing();
-  caf::anon_send(coord, flash_done{3, 8, bad_report()});
-  run();
+  // What the transfer and the flasher leave in the journal.
+  REQUIRE_FALSE(store->write_journal({recovery_journal::phase::flashing, img.manifest, "donor-a"}));
+  SECTION("a flash that does not verify after writing") {
+    flasher_says(flash_done{3, 8, bad_report()});
+  }
+  SECTION("a flash that failed while writing") {
+    flasher_says(flash_failed{"flash: erase of sector 0x3000 failed"});
+  }
   CHECK_FALSE(donor->last<own_image_state>().servable);
-  CHECK(phase() == "discovering");
-  advance(200ms);
-  CHECK(discovery->count<image_request>() == 2);
-}
-
-TEST_CASE_METHOD(coordinator_fixture, "a failed flash resumes the monitor and retries") {
-  start();
-  walk_to_flashing();
-  caf::anon_send(coord, flash_failed{"flash: erase of sector 0x3000 failed"});
-  run();
   CHECK(monitor->atoms(resume_atom::value) == 1);
-  CHECK(phase() == "discovering");
+  CHECK(phase() == "staged");
   advance(200ms);
+  // Flash 2 of 3, from the journal: no discovery, no transfer.
+  REQUIRE(flasher->count<flash_job>() == 2);
+  CHECK(flasher->last<flash_job>().staged.empty()); // the flasher checks each staged block
+  CHECK(phase() == "flashing");
+  CHECK(discovery->count<image_request>() == 1);
+  flasher_says(flash_failed{"flash: erase of sector 0x3000 failed"});
+  advance(200ms);
+  REQUIRE(flasher->count<flash_job>() == 3);
+  flasher_says(flash_failed{"flash: erase of sector 0x3000 failed"});
+  // Three flashes failed: only now is the network asked again.
+  advance(200ms);
+  CHECK(flasher->count<flash_job>() == 3);
   REQUIRE(discovery->count<image_request>() == 2);
   CHECK(status()["recovery"]["attempt"] == 2);
+}
+
+TEST_CASE_METHOD(coordinator_fixture, "a flash that failed before writing asks the network "
+                                      "again at once") {
+  start();
+  walk_to_flashing();
+  REQUIRE_FALSE(store->write_journal({recovery_journal::phase::staged, img.manifest, "donor-a"}));
+  flasher_says(flash_failed{"staged block 3 does not match the signed Merkle root", 0, true});
+  advance(200ms);
+  CHECK(flasher->count<flash_job>() == 1);
+  REQUIRE(discovery->count<image_request>() == 2);
+}
+
+TEST_CASE_METHOD(coordinator_fixture, "a job whose actor dies fails, and the recovery goes on") {
+  start();
+  SECTION("the transfer dies mid-transfer: the network is asked again") {
+    report_bad_flash();
+    offers_arrive();
+    negotiate();
+    auto worker = sys.registry().get<caf::actor>(roles::transfer);
+    caf::anon_send_exit(worker, caf::exit_reason::kill);
+    run();
+    CHECK(phase() == "discovering");
+    advance(200ms);
+    REQUIRE(discovery->count<image_request>() == 2);
+  }
+  SECTION("the flasher dies mid-flash: flashed again from the staged image") {
+    walk_to_flashing();
+    REQUIRE_FALSE(
+      store->write_journal({recovery_journal::phase::flashing, img.manifest, "donor-a"}));
+    auto dead = sys.registry().get<caf::actor>(roles::flasher);
+    flasher = record(roles::flasher); // the supervisor's replacement
+    caf::anon_send_exit(dead, caf::exit_reason::kill);
+    run();
+    advance(200ms);
+    REQUIRE(flasher->count<flash_job>() == 1);
+    CHECK(phase() == "flashing");
+  }
+}
+
+TEST_CASE_METHOD(coordinator_fixture, "a phase that makes no progress fails the attempt") {
+  ctx->config.recovery.stall_timeout_s = 30;
+  start();
+  report_bad_flash();
+  offers_arrive();
+  negotiate();
+  auto job = transfer_job_id();
+  caf::anon_send(coord, donor_confirmed{"donor-a", job});
+  run();
+  advance(29s);
+  caf::anon_send(coord, transfer_progress{"donor-a", 8, 32, job}); // progress moves the deadline
+  run();
+  advance(29s);
+  CHECK(phase() == "transferring");
+  advance(1s); // 30 s after the last progress
+  CHECK(phase() == "discovering");
+  CHECK(status()["recovery"]["attempt"] == 1);
+  advance(200ms);
+  CHECK(status()["recovery"]["attempt"] == 2);
+}
+
+TEST_CASE_METHOD(coordinator_fixture, "a flash no donor can mend starts no recovery") {
+  start();
+  auto r = report(true, {}, "the installed image of 99 bytes does not fit ...");
+  SECTION("unfixable") {
+    r.fault = flash_fault::unfixable;
+  }
+  SECTION("unreadable") {
+    r.fault = flash_fault::unreadable;
+  }
+  // Sent on every monitor pass: none of them starts a recovery.
+  for (int pass = 0; pass < 3; ++pass)
+    caf::anon_send(coord, r);
+  run();
+  CHECK(discovery->count<image_request>() == 0);
+  auto st = status();
+  CHECK(st["state"] == "idle");
+  CHECK(st["last_check"]["fault"] == to_string(r.fault));
+  CHECK(st["last_check"]["detail"] == r.detail);
 }
 
 TEST_CASE_METHOD(coordinator_fixture, "an operator's recover request") {
@@ -333,8 +446,8 @@ TEST_CASE_METHOD(coordinator_fixture, "safe hold stops a pending retry") {
 TEST_CASE_METHOD(coordinator_fixture,
                  "an interrupted recovery in the journal is resumed at start") {
   SECTION("flashing: the flasher is asked again at once") {
-    REQUIRE_FALSE(store->write_journal(
-      {recovery_journal::phase::flashing, img.manifest, "donor-a", power_state::on}));
+    REQUIRE_FALSE(
+      store->write_journal({recovery_journal::phase::flashing, img.manifest, "donor-a"}));
     start();
     REQUIRE(flasher->count<flash_job>() == 1);
     CHECK(flasher->last<flash_job>().target.fields.merkle_root == img.manifest.fields.merkle_root);
@@ -345,8 +458,8 @@ TEST_CASE_METHOD(coordinator_fixture,
     CHECK(st["recovery"]["donor"] == "donor-a");
   }
   SECTION("transferring: a new discovery") {
-    REQUIRE_FALSE(store->write_journal(
-      {recovery_journal::phase::transferring, img.manifest, "donor-a", power_state::on}));
+    REQUIRE_FALSE(
+      store->write_journal({recovery_journal::phase::transferring, img.manifest, "donor-a"}));
     start();
     CHECK(flasher->count<flash_job>() == 0);
     CHECK(discovery->count<image_request>() == 1);

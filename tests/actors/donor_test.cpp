@@ -59,8 +59,9 @@ struct donor_fixture : actor_fixture {
     return accept_of(o, img.manifest.fields.merkle_root);
   }
   accept accept_of(const offer& o, const digest& root) {
-    accept_fields f{o.fields.request_id, o.fields.challenge, "recipient-x",
-                    recipient_key.public_part(), root, o.fields.donor_key};
+    accept_fields f{
+      o.fields.request_id, o.fields.challenge, "recipient-x", recipient_key.public_part(), root,
+      o.fields.donor_key};
     return make_accept(std::move(f), recipient_key);
   }
 
@@ -183,7 +184,7 @@ TEST_CASE_METHOD(donor_fixture, "a bad accept is declined with the reason") {
     auto f = a.fields;
     f.challenge[3] ^= 1;
     a = make_accept(f, recipient_key);
-    reason = "stale or replayed";
+    reason = "no such offer";
   }
   SECTION("another donor's key") {
     auto f = a.fields;
@@ -203,31 +204,142 @@ TEST_CASE_METHOD(donor_fixture, "a bad accept is declined with the reason") {
   }
   SECTION("an expired offer") {
     advance(61s);
-    reason = "stale or replayed";
+    reason = "no such offer";
   }
   INFO(reason);
-  auto frames = sent_on(take_up(a));
+  auto s = take_up(a);
+  auto frames = sent_on(s);
   REQUIRE(frames.size() == 1);
   auto* d = std::get_if<decline>(&frames[0]);
   REQUIRE(d != nullptr);
   CHECK(d->reason.find(reason) != std::string::npos);
+  // An accept is a session's one chance: a refused one ends it.
+  CHECK_FALSE(link->is_open(s));
 }
 
 TEST_CASE_METHOD(donor_fixture, "beyond max_uploads an accept is answered busy") {
   start();
-  auto offers = offers_for(req);
-  REQUIRE(offers.size() == 1);
-  auto first = take_up(accept_of(offers[0]));
+  auto offer_of = [&](uint64_t id) {
+    auto offers = offers_for(make_request(id, 3, "recipient-x"));
+    REQUIRE(offers.size() == 1);
+    return offers[0];
+  };
+  auto first = take_up(accept_of(offer_of(1)));
   CHECK(std::holds_alternative<confirm>(sent_on(first)[0]));
-  auto second = take_up(accept_of(offers[0]));
+  auto waiting = offer_of(2);
+  auto second = take_up(accept_of(waiting));
   auto frames = sent_on(second);
   REQUIRE(frames.size() == 1);
   CHECK(std::holds_alternative<busy>(frames[0]));
-  // When the first upload ends, its slot is free again.
+  // When the first upload ends, its slot is free again; a busy answer did not use the offer up.
   link->close_by_peer(first);
   run();
-  auto third = take_up(accept_of(offers[0]));
+  auto third = take_up(accept_of(waiting));
   CHECK(std::holds_alternative<confirm>(sent_on(third)[0]));
+}
+
+TEST_CASE_METHOD(donor_fixture, "an accept is taken up once: replayed on a second session it is "
+                                "declined") {
+  ctx->config.donor.max_uploads = 2;
+  start();
+  auto offers = offers_for(req);
+  auto a = accept_of(offers[0]);
+  auto first = take_up(a);
+  CHECK(std::holds_alternative<confirm>(sent_on(first)[0]));
+  auto second = take_up(a);
+  auto frames = sent_on(second);
+  REQUIRE(frames.size() == 1);
+  auto* d = std::get_if<decline>(&frames[0]);
+  REQUIRE(d != nullptr);
+  CHECK_THAT(d->reason, Catch::Contains("already taken up"));
+  CHECK_FALSE(link->is_open(second));
+  CHECK(state_of<donor_state>(don).active_uploads() == 1);
+
+  SECTION("and a second accept on a confirmed session ends it") {
+    link->deliver_frame(first, encode(a));
+    run();
+    CHECK_FALSE(link->is_open(first));
+    CHECK(state_of<donor_state>(don).active_uploads() == 0);
+  }
+}
+
+TEST_CASE_METHOD(donor_fixture, "an upload that makes no progress ends and frees its slot") {
+  ctx->config.limits.idle_ms = 10000;
+  start();
+  auto offers = offers_for(req);
+  auto s = take_up(accept_of(offers[0]));
+  REQUIRE(std::holds_alternative<confirm>(sent_on(s)[0]));
+  SECTION("it never asks for a block") {
+    advance(9999ms);
+    CHECK(link->is_open(s));
+    advance(1ms);
+  }
+  SECTION("it asks, then stops asking") {
+    advance(5s);
+    ask_blocks(s, 0, 1);
+    advance(5s); // the block was sent in this window: the session lives on
+    CHECK(link->is_open(s));
+    advance(10s);
+  }
+  CHECK_FALSE(link->is_open(s));
+  auto aborts = only<abort_transfer>(sent_on(s));
+  REQUIRE(aborts.size() == 1);
+  CHECK_THAT(aborts[0].reason, Catch::Contains("asked for no block"));
+  CHECK(state_of<donor_state>(don).active_uploads() == 0);
+}
+
+TEST_CASE_METHOD(donor_fixture, "blocks are sent only while the link drains, and a peer that "
+                                "does not read is cut off") {
+  // 64 KiB frames against a queue bound of 4 MiB: blocks go out while less than 2 MiB wait.
+  auto big = image(8192 * 1024, 24, 6); // 8192 blocks of 1 KiB
+  ctx->config.limits.queued_kib = 4096;
+  ctx->config.limits.requested_blocks = 4096;
+  ctx->config.limits.idle_ms = 10000;
+  auto s = take_up_catalog_image(big);
+  size_t low_water = size_t{2} << 20;
+  size_t frame = 64 * 1024 + 1024; // a block_data frame, with room for its encoding
+  for (uint64_t first = 0; first < 4096; first += 1024)
+    ask_blocks(s, first, 1024); // 64 frames' worth
+  auto sent = only<block_data>(sent_on(s)).size();
+  CHECK(sent > 16);
+  CHECK(sent < 40);
+  CHECK(link->queued(s) >= low_water);
+  CHECK(link->queued(s) < low_water + frame);
+  // The peer reads: the next frames go out, again up to half the bound.
+  link->drain(s, low_water);
+  run();
+  auto more = only<block_data>(sent_on(s)).size();
+  CHECK(more > sent + 16);
+  CHECK(more < 64);
+  CHECK(link->queued(s) >= low_water);
+
+  SECTION("a peer that reads nothing more falls below the minimum rate and is cut off") {
+    advance(10s); // the first window moved megabytes
+    CHECK(link->is_open(s));
+    advance(10s); // the second moved nothing, with blocks still asked for
+    CHECK_FALSE(link->is_open(s));
+    CHECK_THAT(only<abort_transfer>(sent_on(s)).back().reason,
+               Catch::Contains("below the minimum"));
+  }
+  SECTION("asking for more blocks than the bound ends the session") {
+    for (uint64_t first = 4096; first < 8192; first += 1024)
+      ask_blocks(s, first, 1024);
+    CHECK_FALSE(link->is_open(s));
+    CHECK_THAT(only<abort_transfer>(sent_on(s)).back().reason,
+               Catch::Contains("more than the limit of 4096"));
+  }
+}
+
+TEST_CASE_METHOD(donor_fixture, "offers remembered for accepts are bounded") {
+  ctx->config.limits.offers_remembered = 8;
+  start();
+  std::vector<offer> offers;
+  for (uint64_t id = 1; id <= 20; ++id)
+    offers.push_back(offers_for(make_request(id, 3, "recipient-x")).at(0));
+  CHECK(state_of<donor_state>(don).offers.size() == 8);
+  // The newest can still be taken up; the oldest were forgotten.
+  CHECK(std::holds_alternative<decline>(sent_on(take_up(accept_of(offers[0])))[0]));
+  CHECK(std::holds_alternative<confirm>(sent_on(take_up(accept_of(offers[19])))[0]));
 }
 
 TEST_CASE_METHOD(donor_fixture, "blocks are served as asked, and nothing outside the image") {
@@ -315,8 +427,6 @@ TEST_CASE_METHOD(donor_fixture, "upload_rate_kbps paces the blocks") {
   auto s = take_up(accept_of(offers[0]));
   ask_blocks(s, 0, 2); // 2048 ms of link time
   ask_blocks(s, 2, 1);
-  CHECK(only<block_data>(sent_on(s)).empty());
-  advance(0ms);
   CHECK(only<block_data>(sent_on(s)).size() == 1); // the link was free: blocks 0 and 1
   advance(2047ms);
   CHECK(only<block_data>(sent_on(s)).size() == 1);
@@ -330,7 +440,6 @@ TEST_CASE_METHOD(donor_fixture, "upload_rate_kbps paces a large request frame by
   ctx->config.donor.upload_rate_kbps = 8;
   auto s = take_up_catalog_image(big);
   ask_blocks(s, 0, 150);
-  advance(0ms);
   CHECK(only<block_data>(sent_on(s)).size() == 1); // the first frame leaves at once
   advance(std::chrono::milliseconds(64 * 1024 - 1));
   CHECK(only<block_data>(sent_on(s)).size() == 1);

@@ -157,12 +157,56 @@ TEST_CASE_METHOD(flasher_fixture, "the host is kept quiet while flashing and res
   SECTION("after a restart mid-flash, the state recorded before the first attempt") {
     // The daemon died with the host off, which it had turned off itself.
     ctx->power = power = std::make_shared<fake_host_power>(power_state::off);
-    REQUIRE_FALSE(store->write_journal(
-      {recovery_journal::phase::flashing, img.manifest, "donor-a", power_state::on}));
+    REQUIRE_FALSE(store->remember_host_before(power_state::on));
+    REQUIRE_FALSE(
+      store->write_journal({recovery_journal::phase::flashing, img.manifest, "donor-a"}));
     REQUIRE(flash());
     CHECK(power->calls() == std::vector<std::string>{"power_on"});
   }
   CHECK(power->current() == power_state::on);
+  // The record goes once the host is back.
+  auto record = store->host_before();
+  REQUIRE(record);
+  CHECK_FALSE(*record);
+}
+
+TEST_CASE_METHOD(flasher_fixture, "a later attempt restores the state the host had before the "
+                                  "first one") {
+  // The first attempt quiets the host, fails while writing and leaves the host off, as it must
+  // (the flash may be half written). The retry stages the image again, which rewrites the
+  // journal in every phase, and then succeeds: the host must come back on, not stay off.
+  damage_sector(2);
+  chip->fail_call(fake_flash::op::erase, 1);
+  auto staged_copy = img.bytes;
+  REQUIRE_FALSE(flash());
+  CHECK(power->current() == power_state::off);
+  for (auto at : {recovery_journal::phase::transferring, recovery_journal::phase::staged})
+    REQUIRE_FALSE(store->write_journal({at, img.manifest, "donor-b"}));
+  write_bytes(store->staging_path(), staged_copy);
+  REQUIRE(flash());
+  CHECK(power->current() == power_state::on);
+  CHECK(power->calls() == std::vector<std::string>{"power_off", "power_on"});
+}
+
+TEST_CASE_METHOD(flasher_fixture, "a flash that writes nothing never touches the host") {
+  SECTION("the host stays on") {
+    REQUIRE(flash());
+  }
+  SECTION("nor is a host held in reset released") {
+    ctx->power = power = std::make_shared<fake_host_power>(power_state::reset_held);
+    REQUIRE(flash());
+    CHECK(power->current() == power_state::reset_held);
+  }
+  CHECK(power->calls().empty());
+  CHECK(chip->erase_calls() == 0);
+}
+
+TEST_CASE_METHOD(flasher_fixture, "during_flash = running leaves the host running") {
+  ctx->config.host_power.during_flash = "running";
+  damage_sector(5);
+  REQUIRE(flash());
+  CHECK(power->calls().empty());
+  CHECK(flash_image_bytes() == img.bytes);
 }
 
 TEST_CASE_METHOD(flasher_fixture, "bytes of the last sector past the image keep their content") {
@@ -592,7 +636,11 @@ TEST_CASE_METHOD(flasher_fixture, "a failing erase leaves the journal for the ne
   REQUIRE(journal);
   REQUIRE(*journal);
   CHECK((*journal)->at == recovery_journal::phase::flashing);
-  CHECK((*journal)->power_before == power_state::on);
+  // The host was turned off for the write; what it was before is recorded for the retry.
+  auto record = store->host_before();
+  REQUIRE(record);
+  REQUIRE(*record);
+  CHECK(**record == power_state::on);
   CHECK((*journal)->target.fields.merkle_root == img.manifest.fields.merkle_root);
   auto installed = store->installed_manifest();
   REQUIRE(installed);

@@ -57,13 +57,48 @@ TEST_CASE_METHOD(monitor_fixture, "without an installed manifest nothing is chec
   CHECK(report.bad.empty());
 }
 
-TEST_CASE_METHOD(monitor_fixture, "an unreadable flash counts as entirely bad") {
+TEST_CASE_METHOD(monitor_fixture, "an unreadable flash is a fault of the path, not bad blocks") {
   install();
   chip->fail_call(fake_flash::op::read, 1);
   auto report = check_installed(*ctx);
   CHECK(report.checked);
-  CHECK(report.bad == std::vector<leaf_range>{{0, 32}});
-  CHECK(report.detail.find("injected failure") != std::string::npos);
+  CHECK(report.fault == flash_fault::unreadable);
+  CHECK(report.bad.empty()); // nothing to rewrite: the chip's content is unknown, not bad
+  CHECK_FALSE(report.ok());
+  CHECK_FALSE(report.needs_recovery());
+  CHECK_THAT(report.detail, Catch::StartsWith("cannot read the flash")
+                              && Catch::Contains("injected failure")
+                              && Catch::Contains("path to the chip"));
+}
+
+TEST_CASE_METHOD(monitor_fixture, "an image that cannot fit the flash is unfixable, not bad") {
+  img = make_image(release_key, random_bytes(chip->geometry().size + 4096, 3), 7);
+  REQUIRE_FALSE(store->set_installed_manifest(img.manifest));
+  auto report = check_installed(*ctx);
+  CHECK(report.checked);
+  CHECK(report.fault == flash_fault::unfixable);
+  CHECK_FALSE(report.needs_recovery());
+  CHECK_THAT(report.detail, Catch::Contains("does not fit") && Catch::Contains("no donor can fix"));
+}
+
+TEST_CASE_METHOD(monitor_fixture, "a flash larger than the image says which bytes it checked") {
+  install();
+  REQUIRE(chip->geometry().size > img.bytes.size());
+  auto report = check_installed(*ctx);
+  CHECK(report.ok());
+  CHECK_THAT(report.detail,
+             Catch::StartsWith("flash matches")
+               && Catch::Contains(fmt::format("checked chip bytes 0x0..{:#x} of {:#x}",
+                                              img.bytes.size(), chip->geometry().size))
+               && Catch::Contains("not checked"));
+
+  SECTION("and names the region's place on the chip") {
+    ctx->layout = {chip->geometry().size * 2, chip->geometry().size};
+    auto placed = check_installed(*ctx);
+    CHECK_THAT(placed.detail,
+               Catch::Contains(fmt::format("checked chip bytes {:#x}..{:#x}", chip->geometry().size,
+                                           chip->geometry().size + img.bytes.size())));
+  }
 }
 
 TEST_CASE_METHOD(monitor_fixture,

@@ -14,10 +14,11 @@ struct router_fixture : actor_fixture {
   std::shared_ptr<mailbox_log> donor = record(roles::donor);
   std::shared_ptr<mailbox_log> discovery = record(roles::discovery);
   caf::actor rt = spawn(router);
-  transport_bridge bridge{rt};
+  transport_bridge bridge{sys, link};
   test_image img = image();
 
   router_fixture() {
+    put_role(roles::router, rt); // the bridge finds the router by role
     REQUIRE_FALSE(link->start(bridge));
     run();
   }
@@ -80,7 +81,11 @@ TEST_CASE_METHOD(router_fixture, "garbage is dropped without an answer") {
   CHECK(link->datagrams().empty());
 }
 
-TEST_CASE_METHOD(router_fixture, "another protocol version is refused once per sender a minute") {
+TEST_CASE_METHOD(router_fixture, "another protocol version is refused, at a bounded rate") {
+  ctx->config.limits.answers_per_source_per_s = 2;
+  ctx->config.limits.answers_per_s = 50;
+  caf::anon_send(rt, context_update{ctx});
+  run();
   auto v2 = in_version(make_request(3), 3);
   link->deliver_datagram("10.0.0.5:47710", v2);
   run();
@@ -90,19 +95,40 @@ TEST_CASE_METHOD(router_fixture, "another protocol version is refused once per s
   CHECK(refusals[0].reason == "protocol version 3 is not supported (this node speaks 2)");
   CHECK(donor->messages.empty());
 
-  link->deliver_datagram("10.0.0.5:47710", v2);
+  // A flood from one host, from any port, gets its burst (twice the rate) and no more.
+  for (int i = 0; i < 100; ++i)
+    link->deliver_datagram("10.0.0.5:" + std::to_string(40000 + i), v2);
   link->deliver_datagram("10.0.0.8:47710", v2); // another sender is told too
   run();
-  CHECK(refusals_to("10.0.0.5:47710").size() == 1);
+  size_t to_flooder = 0;
+  for (const auto& d : link->datagrams())
+    to_flooder += d.to.rfind("10.0.0.5:", 0) == 0 ? 1 : 0;
+  CHECK(to_flooder == 4);
   CHECK(refusals_to("10.0.0.8:47710").size() == 1);
-  advance(59s);
-  link->deliver_datagram("10.0.0.5:47710", v2);
-  run();
-  CHECK(refusals_to("10.0.0.5:47710").size() == 1);
   advance(1s);
   link->deliver_datagram("10.0.0.5:47710", v2);
   run();
   CHECK(refusals_to("10.0.0.5:47710").size() == 2);
+}
+
+TEST_CASE_METHOD(router_fixture, "image requests, which cost a signed offer, are rate limited per "
+                                 "source") {
+  for (int i = 0; i < 50; ++i)
+    link->deliver_datagram("10.0.0.5:47710", encode(make_request(static_cast<uint64_t>(i))));
+  link->deliver_datagram("10.0.0.6:47710", encode(make_request(99)));
+  run();
+  // The default: 2 per second per source, a burst of 4.
+  CHECK(donor->count<datagram_message>() == 4 + 1);
+  // Every datagram was reported handled, so the transport keeps reading.
+  CHECK(link->datagrams_consumed() == 51);
+}
+
+TEST_CASE_METHOD(router_fixture, "frames are reported handled once decoded") {
+  auto s = link->open_inbound("10.0.0.5:51000");
+  auto frame = encode(block_request{0, 1});
+  link->deliver_frame(s, frame);
+  run();
+  CHECK(link->consumed(s) == frame.size());
 }
 
 TEST_CASE_METHOD(router_fixture, "another version's refusal is not answered") {

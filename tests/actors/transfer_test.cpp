@@ -52,7 +52,7 @@ struct transfer_fixture : actor_fixture {
     if (!xfer)
       spawn_transfer();
     REQUIRE_FALSE(link->start(bridge));
-    transfer_job job{req, {}, std::move(flash_check)};
+    transfer_job job{1, req, {}, std::move(flash_check)};
     for (auto* d : donors)
       job.candidates.push_back(d->candidate_for(req, img.manifest));
     caf::anon_send(xfer, std::move(job));
@@ -400,7 +400,7 @@ TEST_CASE_METHOD(transfer_fixture, "a donor that does not serve is dropped for t
     serve(a, 5);
     advance(1999ms);
     CHECK(link->is_open(a));
-    advance(2001ms); // at most two watchdog periods after the last frame
+    advance(1ms); // the block timeout holds to the millisecond
     CHECK_FALSE(link->is_open(a));
     reason = "donor-a: sent nothing for 2000 ms";
   }
@@ -467,10 +467,9 @@ TEST_CASE_METHOD(transfer_fixture, "a new attempt looks at the flash again") {
   REQUIRE(as_set(requested(s)) == std::set<uint64_t>{3});
   // The flash then failed half way and block 9, found on the flash before, is damaged: the next
   // attempt must pull it, and still finds block 3 in the staging file.
-  REQUIRE_FALSE(store->write_journal(
-    {recovery_journal::phase::flashing, img.manifest, "donor-a", power_state::on}));
+  REQUIRE_FALSE(store->write_journal({recovery_journal::phase::flashing, img.manifest, "donor-a"}));
   chip->cells()[9 * 1024 + 1] ^= 0xff;
-  caf::anon_send(xfer, transfer_job{req, {donor_b.candidate_for(req, img.manifest)}, {}});
+  caf::anon_send(xfer, transfer_job{2, req, {donor_b.candidate_for(req, img.manifest)}, {}});
   run();
   auto s2 = session_to(donor_b);
   confirm(s2);
@@ -481,8 +480,8 @@ TEST_CASE_METHOD(transfer_fixture, "a new attempt looks at the flash again") {
 
 TEST_CASE_METHOD(transfer_fixture, "an interrupted transfer of the same image resumes") {
   // A restarted daemon: the journal names the target, the staging file holds blocks 0..15.
-  REQUIRE_FALSE(store->write_journal(
-    {recovery_journal::phase::transferring, img.manifest, "donor-a", power_state::on}));
+  REQUIRE_FALSE(
+    store->write_journal({recovery_journal::phase::transferring, img.manifest, "donor-a"}));
   std::vector<uint8_t> partial(img.bytes.begin(), img.bytes.begin() + 16 * 1024);
   partial.resize(img.bytes.size(), 0);
   write_bytes(store->staging_path(), partial);
@@ -522,8 +521,8 @@ TEST_CASE_METHOD(transfer_fixture, "an image larger than the memory limit is onl
 }
 
 TEST_CASE_METHOD(transfer_fixture, "a staged block that does not verify is pulled again") {
-  REQUIRE_FALSE(store->write_journal(
-    {recovery_journal::phase::transferring, img.manifest, "donor-a", power_state::on}));
+  REQUIRE_FALSE(
+    store->write_journal({recovery_journal::phase::transferring, img.manifest, "donor-a"}));
   auto damaged = img.bytes;
   damaged[5 * 1024 + 9] ^= 0x10;
   write_bytes(store->staging_path(), damaged);
@@ -535,8 +534,10 @@ TEST_CASE_METHOD(transfer_fixture, "a staged block that does not verify is pulle
   CHECK(staged() == img.bytes);
 }
 
-TEST_CASE_METHOD(transfer_fixture, "every donor gets a whole block timeout, also in a later "
+TEST_CASE_METHOD(transfer_fixture, "every donor gets its whole handshake time, also in a later "
                                    "attempt") {
+  ctx->config.recovery.handshake_timeout_ms = 1000;
+  ctx->config.recovery.parallel_handshakes = 1;
   test_donor donor_c{"donor-c"};
   // Attempt 1 fails at once.
   start({&donor_a});
@@ -547,29 +548,107 @@ TEST_CASE_METHOD(transfer_fixture, "every donor gets a whole block timeout, also
   REQUIRE(coordinator->count<transfer_failed>() == 1);
   // Attempt 2, as the coordinator starts it after backoff and discovery.
   advance(500ms);
-  caf::anon_send(xfer, transfer_job{req,
+  caf::anon_send(xfer, transfer_job{2,
+                                    req,
                                     {donor_b.candidate_for(req, img.manifest),
                                      donor_c.candidate_for(req, img.manifest)}});
   run();
   auto b = session_to(donor_b);
-  // donor-b never answers the connection attempt.
-  advance(2000ms);
-  REQUIRE(link->opened_sessions().size() == 3);
-  auto c = session_to(donor_c);
   auto closed = [&](session_id s) {
     const auto& xs = link->closed_sessions();
     return std::find(xs.begin(), xs.end(), s) != xs.end();
   };
+  // donor-b never answers the connection attempt: dropped when its time is up, to the ms.
+  advance(999ms);
+  CHECK_FALSE(closed(b));
+  CHECK(link->opened_sessions().size() == 2);
+  advance(1ms);
   CHECK(closed(b));
-  advance(1999ms);
-  CHECK_FALSE(closed(c)); // donor-c had less than a block timeout so far
-  advance(2001ms);
+  REQUIRE(link->opened_sessions().size() == 3);
+  auto c = session_to(donor_c);
+  // donor-c connects but never confirms.
+  link->accept_open(c);
+  run();
+  advance(999ms);
+  CHECK_FALSE(closed(c));
+  advance(1ms);
   CHECK(closed(c));
   REQUIRE(coordinator->count<transfer_failed>() == 2);
   auto why = coordinator->last<transfer_failed>().reason;
-  CHECK(why.find("donor-b: sent nothing for 2000 ms") != std::string::npos);
-  CHECK(why.find("donor-c: sent nothing for 2000 ms") != std::string::npos);
+  CHECK(why.find("donor-b: did not confirm within 1000 ms") != std::string::npos);
+  CHECK(why.find("donor-c: did not confirm within 1000 ms") != std::string::npos);
   CHECK(why.find("donor-a") == std::string::npos); // reasons of an earlier attempt are gone
+}
+
+TEST_CASE_METHOD(transfer_fixture, "donors that never confirm cannot hold off an honest one") {
+  // Cheap identities: forged offers, each pointing at a listener that accepts and never answers.
+  ctx->config.recovery.handshake_timeout_ms = 1000;
+  ctx->config.recovery.parallel_handshakes = 3;
+  std::vector<test_donor> forged;
+  for (int i = 0; i < 25; ++i)
+    forged.emplace_back("forged-" + std::to_string(i));
+  std::vector<const test_donor*> ranked;
+  for (const auto& f : forged)
+    ranked.push_back(&f);
+  ranked.push_back(&donor_a); // the honest donor comes last
+  start(ranked);
+  auto opened_to = [&](const test_donor& d) {
+    for (const auto& s : link->opened_sessions())
+      if (s.address == d.address)
+        return true;
+    return false;
+  };
+  size_t most_pending = 0;
+  auto elapsed = 0ms;
+  while (!opened_to(donor_a) && elapsed < 60s) {
+    // Every forged listener accepts the connection at once, and then says nothing.
+    for (const auto& s : link->opened_sessions())
+      if (link->is_opening(s.id)) {
+        link->accept_open(s.id);
+        run();
+      }
+    most_pending = std::max(most_pending, link->open_count());
+    advance(10ms);
+    elapsed += 10ms;
+  }
+  REQUIRE(opened_to(donor_a));
+  // 25 donors, 3 at a time, 1 s each: the honest one is reached in about 9 s, not 25 s or more.
+  CHECK(elapsed <= 9000ms);
+  CHECK(most_pending <= 3);
+  auto s = session_to(donor_a);
+  confirm(s);
+  serve(s);
+  REQUIRE(coordinator->count<transfer_done>() == 1);
+  CHECK(coordinator->last<transfer_done>().donor == "donor-a");
+}
+
+TEST_CASE_METHOD(transfer_fixture, "the next donor is raced while the first has not confirmed, "
+                                   "and the first to confirm is pulled from") {
+  ctx->config.recovery.handshake_timeout_ms = 900;
+  ctx->config.recovery.parallel_handshakes = 3;
+  start({&donor_a, &donor_b});
+  auto a = session_to(donor_a);
+  CHECK(link->opened_sessions().size() == 1); // the first choice gets a head start
+  advance(299ms);
+  CHECK(link->opened_sessions().size() == 1);
+  advance(1ms);
+  REQUIRE(link->opened_sessions().size() == 2);
+  auto b = session_to(donor_b);
+  confirm(b);
+  // donor-a is let go at once, freeing its upload slot.
+  CHECK_FALSE(link->is_open(a));
+  REQUIRE(coordinator->count<donor_confirmed>() == 1);
+  CHECK(coordinator->last<donor_confirmed>().donor == "donor-b");
+  // donor-b fails half way: donor-a, let go but not at fault, gets its turn again.
+  serve(b, 5);
+  link->close_by_peer(b);
+  run();
+  auto a2 = session_to(donor_a);
+  CHECK(a2 != a);
+  confirm(a2);
+  serve(a2);
+  REQUIRE(coordinator->count<transfer_done>() == 1);
+  CHECK(staged() == img.bytes);
 }
 
 TEST_CASE_METHOD(transfer_fixture, "a block verified for a dropped donor does not count for the "

@@ -332,7 +332,7 @@ TEST_CASE("errors name the file, the line and the key in one line") {
           == "peer.toml:12: key 'flash.backend': expected one of \"file\", got \"flashrom\"");
     CHECK(error_of(minimal + "[host_power]\nduring_flash = \"on\"\n")
           == "peer.toml:13: key 'host_power.during_flash': expected one of \"off\", \"reset\", "
-             "got \"on\"");
+             "\"running\", got \"on\"");
   }
   SECTION("missing required key") {
     CHECK(error_of(replace(minimal, "id = \"bmc-a\"\n", ""))

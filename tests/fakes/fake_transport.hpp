@@ -91,7 +91,23 @@ public:
   }
 
   void send_frame(session_id id, std::vector<uint8_t> bytes) override {
+    queued_[id] += bytes.size() + 4;
     frames_.push_back({id, std::move(bytes)});
+  }
+
+  /// What was sent on the session and not yet taken by drain() (nothing is taken by itself:
+  /// a test plays the network).
+  size_t queued(session_id id) const override {
+    auto i = queued_.find(id);
+    return i == queued_.end() ? 0 : i->second;
+  }
+
+  void frame_consumed(session_id id, size_t bytes) override {
+    consumed_[id] += bytes;
+  }
+
+  void datagram_consumed() override {
+    ++datagrams_consumed_;
   }
 
   /// Records the close and, as the contract promises, reports "closed locally" at once for a
@@ -145,6 +161,26 @@ public:
     events().on_frame(id, std::move(bytes));
   }
 
+  /// The peer reads everything queued on `id`; reports the session drained when its queue was
+  /// at or above `low_water` (half the sender's bound).
+  void drain(session_id id, size_t low_water) {
+    auto& q = queued_[id];
+    bool was_full = q >= low_water;
+    q = 0;
+    if (was_full)
+      events().on_session_drained(id);
+  }
+
+  /// Bytes of frames of `id` the receiver reported handled.
+  size_t consumed(session_id id) const {
+    auto i = consumed_.find(id);
+    return i == consumed_.end() ? 0 : i->second;
+  }
+
+  uint64_t datagrams_consumed() const {
+    return datagrams_consumed_;
+  }
+
   /// The peer or the network ends a session.
   void close_by_peer(session_id id, const std::string& reason = "closed by peer") {
     if (open_.erase(id) == 0)
@@ -184,6 +220,16 @@ public:
   /// Every close_session() call, in order.
   const std::vector<session_id>& closed_sessions() const {
     return closed_;
+  }
+
+  /// Whether open_session() asked for `id` and the test has not answered yet.
+  bool is_opening(session_id id) const {
+    return pending_.count(id) != 0;
+  }
+
+  /// Sessions opening or open right now.
+  size_t open_count() const {
+    return pending_.size() + open_.size();
   }
 
   bool is_open(session_id id) const {
@@ -227,6 +273,9 @@ private:
   std::vector<opened_session> opened_;
   std::vector<frame> frames_;
   std::vector<session_id> closed_;
+  std::map<session_id, size_t> queued_;
+  std::map<session_id, size_t> consumed_;
+  uint64_t datagrams_consumed_ = 0;
 };
 
 } // namespace fwrescue::test

@@ -45,7 +45,6 @@ recovery_journal sample_journal(recovery_journal::phase at, uint8_t fill = 1) {
   j.at = at;
   j.target = sample_manifest(4, fill);
   j.donor = "node-7";
-  j.power_before = power_state::reset_held;
   return j;
 }
 
@@ -174,19 +173,17 @@ TEST_CASE("the journal survives a round trip in every phase and is cleared with 
   store s;
   for (auto at : {phase::transferring, phase::staged, phase::flashing}) {
     auto written = sample_journal(at);
-    written.power_before = at == phase::staged ? power_state::off : power_state::reset_held;
     REQUIRE_FALSE(s.nv.write_journal(written));
     auto back = s.nv.journal();
     REQUIRE(back);
     REQUIRE(back->has_value());
     CHECK((*back)->at == at);
     CHECK((*back)->donor == "node-7");
-    CHECK((*back)->power_before == written.power_before);
     check_same((*back)->target, written.target);
   }
   auto text = read_file(s.path("journal"), 1000, "journal");
   CHECK(std::string(text->begin(), text->end())
-        == "phase flashing\ndonor node-7\npower_before reset_held\n");
+        == "phase flashing\ndonor node-7\n");
   CHECK(s.files() == std::set<std::string>{"journal", "journal.fwm"});
 
   s.put("staging.img", "blocks");
@@ -213,6 +210,53 @@ TEST_CASE("a malformed journal is an error naming the file and line") {
   CHECK(journal_error(s) == "nv_store " + journal + ": line 2: 'phase' given twice");
   s.put("journal", "phase staged\npower_before on\n");
   CHECK(journal_error(s) == "nv_store " + journal + ": no 'donor' line");
+}
+
+TEST_CASE("the host's state before a recovery is recorded once and survives every journal write") {
+  using phase = recovery_journal::phase;
+  store s;
+  auto none = s.nv.host_before();
+  REQUIRE(none);
+  CHECK_FALSE(none->has_value());
+  REQUIRE_FALSE(s.nv.remember_host_before(power_state::on));
+  // A later attempt finds the host off because the first one turned it off; that must not
+  // replace what the first one recorded.
+  REQUIRE_FALSE(s.nv.remember_host_before(power_state::off));
+  for (auto at : {phase::transferring, phase::staged, phase::flashing, phase::transferring})
+    REQUIRE_FALSE(s.nv.write_journal(sample_journal(at, static_cast<uint8_t>(at) + 1)));
+  auto recorded = s.nv.host_before();
+  REQUIRE(recorded);
+  REQUIRE(recorded->has_value());
+  CHECK(**recorded == power_state::on);
+  REQUIRE_FALSE(s.nv.forget_host_before());
+  recorded = s.nv.host_before();
+  REQUIRE(recorded);
+  CHECK_FALSE(recorded->has_value());
+  REQUIRE_FALSE(s.nv.forget_host_before()); // forgetting twice is fine
+
+  SECTION("a malformed record is an error naming the file") {
+    s.put("host_before", "sleeping\n");
+    auto bad = s.nv.host_before();
+    REQUIRE_FALSE(bad);
+    CHECK_THAT(describe(bad.error()), Catch::Contains("host_before") && Catch::Contains("sleeping"));
+  }
+}
+
+TEST_CASE("a journal of an earlier version hands its power_before line to the host record") {
+  using phase = recovery_journal::phase;
+  store s;
+  REQUIRE_FALSE(s.nv.write_journal(sample_journal(phase::flashing)));
+  s.put("journal", "phase flashing\ndonor node-7\npower_before reset_held\n");
+  auto legacy = s.nv.host_before();
+  REQUIRE(legacy);
+  REQUIRE(legacy->has_value());
+  CHECK(**legacy == power_state::reset_held);
+  // Rewriting the journal drops the line but keeps the state.
+  REQUIRE_FALSE(s.nv.write_journal(sample_journal(phase::transferring, 9)));
+  auto kept = s.nv.host_before();
+  REQUIRE(kept);
+  REQUIRE(kept->has_value());
+  CHECK(**kept == power_state::reset_held);
 }
 
 TEST_CASE("a journal is always paired with the manifest it was written with") {

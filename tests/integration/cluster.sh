@@ -16,6 +16,10 @@ cluster_init() {
   CLUSTER_PORT=${CLUSTER_PORT:-$((20000 + RANDOM % 20000))}
   "$FWRESCUE" keygen --secret-key "$CLUSTER_DIR/keys/release.sec" \
     --public-key "$CLUSTER_DIR/keys/release.pub" >/dev/null
+  # The console's node key is made here, so every node's config can name it as the console's:
+  # only offers signed with it may claim the console role.
+  "$FWRESCUE" keygen --secret-key "$CLUSTER_DIR/keys/console-node.sec" \
+    --public-key "$CLUSTER_DIR/keys/console-node.pub" >/dev/null
   cp "$CLUSTER_FIRMWARE" "$CLUSTER_DIR/images/bios.fd"
   "$FWRESCUE" sign --secret-key "$CLUSTER_DIR/keys/release.sec" --image "$CLUSTER_DIR/images/bios.fd" \
     --platform QEMU:q35 --version "${CLUSTER_VERSION:-2022.11}" --svn "${CLUSTER_SVN:-1}" \
@@ -29,7 +33,12 @@ cluster_node() {
   shift 2
   local dir=$CLUSTER_DIR/$name
   mkdir -p "$dir/state"
-  "$FWRESCUE" keygen --secret-key "$dir/node.sec" --public-key "$dir/node.pub" >/dev/null
+  if [ "$role" = console ]; then
+    cp "$CLUSTER_DIR/keys/console-node.sec" "$dir/node.sec"
+    cp "$CLUSTER_DIR/keys/console-node.pub" "$dir/node.pub"
+  else
+    "$FWRESCUE" keygen --secret-key "$dir/node.sec" --public-key "$dir/node.pub" >/dev/null
+  fi
   cp "$CLUSTER_DIR/images/bios.fd" "$dir/flash.fd"
   cp "$CLUSTER_DIR/images/bios.fwm" "$dir/state/installed.fwm"
   declare -A v=(
@@ -50,6 +59,7 @@ cluster_node() {
       "$name" "$role" "${v[node.log_level]}"
     printf '[platform]\nvendor = "%s"\nboard = "%s"\n' "${CLUSTER_VENDOR:-QEMU}" "${CLUSTER_BOARD:-q35}"
     printf '[trust]\nmanifest_keys = ["../keys/release.pub"]\nsvn_floor = %s\n' "${v[trust.svn_floor]}"
+    printf 'console_keys = ["../keys/console-node.pub"]\n'
     printf '[flash]\npath = "flash.fd"\nerase_us = %s\nprogram_us = %s\n' "${v[flash.erase_us]}" "${v[flash.program_us]}"
     printf '[host_power]\nduring_flash = %s\n' "${v[host_power.during_flash]}"
     printf '[monitor]\ninterval_s = %s\nauto_recover = %s\n' "${v[monitor.interval_s]}" "${v[monitor.auto_recover]}"

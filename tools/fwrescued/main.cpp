@@ -28,6 +28,7 @@
 #include "actors/transfer.hpp"
 #include "common/error.hpp"
 #include "hal/flash/file.hpp"
+#include "hal/flash/region.hpp"
 #include "hal/host_power/sim.hpp"
 #include "image/blake2b_lanes.hpp"
 #include "image/hash.hpp"
@@ -60,6 +61,30 @@ std::map<std::string, power_factory> power_backends() {
            }}};
 }
 
+caf::expected<std::vector<public_key>> load_console_keys(const node_config& config) {
+  std::vector<public_key> keys;
+  for (const auto& path : config.console_keys) {
+    auto pub = load_public_key(path);
+    if (!pub)
+      return make_error(errc::invalid_argument, "console key: " + describe(pub.error()));
+    keys.push_back(*pub);
+  }
+  return keys;
+}
+
+/// The transport's share of [limits].
+session_limits session_limits_of(const limits_config& l) {
+  session_limits out;
+  out.max_inbound = l.sessions;
+  out.max_inbound_per_source = l.sessions_per_source;
+  out.handshake = std::chrono::milliseconds(l.handshake_ms);
+  out.idle = std::chrono::milliseconds(l.idle_ms);
+  out.max_queued = size_t{l.queued_kib} << 10;
+  out.max_unconsumed = size_t{l.inbound_kib} << 10;
+  out.descriptor_reserve = l.descriptor_reserve;
+  return out;
+}
+
 /// Builds everything the actors depend on; the error says what is wrong with the setup.
 caf::expected<std::shared_ptr<node_context>> build_context(node_config config) {
   auto ctx = std::make_shared<node_context>();
@@ -83,6 +108,10 @@ caf::expected<std::shared_ptr<node_context>> build_context(node_config config) {
       return make_error(errc::invalid_argument, "trusted key: " + describe(pub.error()));
     ctx->trusted_keys.push_back(*pub);
   }
+  auto consoles = load_console_keys(config);
+  if (!consoles)
+    return std::move(consoles.error());
+  ctx->console_keys = std::move(*consoles);
   ctx->store = std::make_shared<nv_store>(config.state_dir);
   if (auto err = ctx->store->open())
     return err;
@@ -90,7 +119,12 @@ caf::expected<std::shared_ptr<node_context>> build_context(node_config config) {
   auto chip = flashes.at(config.flash.backend)(config);
   if (!chip)
     return std::move(chip.error());
-  ctx->chip = *chip;
+  ctx->layout = {(*chip)->geometry().size, config.flash.region_offset};
+  auto region = region_flash::open(*chip, config.flash.region_offset, config.flash.region_size);
+  if (!region)
+    return make_error(errc::invalid_argument,
+                      fmt::format("{}: [flash] {}", config.source, describe(region.error())));
+  ctx->chip = std::move(*region);
   auto powers = power_backends();
   auto power = powers.at(config.host_power.backend)(config);
   if (!power)
@@ -104,6 +138,7 @@ caf::expected<std::shared_ptr<node_context>> build_context(node_config config) {
   lan.static_peers = config.lan.static_peers;
   lan.multicast_ttl = config.lan.multicast_ttl;
   lan.node_label = config.id;
+  lan.limits = session_limits_of(config.limits);
   ctx->link = std::make_shared<lan_transport>(std::move(lan));
   ctx->config = std::move(config);
   return ctx;
@@ -143,9 +178,13 @@ std::vector<child_spec> children(std::shared_ptr<context_holder> current) {
   // monitor run its first check (it reports to the coordinator), so the order here does not
   // matter for correctness.
   return {
-    {roles::discovery, make(discovery)},      {roles::negotiation, make(negotiation)},
-    {roles::transfer, make(transfer)},        {roles::donor, make(donor)},
-    {roles::flasher, make_detached(flasher)}, {roles::monitor, make_detached(monitor)},
+    {roles::router, make(router)},
+    {roles::discovery, make(discovery)},
+    {roles::negotiation, make(negotiation)},
+    {roles::transfer, make(transfer)},
+    {roles::donor, make(donor)},
+    {roles::flasher, make_detached(flasher)},
+    {roles::monitor, make_detached(monitor)},
     {roles::coordinator, make(coordinator)},
   };
 }
@@ -164,7 +203,9 @@ std::string fixed_setting_changed(const node_config& a, const node_config& b) {
   if (a.platform != b.platform)
     return "platform";
   if (a.flash.backend != b.flash.backend || a.flash.path != b.flash.path
-      || a.flash.erase_size != b.flash.erase_size || a.flash.program_size != b.flash.program_size)
+      || a.flash.erase_size != b.flash.erase_size || a.flash.program_size != b.flash.program_size
+      || a.flash.region_offset != b.flash.region_offset
+      || a.flash.region_size != b.flash.region_size)
     return "flash";
   if (a.host_power.backend != b.host_power.backend)
     return "host_power.backend";
@@ -176,6 +217,15 @@ std::string fixed_setting_changed(const node_config& a, const node_config& b) {
     return "lan";
   if (a.admin_socket() != b.admin_socket())
     return "admin.socket";
+  // The transport was built with these; the rest of [limits] applies from the reload on.
+  const auto& la = a.limits;
+  const auto& lb = b.limits;
+  if (la.sessions != lb.sessions || la.sessions_per_source != lb.sessions_per_source
+      || la.handshake_ms != lb.handshake_ms || la.idle_ms != lb.idle_ms
+      || la.queued_kib != lb.queued_kib || la.inbound_kib != lb.inbound_kib
+      || la.descriptor_reserve != lb.descriptor_reserve)
+    return "limits (sessions, sessions_per_source, handshake_ms, idle_ms, queued_kib, "
+           "inbound_kib, descriptor_reserve)";
   return {};
 }
 
@@ -203,6 +253,10 @@ caf::expected<std::string> reload(caf::actor_system& sys, context_holder& curren
       return make_error(errc::invalid_argument, "trusted key: " + describe(pub.error()));
     next->trusted_keys.push_back(*pub);
   }
+  auto consoles = load_console_keys(*config);
+  if (!consoles)
+    return std::move(consoles.error());
+  next->console_keys = std::move(*consoles);
   log_level level = log_level::info;
   parse_log_level(config->log_level, level);
   next->log->set_threshold(level);
@@ -210,7 +264,7 @@ caf::expected<std::string> reload(caf::actor_system& sys, context_holder& curren
   context_ptr ptr = next;
   current.set(ptr);
   for (auto role : {roles::coordinator, roles::discovery, roles::negotiation, roles::transfer,
-                    roles::donor, roles::flasher, roles::monitor})
+                    roles::donor, roles::flasher, roles::monitor, roles::router})
     if (auto a = find_role(sys, role))
       caf::anon_send(a, context_update{ptr});
   return fmt::format("configuration reloaded from {}: policy {}", config_path,
@@ -248,18 +302,26 @@ int run(const std::string& config_path) {
   cfg.set("scheduler.policy", caf::atom("sharing"));
   cfg.set("logger.verbosity", caf::atom("quiet"));
   caf::actor_system sys{cfg};
-  auto router_actor = sys.spawn(router, ctx);
-  sys.registry().put(roles::router, router_actor);
-  transport_bridge bridge{router_actor};
+  auto current = std::make_shared<context_holder>(ctx);
+  // The supervisor starts every role, the router included, before the transport delivers
+  // anything: the bridge finds the router by role for every event.
+  auto sup = sys.spawn(supervisor, children(current), ctx->config.supervisor.max_restarts,
+                       std::chrono::seconds(ctx->config.supervisor.restart_window_s), ctx->log);
+  transport_bridge bridge{sys, ctx->link};
   if (auto err = ctx->link->start(bridge)) {
     log.error("main", "{}", describe(err));
-    caf::anon_send_exit(router_actor, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+    for (auto role : {roles::coordinator, roles::discovery, roles::negotiation, roles::transfer,
+                      roles::donor, roles::flasher, roles::monitor, roles::router}) {
+      if (auto a = find_role(sys, role))
+        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+      sys.registry().erase(role);
+    }
     return 2;
   }
   log.info("main", "{} node for {}:{} up; sessions at {}; policy {}; hashing {} blocks at once",
            to_string(ctx->config.role), ctx->config.platform.vendor, ctx->config.platform.board,
            ctx->link->session_address(), ctx->config.recovery.policy, blake2b_lanes());
-  auto current = std::make_shared<context_holder>(ctx);
   auto reload_now = [&]() -> std::string {
     auto result = reload(sys, *current, config_path);
     if (!result) {
@@ -270,8 +332,6 @@ int run(const std::string& config_path) {
     log.info("main", "{}", *result);
     return *result;
   };
-  auto sup = sys.spawn(supervisor, children(current), ctx->config.supervisor.max_restarts,
-                       std::chrono::seconds(ctx->config.supervisor.restart_window_s), ctx->log);
   admin_server admin{sys, ctx->log, reload_now};
   if (auto err = admin.start(ctx->config.admin_socket())) {
     log.error("main", "{}", describe(err));

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <optional>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -64,6 +65,9 @@ caf::expected<std::unique_ptr<io_loop>> io_loop::open(io_config config, transpor
   if (!listen_address)
     return std::move(listen_address.error());
   loop->session_address_ = to_string(*listen_address);
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
+    loop->descriptor_limit_ = nofile.rlim_cur;
   return loop;
 }
 
@@ -87,6 +91,58 @@ void io_loop::post(command cmd) {
   }
 }
 
+void io_loop::open_session(session_id id, std::string address) {
+  // The counters exist before open_session() returns, so that frames sent at once are counted.
+  counters_.add(id);
+  post(open_command{id, std::move(address)});
+}
+
+void io_loop::send_frame(session_id id, std::vector<uint8_t> frame) {
+  auto c = counters_.find(id);
+  if (!c)
+    return; // Closed already; its on_session_closed has been or will be delivered.
+  auto size = frame.size() + 4;
+  auto before = c->queued.fetch_add(size);
+  if (before + size > config_.limits.max_queued) {
+    c->queued.fetch_sub(size);
+    ++refused_;
+    post(abort_command{id, fmt::format("peer does not read: {} bytes queued, and {} more would "
+                                       "pass the {}-byte limit",
+                                       before, size, config_.limits.max_queued)});
+    return;
+  }
+  post(frame_command{id, std::move(frame)});
+}
+
+size_t io_loop::queued(session_id id) const {
+  auto c = counters_.find(id);
+  return c ? c->queued.load() : 0;
+}
+
+void io_loop::frame_consumed(session_id id, size_t bytes) {
+  auto c = counters_.find(id);
+  if (!c)
+    return;
+  // Never below zero, whatever a receiver reports.
+  auto before = c->unconsumed.load();
+  size_t after = 0;
+  do
+    after = before - std::min(bytes, before);
+  while (!c->unconsumed.compare_exchange_weak(before, after));
+  // Reading from the session paused at the limit; wake the loop to take it up again.
+  auto limit = config_.limits.max_unconsumed;
+  if (before >= limit && after < limit) {
+    uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wakeup_.get(), &one, sizeof(one));
+  }
+}
+
+void io_loop::datagram_consumed() {
+  auto n = datagram_backlog_.load();
+  while (n > 0 && !datagram_backlog_.compare_exchange_weak(n, n - 1)) {
+  }
+}
+
 void io_loop::request_stop() {
   stop_.store(true, std::memory_order_release);
   uint64_t one = 1;
@@ -105,7 +161,13 @@ void io_loop::run() {
     fds.push_back({sender_.get(), POLLIN, 0});
     fds.push_back({listener_.get(), static_cast<short>(accepting ? POLLIN : 0), 0});
     for (auto& [id, s] : sessions_) {
-      short wanted = s.connecting ? POLLOUT : (POLLIN | (s.stream.has_output() ? POLLOUT : 0));
+      // A session whose frames are not handled yet is not read: its peer's backlog stays in the
+      // socket buffers, and TCP slows the peer down.
+      bool reading = s.counters->unconsumed.load() < config_.limits.max_unconsumed;
+      short wanted =
+        s.connecting
+          ? POLLOUT
+          : static_cast<short>((reading ? POLLIN : 0) | (s.stream.has_output() ? POLLOUT : 0));
       fds.push_back({s.fd.get(), wanted, 0});
       ids.push_back(id);
     }
@@ -148,6 +210,8 @@ void io_loop::run() {
     }
     auto now = clock::now();
     std::erase_if(closing_, [now](const auto& entry) { return entry.second.deadline <= now; });
+    if (now >= next_deadline_)
+      expire_sessions();
     run_commands();
   }
 }
@@ -157,6 +221,8 @@ int io_loop::poll_timeout() const {
   std::optional<clock::time_point> next;
   if (accept_paused_until_ > now)
     next = accept_paused_until_;
+  if (next_deadline_ != clock::time_point::max() && (!next || next_deadline_ < *next))
+    next = next_deadline_;
   for (const auto& entry : closing_)
     if (!next || entry.second.deadline < *next)
       next = entry.second.deadline;
@@ -209,19 +275,29 @@ void io_loop::send_to(const sockaddr_in& to, const std::vector<uint8_t>& bytes) 
 void io_loop::execute(open_command& cmd) {
   auto address = parse_endpoint(cmd.address);
   if (!address) {
+    counters_.remove(cmd.id);
     emit_closed(cmd.id, describe(address.error()));
     return;
   }
+  auto counters = counters_.find(cmd.id);
+  if (!counters)
+    return;
   session s;
   s.peer = to_string(*address);
+  s.source = address->sin_addr;
+  s.counters = std::move(counters);
+  s.opened = s.active = clock::now();
+  next_deadline_ = std::min(next_deadline_, s.active + config_.limits.idle);
   s.fd = unique_fd{::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
   if (s.fd.get() < 0) {
+    counters_.remove(cmd.id);
     emit_closed(cmd.id, fmt::format("connect to {}: {}", s.peer, errno_text(errno)));
     return;
   }
   set_no_delay(s.fd.get());
   auto rc = ::connect(s.fd.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof(*address));
   if (rc != 0 && errno != EINPROGRESS) {
+    counters_.remove(cmd.id);
     emit_closed(cmd.id, fmt::format("connect to {}: {}", s.peer, errno_text(errno)));
     return;
   }
@@ -243,23 +319,40 @@ void io_loop::execute(frame_command& cmd) {
   i->second.stream.queue(std::move(cmd.bytes));
 }
 
+void io_loop::execute(abort_command& cmd) {
+  if (sessions_.count(cmd.id) != 0)
+    close_with(cmd.id, cmd.reason);
+}
+
 void io_loop::execute(close_command& cmd) {
   auto i = sessions_.find(cmd.id);
   if (i == sessions_.end())
     return;
   auto s = std::move(i->second);
   sessions_.erase(i);
+  counters_.remove(cmd.id);
   emit_closed(cmd.id, "closed locally");
   if (s.connecting)
     return;
+  linger(cmd.id, std::move(s));
+}
+
+void io_loop::linger(session_id id, session s) {
   // Frames queued before the close still reach the peer: write them, send end of stream, and
   // close once the peer closes too. Closing at once could reset the connection and lose them.
+  // Lingering costs a descriptor and the queued bytes, so only so many sessions may linger.
   s.deadline = clock::now() + closing_grace;
   if (!s.stream.has_output()) {
     ::shutdown(s.fd.get(), SHUT_WR);
     s.write_shut = true;
   }
-  closing_.emplace(cmd.id, std::move(s));
+  while (closing_.size() >= config_.limits.max_inbound) {
+    auto oldest = std::min_element(closing_.begin(), closing_.end(), [](auto& a, auto& b) {
+      return a.second.deadline < b.second.deadline;
+    });
+    closing_.erase(oldest);
+  }
+  closing_.emplace(id, std::move(s));
 }
 
 void io_loop::receive_datagrams(int fd) {
@@ -279,6 +372,13 @@ void io_loop::receive_datagrams(int fd) {
       ++dropped_;
       continue;
     }
+    // Datagrams the receiver has not handled yet are bounded: a flood is dropped here, in the
+    // kernel's buffers' stead, instead of queuing without end behind the receiver.
+    if (datagram_backlog_.load() >= config_.limits.max_datagram_backlog) {
+      ++dropped_;
+      continue;
+    }
+    ++datagram_backlog_;
     if (live())
       events_.on_datagram(to_string(from),
                           std::vector<uint8_t>(scratch_.begin(), scratch_.begin() + n));
@@ -298,11 +398,30 @@ void io_loop::accept_sessions() {
         accept_paused_until_ = clock::now() + accept_backoff;
       return;
     }
+    auto verdict =
+      admit_inbound(sessions_, from.sin_addr, fd.get(), config_.limits, descriptor_limit_);
+    if (!verdict.admit) {
+      // Closed at once: the peer sees its connection end, and the descriptor is free again.
+      ++refused_;
+      continue;
+    }
+    if (verdict.evict) {
+      ++refused_;
+      close_with(*verdict.evict, "replaced by a new session: too many sessions, and this one had "
+                                 "not spoken yet");
+    }
     set_no_delay(fd.get());
     auto id = next_id_.fetch_add(1);
     session s;
+    s.stream = framed_stream{config_.limits.max_inbound_frame};
     s.fd = std::move(fd);
     s.peer = to_string(from);
+    s.source = from.sin_addr;
+    s.inbound = true;
+    s.opened = s.active = clock::now();
+    s.counters = counters_.add(id);
+    next_deadline_ =
+      std::min(next_deadline_, s.opened + std::min(config_.limits.handshake, config_.limits.idle));
     auto peer = s.peer;
     sessions_.emplace(id, std::move(s));
     if (live())
@@ -320,7 +439,10 @@ void io_loop::serve_session(session_id id, short revents) {
     return;
   }
   if ((revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-    auto reason = s.stream.read(s.fd.get(), [this, id](std::vector<uint8_t> frame) {
+    s.active = clock::now();
+    auto reason = s.stream.read(s.fd.get(), [this, id, &s](std::vector<uint8_t> frame) {
+      s.handshaken = true;
+      s.counters->unconsumed += frame.size();
       if (live())
         events_.on_frame(id, std::move(frame));
     });
@@ -330,8 +452,35 @@ void io_loop::serve_session(session_id id, short revents) {
     }
   }
   if (s.stream.has_output())
-    if (auto reason = s.stream.flush(s.fd.get()))
+    if (auto reason = flush(id, s))
       close_with(id, *reason);
+}
+
+std::optional<std::string> io_loop::flush(session_id id, session& s) {
+  auto before = s.stream.queued_bytes();
+  auto reason = s.stream.flush(s.fd.get());
+  auto written = before - s.stream.queued_bytes();
+  if (written == 0)
+    return reason;
+  s.active = clock::now();
+  auto low = config_.limits.max_queued / 2;
+  auto was = s.counters->queued.fetch_sub(written);
+  if (was >= low && was - written < low && live() && !reason)
+    events_.on_session_drained(id);
+  return reason;
+}
+
+void io_loop::expire_sessions() {
+  auto now = clock::now();
+  next_deadline_ = clock::time_point::max();
+  std::vector<std::pair<session_id, std::string>> due;
+  for (const auto& [id, s] : sessions_)
+    if (auto reason = expired(s, config_.limits, now, next_deadline_))
+      due.emplace_back(id, std::move(*reason));
+  for (auto& [id, reason] : due) {
+    ++refused_;
+    close_with(id, reason);
+  }
 }
 
 void io_loop::finish_connect(session_id id, session& s) {
@@ -379,6 +528,7 @@ void io_loop::serve_closing(session_id id, short revents) {
 
 void io_loop::close_with(session_id id, const std::string& reason) {
   sessions_.erase(id);
+  counters_.remove(id);
   emit_closed(id, reason);
 }
 

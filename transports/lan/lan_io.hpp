@@ -14,6 +14,7 @@
 
 #include <caf/expected.hpp>
 
+#include "transports/lan/lan_sessions.hpp"
 #include "transports/lan/lan_socket.hpp"
 #include "transports/lan/lan_stream.hpp"
 #include "transports/transport.hpp"
@@ -29,11 +30,12 @@ struct io_config {
   std::string who;
   /// Where broadcasts go: the group (or broadcast address) and the discovery port.
   sockaddr_in group{};
-  in_addr interface{};
+  in_addr interface {};
   uint16_t session_port = 0;
   /// Discovery addresses that also get every broadcast by unicast.
   std::vector<sockaddr_in> static_peers;
   int ttl = 1;
+  session_limits limits;
 };
 
 /// Work other threads hand to the I/O thread.
@@ -55,8 +57,13 @@ struct frame_command {
 struct close_command {
   session_id id;
 };
-using command =
-  std::variant<broadcast_command, datagram_command, open_command, frame_command, close_command>;
+/// Closes a session at once, without flushing what it has queued, with `reason`.
+struct abort_command {
+  session_id id;
+  std::string reason;
+};
+using command = std::variant<broadcast_command, datagram_command, open_command, frame_command,
+                             close_command, abort_command>;
 
 /// The sockets of a started LAN transport and the poll() loop that serves them. Every socket
 /// and session is touched by the thread in run() only; other threads talk to it through
@@ -79,6 +86,24 @@ public:
   /// Queues work for the I/O thread and wakes it. Any thread.
   void post(command cmd);
 
+  /// Sends a frame on an open session, or closes the session when the frame would take its
+  /// queue past the limit. Any thread.
+  void send_frame(session_id id, std::vector<uint8_t> frame);
+
+  /// Opens a session to `address` under `id`. Any thread.
+  void open_session(session_id id, std::string address);
+
+  /// See transport::queued, frame_consumed and datagram_consumed. Any thread.
+  size_t queued(session_id id) const;
+  void frame_consumed(session_id id, size_t bytes);
+  void datagram_consumed();
+
+  /// Inbound sessions refused or replaced under the session limits, and sessions closed for
+  /// a limit (handshake, idle, queue). Any thread.
+  uint64_t refused_sessions() const {
+    return refused_.load();
+  }
+
   /// Makes run() return soon; no event is delivered once this returns. Any thread.
   void request_stop();
 
@@ -90,18 +115,6 @@ public:
   void run();
 
 private:
-  using clock = std::chrono::steady_clock;
-
-  struct session {
-    unique_fd fd;
-    std::string peer;
-    bool connecting = false;
-    framed_stream stream;
-    /// For a session closed locally: when to give up on a graceful close.
-    clock::time_point deadline{};
-    bool write_shut = false;
-  };
-
   io_loop(io_config config, transport_events& events, std::atomic<session_id>& next_id,
           std::atomic<uint64_t>& dropped);
 
@@ -116,14 +129,22 @@ private:
   void execute(open_command& cmd);
   void execute(frame_command& cmd);
   void execute(close_command& cmd);
+  void execute(abort_command& cmd);
   void send_to(const sockaddr_in& to, const std::vector<uint8_t>& bytes);
   void receive_datagrams(int fd);
   void accept_sessions();
   void serve_session(session_id id, short revents);
   void serve_closing(session_id id, short revents);
   void finish_connect(session_id id, session& s);
+  /// Writes what the session has queued and reports the bytes written to its counters.
+  std::optional<std::string> flush(session_id id, session& s);
+  /// Closes sessions past their handshake or idle deadline.
+  void expire_sessions();
   void close_with(session_id id, const std::string& reason);
   void emit_closed(session_id id, const std::string& reason);
+  /// Moves a session closed locally to `closing_`, where it may flush for a while; the oldest
+  /// lingering ones are dropped when too many linger.
+  void linger(session_id id, session s);
 
   io_config config_;
   transport_events& events_;
@@ -137,6 +158,13 @@ private:
   sockaddr_in sender_address_{};
   std::string session_address_;
   std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> refused_{0};
+  std::atomic<uint32_t> datagram_backlog_{0};
+  counter_table counters_;
+  /// The process's descriptor limit (RLIMIT_NOFILE), read when the loop opens; 0 if unknown.
+  uint64_t descriptor_limit_ = 0;
+  /// When the next handshake or idle deadline falls.
+  clock::time_point next_deadline_ = clock::time_point::max();
   /// Room for one received datagram, or for input discarded from a closing session.
   std::vector<uint8_t> scratch_;
 

@@ -33,6 +33,7 @@ void framed_stream::queue(std::vector<uint8_t> frame) {
   out_frame f{{static_cast<uint8_t>(n), static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n >> 16),
                static_cast<uint8_t>(n >> 24)},
               std::move(frame)};
+  queued_ += f.header.size() + f.payload.size();
   out_.push_back(std::move(f));
 }
 
@@ -72,6 +73,7 @@ std::optional<std::string> framed_stream::flush(int fd) {
 }
 
 void framed_stream::consume(size_t n) {
+  queued_ -= n;
   while (n > 0) {
     auto left = out_.front().header.size() + out_.front().payload.size() - out_sent_;
     if (n < left) {
@@ -115,8 +117,8 @@ framed_stream::split(const std::function<void(std::vector<uint8_t>)>& deliver) {
     auto* p = in_.data() + pos;
     auto len = static_cast<size_t>(p[0]) | static_cast<size_t>(p[1]) << 8
                | static_cast<size_t>(p[2]) << 16 | static_cast<size_t>(p[3]) << 24;
-    if (len > max_frame) {
-      reason = fmt::format("frame of {} bytes exceeds the {}-byte limit", len, max_frame);
+    if (len > limit_) {
+      reason = fmt::format("frame of {} bytes exceeds the {}-byte limit", len, limit_);
       break;
     }
     if (in_len_ - pos - 4 < len)

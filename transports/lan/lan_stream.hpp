@@ -20,11 +20,20 @@ constexpr size_t max_frame = 2 * 1024 * 1024;
 /// it; input is buffered until a whole frame is there.
 class framed_stream {
 public:
+  /// Frames read above `limit` bytes (at most max_frame) close the session.
+  explicit framed_stream(size_t limit = max_frame) : limit_(limit) {
+  }
+
   /// Queues a frame of at most `max_frame` bytes.
   void queue(std::vector<uint8_t> frame);
 
   bool has_output() const {
     return !out_.empty();
+  }
+
+  /// Bytes queued and not yet written, length prefixes included.
+  size_t queued_bytes() const {
+    return queued_;
   }
 
   /// Writes as much queued output as the socket takes without blocking. Returns the reason
@@ -48,7 +57,9 @@ private:
   /// Drops `n` written bytes from the front of the output queue.
   void consume(size_t n);
 
+  size_t limit_;
   std::deque<out_frame> out_;
+  size_t queued_ = 0;
   /// Bytes of out_.front(), header included, already written.
   size_t out_sent_ = 0;
   std::vector<uint8_t> in_;

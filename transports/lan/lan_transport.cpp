@@ -45,6 +45,7 @@ caf::expected<lan::io_config> make_config(const lan_options& options) {
     return option_error(who,
                         fmt::format("multicast TTL {} is outside 0..255", options.multicast_ttl));
   config.ttl = options.multicast_ttl;
+  config.limits = options.limits;
   for (const auto& peer : options.static_peers) {
     auto address = lan::parse_endpoint(peer);
     if (!address)
@@ -134,6 +135,15 @@ std::string lan_transport::session_address() const {
   return io_ && !io_->stop_requested() ? io_->session_address() : std::string{};
 }
 
+template <class Fn>
+bool lan_transport::with_loop(Fn&& fn) const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  if (!io_ || io_->stop_requested())
+    return false;
+  fn(*io_);
+  return true;
+}
+
 template <class Command>
 bool lan_transport::post(Command cmd) {
   std::lock_guard<std::mutex> guard{mutex_};
@@ -155,12 +165,32 @@ void lan_transport::send_datagram(const std::string& to, std::vector<uint8_t> da
 
 session_id lan_transport::open_session(const std::string& address) {
   auto id = next_id_.fetch_add(1);
-  post(lan::open_command{id, address});
+  with_loop([&](lan::io_loop& loop) { loop.open_session(id, address); });
   return id;
 }
 
 void lan_transport::send_frame(session_id id, std::vector<uint8_t> frame) {
-  post(lan::frame_command{id, std::move(frame)});
+  with_loop([&](lan::io_loop& loop) { loop.send_frame(id, std::move(frame)); });
+}
+
+size_t lan_transport::queued(session_id id) const {
+  size_t n = 0;
+  with_loop([&](lan::io_loop& loop) { n = loop.queued(id); });
+  return n;
+}
+
+void lan_transport::frame_consumed(session_id id, size_t bytes) {
+  with_loop([&](lan::io_loop& loop) { loop.frame_consumed(id, bytes); });
+}
+
+void lan_transport::datagram_consumed() {
+  with_loop([](lan::io_loop& loop) { loop.datagram_consumed(); });
+}
+
+uint64_t lan_transport::refused_sessions() const {
+  uint64_t n = 0;
+  with_loop([&](lan::io_loop& loop) { n = loop.refused_sessions(); });
+  return n;
 }
 
 void lan_transport::close_session(session_id id) {

@@ -36,6 +36,8 @@ struct lan_options {
   int multicast_ttl = 1;
   /// Names this node in error messages ("lan (node-a): cannot bind ..."); may be empty.
   std::string node_label;
+  /// What peers can make the transport spend.
+  session_limits limits;
 };
 
 /// The LAN transport: discovery datagrams over UDP multicast (or broadcast) plus static peers,
@@ -82,6 +84,10 @@ public:
   /// 2097152-byte limit".
   void send_frame(session_id id, std::vector<uint8_t> frame) override;
 
+  size_t queued(session_id id) const override;
+  void frame_consumed(session_id id, size_t bytes) override;
+  void datagram_consumed() override;
+
   /// Frames queued before the close are still written (for up to 5 s) before the socket
   /// closes. Frames read before the close is processed may still arrive ahead of the
   /// "closed locally" event.
@@ -93,10 +99,17 @@ public:
     return dropped_.load();
   }
 
+  /// Inbound sessions refused or replaced under the limits, and sessions closed for one.
+  uint64_t refused_sessions() const;
+
 private:
   /// Hands work to the I/O thread; false while stopped.
   template <class Command>
   bool post(Command cmd);
+
+  /// Calls `fn(loop)` with the running loop, under the lock; false while stopped.
+  template <class Fn>
+  bool with_loop(Fn&& fn) const;
 
   /// Joins a thread that stopped itself from an event handler and drops its loop.
   void reap();

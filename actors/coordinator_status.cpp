@@ -1,0 +1,86 @@
+#include "actors/coordinator.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "common/hex.hpp"
+
+namespace fwrescue {
+
+donor_history recent_history(const coordinator_state& st,
+                             std::chrono::steady_clock::time_point now) {
+  donor_history out;
+  for (const auto& [donor, marks] : st.donor_marks)
+    for (const auto& m : marks)
+      if (now - m.at < donor_memory) {
+        auto& entry = out[donor];
+        ++entry.recent_failures;
+        entry.recent_bad_blocks += m.bad_block ? 1 : 0;
+      }
+  return out;
+}
+
+const char* to_string(recovery_phase p) {
+  static constexpr const char* names[] = {"idle",         "discovering", "negotiating",
+                                          "transferring", "staged",      "flashing",
+                                          "verifying",    "done",        "failed"};
+  return names[static_cast<int>(p)];
+}
+
+std::string status_json(const coordinator_state& st) {
+  const auto& ctx = *st.ctx;
+  nlohmann::ordered_json j;
+  j["node"] = ctx.config.id;
+  j["role"] = to_string(ctx.config.role);
+  j["state"] = to_string(st.phase);
+  j["safe_hold"] = st.safe_hold;
+  j["policy"] = ctx.config.recovery.policy;
+  auto installed = ctx.store->installed_manifest();
+  if (installed && *installed) {
+    const auto& f = (*installed)->fields;
+    j["installed"] = {{"platform", f.platform.vendor + ":" + f.platform.board},
+                      {"version", f.version},
+                      {"svn", f.svn},
+                      {"root", to_hex(f.merkle_root)}};
+  } else {
+    j["installed"] = nullptr;
+  }
+  auto floor = ctx.store->svn_floor();
+  j["svn_floor"] = std::max(ctx.config.svn_floor, floor ? *floor : 0u);
+  j["last_check"] = {{"checked", st.last_check.checked},
+                     {"ok", st.last_check.ok()},
+                     {"fault", st.last_check.fault == flash_fault::none
+                                 ? nlohmann::ordered_json(nullptr)
+                                 : nlohmann::ordered_json(to_string(st.last_check.fault))},
+                     {"detail", st.last_check.detail}};
+  if (recovering(st.phase)) {
+    j["recovery"] = {
+      {"reason", st.reason}, {"attempt", st.attempt}, {"flashes", st.flashes}, {"donor", st.donor}};
+    if (st.progress_total > 0)
+      j["progress"] = {{"phase", to_string(st.phase)},
+                       {"done", st.progress_done},
+                       {"total", st.progress_total},
+                       {"percent", st.progress_done * 100 / st.progress_total}};
+  }
+  if (st.last) {
+    j["last_recovery"] = {{"succeeded", st.last->succeeded}, {"donor", st.last->donor},
+                          {"version", st.last->version},     {"duration_ms", st.last->duration_ms},
+                          {"detail", st.last->detail},       {"finished_at", st.last->finished_at}};
+  }
+  if (st.last_negotiation) {
+    auto offers = nlohmann::ordered_json::array();
+    for (const auto& v : st.last_negotiation->verdicts)
+      offers.push_back({{"donor", v.donor},
+                        {"role", v.role},
+                        {"version", v.version},
+                        {"svn", v.svn},
+                        {"compatible", v.compatible},
+                        {"reason", v.reason},
+                        {"rank", v.rank}});
+    j["last_negotiation"] = {{"policy", st.last_negotiation->policy},
+                             {"accepted", st.last_negotiation->accepted},
+                             {"offers", offers}};
+  }
+  return j.dump();
+}
+
+} // namespace fwrescue

@@ -1,0 +1,51 @@
+#pragma once
+
+// The steps of the transfer actor, shared by its two files: transfer_handshake.cpp takes donors
+// up (connecting, accepting, racing the next one), transfer.cpp pulls from the one that
+// confirmed. Only those two files include this.
+
+#include <string>
+
+#include "actors/transfer.hpp"
+
+namespace fwrescue::transfer_steps {
+
+using self_ptr = caf::stateful_actor<transfer_state>*;
+
+using race_atom = caf::atom_constant<caf::atom("race")>;
+using handshake_atom = caf::atom_constant<caf::atom("handshake")>;
+using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
+
+void tell_coordinator(self_ptr self, caf::message msg);
+
+/// Sends `m` on session `id`.
+void send_on(self_ptr self, session_id id, const wire_message& m);
+
+// -- taking donors up (transfer_handshake.cpp) ---------------------------------------------------
+
+/// Starts a job: forgets the previous one and starts the first donor.
+void start_job(self_ptr self, transfer_job& job);
+
+/// Starts the next candidates as far as the parallel bound and the stagger allow; with no
+/// donor confirmed, none pending and none left, the job fails with every reason heard.
+void race(self_ptr self);
+
+/// Events of sessions that are handshakes; each returns false when `id` is not one.
+bool handshake_opened(self_ptr self, session_id id);
+bool handshake_message(self_ptr self, session_message& sm);
+bool handshake_closed(self_ptr self, session_id id, const std::string& reason);
+
+/// A handshake's deadline timer fired.
+void handshake_deadline(self_ptr self, session_id id);
+
+// -- pulling (transfer.cpp) ----------------------------------------------------------------------
+
+/// `d` confirmed on session `id`: it becomes the donor pulled from.
+void begin_pull(self_ptr self, session_id id, candidate d);
+
+/// Gives up on a donor, current or not yet confirmed, and lets the coordinator know. `bad_block`
+/// marks a donor that sent data failing verification.
+void record_failure(self_ptr self, const std::string& donor, const std::string& reason,
+                    bool bad_block = false);
+
+} // namespace fwrescue::transfer_steps
