@@ -292,7 +292,8 @@ inline forget_flash() {
 
 active proctype recipient() {
   /* coordinator */
-  byte attempt, flash_tries;
+  byte attempt;
+  byte flash_tries;      /* failed flashes of this recovery (coordinator_state::flashes) */
   /* discovery and negotiation */
   byte rid, n, i;
   bool offered_by[ND];
@@ -310,6 +311,7 @@ active proctype recipient() {
   mtype:content want[NB];
   bool differ[NB];
   byte ndiff;
+  bool touched;          /* this flash wrote, or was about to write */
   mtype:power rec;
   /* one received frame */
   mtype:frame f;
@@ -342,7 +344,7 @@ boot:
     :: journal == no_journal ->
        if
        :: VERIFIES(flash[0]) && VERIFIES(flash[1]) -> settled = true; goto stopped
-       :: else -> attempt = 1; goto discover   /* start_recovery() */
+       :: else -> attempt = 1; flash_tries = 0; goto discover   /* start_recovery() */
        fi
     fi
   };
@@ -537,7 +539,7 @@ finish:
     journal = staged;
     forget_transfer();
     phase = staged;
-    known = true; flash_tries = 0;
+    known = true;
     goto start_flash
   };
 
@@ -599,7 +601,7 @@ start_flash:
     b = 0;
     if
     :: ndiff == 0 -> goto final_check     /* nothing differs: the host is not touched */
-    :: else -> skip
+    :: else -> touched = true             /* flash_failed::untouched is false from here on */
     fi;
     choose_host();
     /* the host record: the power state before the recovery's first flash, written once */
@@ -669,29 +671,33 @@ final_check:
     CRASH_POINT;
     phase = verifying;                            /* flash_done */
     phase = done;                                 /* verified() */
-    forget_staged(); forget_flash(); flash_tries = 0;
+    forget_staged(); forget_flash(); flash_tries = 0; touched = false;
     goto stopped
   };
 
 flash_failed:
-  /* flash_failed: the host stays as it is (off, if it was quieted) until a retry succeeds */
+  /* coordinator.cpp flash_failed_with(): the host stays as it is (off, if it was quieted) until a
+   * retry succeeds. A flash that failed while writing is tried again from the staged image, as
+   * the journal records it (flash_from_journal(): without the staged list and the blocks kept in
+   * memory, so every block is checked again); one that failed before writing found the staged
+   * image itself in question, and the network is asked again. */
   atomic {
     forget_flash();
     flash_tries++;
     if
 #ifdef BUG_RETRY_FOREVER
-    :: true -> flash_tries = 0; goto start_flash
-#else
-    :: flash_tries <= FLASH_RETRIES -> goto start_flash  /* again from the staged image */
+    :: true -> flash_tries = 0; touched = false; forget_staged(); goto start_flash
 #endif
-    :: else -> goto attempt_failed
+    :: touched && flash_tries <= FLASH_RETRIES ->
+       touched = false; forget_staged(); goto start_flash
+    :: else -> touched = false; goto attempt_failed
     fi
   };
 
 attempt_failed:
   /* coordinator.cpp attempt_failed(): a fresh discovery, up to max_attempts */
   atomic {
-    forget_transfer(); forget_staged(); forget_flash(); flash_tries = 0;
+    forget_transfer(); forget_staged(); forget_flash();
     if
     :: attempt < MAX_ATTEMPTS -> attempt++; goto discover
     :: else -> phase = failed; attempt = 0; goto stopped
@@ -711,7 +717,7 @@ crashed:
     od;
     for (b : 0 .. ND - 1) { offered[b] = 0; used[b] = 0; serving[b] = 0 };
     rid = 0;   /* nothing carries an older request id any more (no send ever finds a full link) */
-    attempt = 0; flash_tries = 0;
+    attempt = 0; flash_tries = 0; touched = false;
     forget_transfer(); forget_staged(); forget_flash();
     goto boot
   };
