@@ -400,8 +400,9 @@ discover:
     next = 0; cur = NOBODY; awaiting = 0; prepared = false; got_leaves = false
   };
 
-try_next:
-  /* transfer.cpp try_next(): a session to the next ranked donor and a signed accept */
+race:
+  /* transfer_handshake.cpp race(), start_handshake(): a session to the next ranked donor and a
+   * signed accept */
   atomic {
     if
     :: next < n ->
@@ -420,7 +421,8 @@ wait:
      if
      :: fr != rid || fd >= ND -> skip             /* an older request's frame */
      :: fr == rid && fd < ND && hs[fd] == 1 && f == confirm ->
-        /* the first to confirm is taken; donors raced against it are closed */
+        /* handshake_message(), begin_pull(): the first to confirm is taken; donors raced
+         * against it are let go for this request (docs/model.md, "Racing") */
         cur = fd; hs[fd] = 3; got_leaves = false;
         for (i : 0 .. ND - 1) { if :: hs[i] == 1 -> hs[i] = 2 :: else -> skip fi };
         i = 0; awaiting = 0;
@@ -428,7 +430,7 @@ wait:
      :: fr == rid && fd < ND && hs[fd] == 1 && (f == busy || f == decline) ->
         hs[fd] = 2; awaiting--;
         if
-        :: awaiting == 0 && cur == NOBODY -> goto try_next
+        :: awaiting == 0 && cur == NOBODY -> goto race
         :: else -> skip
         fi
      :: fr == rid && fd == cur && f == leaves && !got_leaves ->
@@ -496,12 +498,12 @@ deadline:
   atomic {
     f = 0; fd = 0; fr = 0; fb = 0; fv = 0;
     if
-    :: cur == NOBODY && next < n -> goto try_next /* handshake deadline: race the next donor */
-    :: cur == NOBODY && next >= n ->              /* no donor confirmed in time */
+    :: cur == NOBODY && next < n -> goto race   /* race the next donor (race_atom) */
+    :: cur == NOBODY && next >= n ->              /* handshake_deadline(): none confirmed */
        for (i : 0 .. ND - 1) { if :: hs[i] == 1 -> hs[i] = 2 :: else -> skip fi };
        i = 0; awaiting = 0;
        goto transfer_failed
-    :: cur != NOBODY -> goto drop_donor           /* watchdog(): "sent nothing for N ms" */
+    :: cur != NOBODY -> goto drop_donor           /* check_deadline(): "sent nothing for N ms" */
     fi
   };
 
@@ -513,7 +515,7 @@ drop_donor:
 #ifdef BUG_NO_NEXT_DONOR
     goto transfer_failed
 #else
-    goto try_next
+    goto race
 #endif
   };
 
