@@ -136,7 +136,8 @@ if generate model >results/00; then
 fi
 for m in "${mutants[@]}"; do
   read -r define kind claim <<<"$m"
-  task eval "generate mutant_$define -D$define && build mutant_$define pan -O0 '$(flags_for "$kind")'"
+  dir=mutant_$define
+  task eval "generate $dir -D$define && build $dir pan -O0 '$(flags_for "$kind")'"
 done
 wait
 
@@ -149,11 +150,12 @@ for claim in $s1 $s2 $s3; do
 done
 for m in "${mutants[@]}"; do
   read -r define kind claim <<<"$m"
-  [ -x "mutant_$define/pan" ] || continue
+  pan=mutant_$define/pan
+  [ -x "$pan" ] || continue
   case $kind in
-    safety) task check "$define -> $claim" "mutant_$define/pan" violated "$claim_violated" -N "$claim" ;;
-    progress) task check "$define -> $claim" "mutant_$define/pan" violated "$cycle" -a -f -N "$claim" ;;
-    end) task check "$define -> invalid end state" "mutant_$define/pan" violated "$end_state" ;;
+    safety) task check "$define -> $claim" "$pan" violated "$claim_violated" -N "$claim" ;;
+    progress) task check "$define -> $claim" "$pan" violated "$cycle" -a -f -N "$claim" ;;
+    end) task check "$define -> invalid end state" "$pan" violated "$end_state" ;;
   esac
 done
 wait
