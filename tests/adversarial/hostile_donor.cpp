@@ -35,8 +35,9 @@ node_role parse_role(const std::string& role) {
   fatal("--role must be peer or console");
 }
 
-std::string session_address(const peer& p, int listener) {
-  return to_string(endpoint(p.source, local_port(listener)));
+/// "address:port" of a listener bound to `bound`'s address.
+std::string session_address(const sockaddr_in& bound, int listener) {
+  return to_string(endpoint(bound.sin_addr, local_port(listener)));
 }
 
 /// A recipient's session with the forged donors: accepted and never answered.
@@ -53,16 +54,31 @@ int forged_offers(const peer& p, const peer_options& o) {
   auto m = load_manifest(o.manifest);
   auto role = parse_role(o.role);
   auto group = group_socket(p.group.sin_addr, p.interface, ntohs(p.group.sin_port));
-  auto sender = udp_socket(p.source, p.interface);
-  auto listener = tcp_listener(p.source);
-  auto address = session_address(p, listener.get());
-  say("forged-offers: listening for image requests on {}; sessions at {}", to_string(p.group),
-      address);
+  // One address sends every offer and takes every session, or (--spread) each offer has an
+  // address of its own, 127.0.1.N, so that no bound per source address trims them.
+  struct forger {
+    unique_fd sender;
+    unique_fd listener;
+    std::string address;
+  };
+  std::vector<forger> forgers;
+  for (int i = 1; i <= (o.spread ? o.count : 1); ++i) {
+    auto source = o.spread ? parse_ip(fmt::format("127.0.1.{}", i)) : p.source;
+    forger f{udp_socket(source, p.interface), tcp_listener(source), {}};
+    f.address = session_address(endpoint(source, 0), f.listener.get());
+    forgers.push_back(std::move(f));
+  }
+  say("forged-offers: listening for image requests on {}; sessions at {}{}", to_string(p.group),
+      forgers.front().address,
+      o.spread ? fmt::format(" .. {}", forgers.back().address) : std::string{});
   std::map<std::array<uint8_t, 32>, std::string> names;
   std::vector<silent_session> sessions;
   int requests = 0, offered = 0, closed = 0;
   while (p.running()) {
-    std::vector<pollfd> fds{{group.get(), POLLIN, 0}, {listener.get(), POLLIN, 0}};
+    std::vector<pollfd> fds{{group.get(), POLLIN, 0}};
+    for (auto& f : forgers)
+      fds.push_back({f.listener.get(), POLLIN, 0});
+    auto first_session = fds.size();
     for (auto& s : sessions)
       fds.push_back({s.fd.get(), POLLIN, 0});
     if (::poll(fds.data(), fds.size(), std::min(p.remaining_ms(), 500)) <= 0)
@@ -77,26 +93,27 @@ int forged_offers(const peer& p, const peer_options& o) {
           auto key = secret_key::generate();
           auto name = fmt::format("forged-{:02}", i);
           names[key.public_part().bytes] = name;
+          auto& by = forgers[static_cast<size_t>(i - 1) % forgers.size()];
           offer_fields f{req->request_id, req->challenge, name, key.public_part(), role, 0, 8,
-                         address,         m.body,         m.sig};
-          offered += send_datagram(sender.get(), d->from, encode(make_offer(std::move(f), key)));
+                         by.address,      m.body,         m.sig};
+          offered += send_datagram(by.sender.get(), d->from, encode(make_offer(std::move(f), key)));
         }
         say("request {:016x} from {} ({}): answered with {} offers claiming role {}, each "
-            "signed by a fresh key",
-            req->request_id, req->requester, to_string(d->from), o.count, o.role);
+            "signed by a fresh key, from {} address(es)",
+            req->request_id, req->requester, to_string(d->from), o.count, o.role, forgers.size());
       }
-    if (fds[1].revents != 0)
-      for (;;) {
+    for (size_t k = 0; k < forgers.size(); ++k)
+      while (fds[1 + k].revents != 0) {
         sockaddr_in from{};
         socklen_t len = sizeof(from);
-        unique_fd fd{::accept4(listener.get(), reinterpret_cast<sockaddr*>(&from), &len,
+        unique_fd fd{::accept4(forgers[k].listener.get(), reinterpret_cast<sockaddr*>(&from), &len,
                                SOCK_NONBLOCK | SOCK_CLOEXEC)};
         if (fd.get() < 0)
           break;
         sessions.push_back({std::move(fd), to_string(from), clock::now(), {}});
       }
     for (size_t i = 0; i < sessions.size(); ++i) {
-      if (i + 2 >= fds.size() || fds[i + 2].revents == 0)
+      if (first_session + i >= fds.size() || fds[first_session + i].revents == 0)
         continue;
       auto& s = sessions[i];
       for (;;) {
@@ -193,7 +210,7 @@ int liar::run() {
   auto group = group_socket(p_.group.sin_addr, p_.interface, ntohs(p_.group.sin_port));
   auto sender = udp_socket(p_.source, p_.interface);
   auto listener = tcp_listener(p_.source);
-  address_ = session_address(p_, listener.get());
+  address_ = session_address(endpoint(p_.source, 0), listener.get());
   say("lying-donor ({}): {} {} svn {}; listening on {}; sessions at {}", o_.mode, p_.id,
       fields().version, fields().svn, to_string(p_.group), address_);
   while (p_.running()) {

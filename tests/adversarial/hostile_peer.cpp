@@ -184,6 +184,8 @@ int main(int argc, char** argv) {
   forged->add_option("--manifest", o.manifest, "genuine .fwm whose body and signature to carry")
     ->required();
   forged->add_option("--role", o.role, "role claimed: console (default) or peer");
+  forged->add_flag("--spread", o.spread,
+                   "send each offer from its own address, 127.0.1.N, with its own listener");
 
   auto* liar = sub("lying-donor",
                    "answer requests with a signed offer of a genuine manifest, "

@@ -47,6 +47,8 @@ struct peer_options {
   double rate = 5000;
   int sources = 64;
   bool reopen = false;
+  /// forged-offers: each offer from its own address, 127.0.1.N.
+  bool spread = false;
   int reopen_per_s = 200;
   int frame_ms = 1000;
   /// frame-flood: KiB of block bytes in each frame.
