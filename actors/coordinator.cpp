@@ -120,6 +120,8 @@ void discover(self_ptr self) {
   req.platform = st.ctx->config.platform;
   auto stored = st.ctx->store->svn_floor();
   req.min_svn = std::max(st.ctx->config.svn_floor, stored ? *stored : 0u);
+  if (auto revoked = st.ctx->store->revocations(); revoked && *revoked)
+    req.revocation_serial = (*revoked)->fields.serial;
   st.request = req;
   // Discovery answers after its window; a little more than that is its deadline.
   ++st.job;

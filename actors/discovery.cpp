@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "image/revocation.hpp"
 
 namespace fwrescue {
 
@@ -14,6 +15,9 @@ using self_ptr = caf::stateful_actor<discovery_state>*;
 
 /// Rejected offers kept for status and the policy's explanation; the rest are only counted.
 constexpr size_t max_rejected = 32;
+
+/// Revocation lists looked at per request: donors send one each at most, and only when newer.
+constexpr uint32_t max_notices = 4;
 
 std::string source_of(const std::string& from) {
   auto colon = from.rfind(':');
@@ -47,6 +51,15 @@ void on_offer(self_ptr self, const std::string& from, const offer& o) {
       reject(st, o, problem);
     return;
   }
+  if (auto stored = ctx.store->revocations(); stored && *stored) {
+    if (revokes((*stored)->fields, o.fields.donor_key)) {
+      auto problem =
+        fmt::format("its node key is revoked (revocation list {})", (*stored)->fields.serial);
+      ctx.log->warn("discovery", "offer from {} ({}) rejected: {}", o.fields.donor, from, problem);
+      reject(st, o, problem);
+      return;
+    }
+  }
   // Checked after the signature, so that forged datagrams cannot use up a source's share.
   const auto& limits = ctx.config.limits;
   auto& from_source = st.per_source[source_of(from)];
@@ -75,6 +88,36 @@ void on_offer(self_ptr self, const std::string& from, const offer& o) {
   st.collected.offers.push_back(std::move(c));
 }
 
+/// A donor holds a newer revocation list than the one our request named: it is kept if it
+/// checks out (docs/manifest.md, "Revocation lists"), before the offers are negotiated.
+void on_revocations(self_ptr self, const std::string& from, const signed_revocations& list) {
+  auto& st = self->state;
+  const auto& ctx = *st.ctx;
+  if (st.notices >= max_notices)
+    return;
+  ++st.notices;
+  auto stored = ctx.store->revocations();
+  if (!stored) {
+    ctx.log->error("discovery", "cannot read the stored revocation list: {}",
+                   describe(stored.error()));
+    return;
+  }
+  if (auto err = check_newer_revocations(*stored, list, ctx.revocation_keys)) {
+    if (!has_code(err, errc::stale))
+      ctx.log->warn("discovery", "revocation list from {} refused: {}", from, describe(err));
+    return;
+  }
+  if (auto err = ctx.store->set_revocations(list)) {
+    ctx.log->error("discovery", "cannot store revocation list {}: {}", list.fields.serial,
+                   describe(err));
+    return;
+  }
+  ctx.log->warn("discovery",
+                "revocation list {} from {} installed: {} key(s) and {} image(s) "
+                "revoked",
+                list.fields.serial, from, list.fields.keys.size(), list.fields.roots.size());
+}
+
 } // namespace
 
 std::string offer_problem(const offer& o, const image_request& request) {
@@ -96,6 +139,7 @@ caf::behavior discovery(caf::stateful_actor<discovery_state>* self, context_ptr 
       st.collected = offers_collected{request, {}, {}, {}};
       st.per_source.clear();
       st.left_out = 0;
+      st.notices = 0;
       st.ctx->link->broadcast(encode(request));
       st.ctx->log->info("discovery",
                         "image request {} for {}:{} (svn >= {}) sent; collecting "
@@ -114,6 +158,8 @@ caf::behavior discovery(caf::stateful_actor<discovery_state>* self, context_ptr 
       }
       if (auto* o = std::get_if<offer>(&dm.msg); o && st.open)
         on_offer(self, dm.from, *o);
+      else if (auto* n = std::get_if<revocation_notice>(&dm.msg); n && st.open)
+        on_revocations(self, dm.from, n->list);
     },
     [=](timeout_atom, uint64_t request_id) {
       auto& st = self->state;

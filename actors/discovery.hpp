@@ -25,6 +25,8 @@ struct discovery_state {
   /// a bound was reached (limits.offers_per_request, offers_per_source).
   std::map<std::string, uint32_t> per_source;
   uint64_t left_out = 0;
+  /// Revocation lists looked at for the open request (each costs a signature check).
+  uint32_t notices = 0;
   static inline const char* name = "discovery";
 };
 

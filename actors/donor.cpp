@@ -10,6 +10,7 @@
 #include "common/file_io.hpp"
 #include "common/unique_fd.hpp"
 #include "image/image_check.hpp"
+#include "image/revocation.hpp"
 #include "image/signing.hpp"
 
 namespace fwrescue {
@@ -70,15 +71,42 @@ void remember_offer(self_ptr self, uint64_t request_id, const nonce& challenge) 
   st.offers[request_id] = {challenge, now + offer_lifetime};
 }
 
+/// Why `img` must not be served under the revocation list `revoked`, or an empty string.
+std::string revoked_image(const node_context& ctx, const served_image& img,
+                          const std::optional<signed_revocations>& revoked) {
+  if (!revoked)
+    return {};
+  auto signer = check_signature(img.manifest, ctx.trusted_keys);
+  if (!signer)
+    return "manifest " + describe(signer.error());
+  return revocation_problem(revoked->fields, img.manifest, *signer);
+}
+
 void answer_request(self_ptr self, const std::string& from, const image_request& req) {
   auto& st = self->state;
   const auto& ctx = *st.ctx;
   if (req.requester == ctx.config.id || !ctx.config.donor.enabled)
     return;
+  auto stored = ctx.store->revocations();
+  if (!stored) {
+    ctx.log->error("donor", "not answering: the stored revocation list cannot be read: {}",
+                   describe(stored.error()));
+    return;
+  }
+  const auto& revoked = *stored;
+  uint64_t serial = revoked ? revoked->fields.serial : 0;
+  // A recipient that knows an older list hears of the newer one before the offers, so that it
+  // judges them by it.
+  if (revoked && req.revocation_serial < serial)
+    ctx.link->send_datagram(from, encode(revocation_notice{*revoked}));
   for (const auto& img : servable(st)) {
     const auto& m = img->manifest.fields;
     if (m.platform != req.platform || m.svn < req.min_svn)
       continue;
+    if (auto why = revoked_image(ctx, *img, revoked); !why.empty()) {
+      ctx.log->warn("donor", "not offering {}: {}", img->label, why);
+      continue;
+    }
     offer_fields f;
     f.request_id = req.request_id;
     f.challenge = req.challenge;
@@ -90,6 +118,7 @@ void answer_request(self_ptr self, const std::string& from, const image_request&
     f.session_address = ctx.link->session_address();
     f.manifest_body = img->manifest.body;
     f.manifest_sig = img->manifest.sig;
+    f.revocation_serial = serial;
     ctx.link->send_datagram(from, encode(make_offer(std::move(f), *ctx.node_key)));
     remember_offer(self, req.request_id, req.challenge);
     ctx.log->info("donor", "offered {} {} svn {} to {} ({})", img->label, m.version, m.svn,
@@ -142,6 +171,11 @@ void on_accept(self_ptr self, session_id id, const accept& a) {
     return refuse("accept signature does not verify");
   if (a.fields.donor_key != ctx.node_key->public_part())
     return refuse("the accept is addressed to another donor");
+  if (auto revoked = ctx.store->revocations(); !revoked)
+    return refuse("the stored revocation list cannot be read");
+  else if (*revoked && revokes((*revoked)->fields, a.fields.recipient_key))
+    return refuse(fmt::format("the recipient's node key is revoked (revocation list {})",
+                              (*revoked)->fields.serial));
   auto o = st.offers.find(a.fields.request_id);
   if (o == st.offers.end() || o->second.challenge != a.fields.challenge
       || o->second.expires < self->clock().now())

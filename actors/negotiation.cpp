@@ -18,8 +18,13 @@ negotiation_result negotiate(const offers_collected& offers, const compatibility
   for (size_t i = 0; i < offers.offers.size(); ++i) {
     const auto& c = offers.offers[i];
     const auto& f = c.source.fields;
-    offer_verdict v{f.donor, to_string(c.role), c.manifest.fields.version,
-                    c.manifest.fields.svn, false, incompatibility(c.manifest, rules), 0};
+    offer_verdict v{f.donor,
+                    to_string(c.role),
+                    c.manifest.fields.version,
+                    c.manifest.fields.svn,
+                    false,
+                    incompatibility(c.manifest, rules),
+                    0};
     v.compatible = v.reason.empty();
     if (v.compatible) {
       compatible.push_back(&c);
@@ -65,6 +70,12 @@ caf::behavior negotiation(caf::stateful_actor<negotiation_state>* self, context_
       rules.allowed_versions = ctx.config.policy.allowed_versions;
       rules.pinned_version = ctx.config.policy.pin_version;
       rules.allow_downgrade = ctx.config.policy.allow_downgrade;
+      if (auto revoked = ctx.store->revocations(); !revoked)
+        rules.revocation_error = "the stored revocation list cannot be read, so what it revokes "
+                                 "is unknown: "
+                                 + describe(revoked.error());
+      else if (*revoked)
+        rules.revoked = (*revoked)->fields;
       // Without the installed manifest a downgrade cannot be recognised; the floor still holds.
       auto installed = ctx.store->installed_manifest();
       if (!installed)
@@ -77,11 +88,11 @@ caf::behavior negotiation(caf::stateful_actor<negotiation_state>* self, context_
       auto result = negotiate(offers, rules, name, ctx.policies.at(name), offers.history, rate);
       for (const auto& v : result.verdicts) {
         if (v.compatible)
-          ctx.log->info("negotiation", "offer from {} ({}, {} svn {}): rank {} under {}",
-                        v.donor, v.role, v.version, v.svn, v.rank, name);
+          ctx.log->info("negotiation", "offer from {} ({}, {} svn {}): rank {} under {}", v.donor,
+                        v.role, v.version, v.svn, v.rank, name);
         else
-          ctx.log->info("negotiation", "offer from {} ({}): not compatible: {}", v.donor,
-                        v.role, v.reason);
+          ctx.log->info("negotiation", "offer from {} ({}): not compatible: {}", v.donor, v.role,
+                        v.reason);
       }
       return result;
     },

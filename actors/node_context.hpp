@@ -38,6 +38,8 @@ struct node_context {
   /// Node keys of the management consoles ([trust] console_keys): only their offers may claim
   /// the console role.
   std::vector<public_key> console_keys;
+  /// Keys allowed to sign revocation lists ([trust] revocation_keys, else the manifest keys).
+  std::vector<public_key> revocation_keys;
   policy_registry policies;
 };
 

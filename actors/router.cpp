@@ -104,6 +104,7 @@ caf::behavior router(caf::event_based_actor* self, context_ptr ctx) {
     return state->answers->allow(source_of(from), self->clock().now());
   };
   return {
+    [=](start_atom) {},
     [=](datagram_event& ev) {
       auto decoded = decode(ev.bytes);
       if (!decoded) {

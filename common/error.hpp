@@ -30,6 +30,8 @@ enum class errc : uint8_t {
   content_mismatch,
   /// Refused to replace something that exists.
   already_exists,
+  /// Not newer than what is held already (a revocation list of an older or equal serial).
+  stale,
 };
 
 /// The category atom of every project error.

@@ -415,6 +415,9 @@ void read_trust(table_reader r, node_config& cfg) {
   r.integer("svn_floor", cfg.svn_floor, 0, u32_max);
   r.list("console_keys", cfg.console_keys, false, "an array of path strings",
          "a non-empty path string", valid_path, true);
+  r.list("revocation_keys", cfg.revocation_keys, false, "an array of path strings",
+         "a non-empty path string", valid_path, true);
+  r.path("revocation_list", cfg.revocation_list, false, true);
   r.finish();
 }
 

@@ -205,6 +205,11 @@ struct node_config {
   /// Node key files of the management consoles. An offer claims the console role only when
   /// signed by one of them; any other key's claim counts as a peer's.
   std::vector<std::string> console_keys;
+  /// Public key files of the keys allowed to sign revocation lists; empty: the manifest keys.
+  std::vector<std::string> revocation_keys;
+  /// A revocation list file to install at start (and on reload) when it is newer than the one
+  /// held; a console publishes it to its peers from there. Empty: none.
+  std::string revocation_list;
 
   flash_config flash;
   host_power_config host_power;

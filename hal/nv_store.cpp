@@ -28,6 +28,7 @@ constexpr const char* journal_name = "journal";
 constexpr const char* journal_manifest_name = "journal.fwm";
 constexpr const char* staging_name = "staging.img";
 constexpr const char* host_before_name = "host_before";
+constexpr const char* revocations_name = "revocations.fwr";
 
 /// Bounds for the small text files: far above what we write, far below what would hurt.
 constexpr uint64_t max_floor_bytes = 64;
@@ -36,8 +37,9 @@ constexpr uint64_t max_journal_bytes = 4096;
 constexpr mode_t file_mode = 0644;
 
 /// Every file this store writes with write_file_atomic, whose temporaries a crash may leave.
-constexpr std::array<const char*, 5> atomic_names{installed_name, floor_name, journal_name,
-                                                  journal_manifest_name, host_before_name};
+constexpr std::array<const char*, 6> atomic_names{installed_name,   floor_name,
+                                                  journal_name,     journal_manifest_name,
+                                                  host_before_name, revocations_name};
 
 std::span<const uint8_t> as_bytes(std::string_view text) {
   return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
@@ -372,6 +374,23 @@ caf::error nv_store::forget_host_before() {
   if (auto err = remove_file((fs::path{dir_} / host_before_name).string()))
     return err;
   return sync_dir(dir_);
+}
+
+caf::expected<std::optional<signed_revocations>> nv_store::revocations() const {
+  auto path = (fs::path{dir_} / revocations_name).string();
+  auto bytes = read_optional(path, revocation_limits::max_file_bytes + 8);
+  if (!bytes)
+    return std::move(bytes.error());
+  if (!*bytes)
+    return std::optional<signed_revocations>{};
+  auto r = decode_revocations_file(**bytes);
+  if (!r)
+    return in_file(r.error(), path);
+  return std::optional<signed_revocations>{std::move(*r)};
+}
+
+caf::error nv_store::set_revocations(const signed_revocations& r) {
+  return write_atomic((fs::path{dir_} / revocations_name).string(), encode_revocations_file(r));
 }
 
 } // namespace fwrescue

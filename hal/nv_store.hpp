@@ -9,6 +9,7 @@
 
 #include "hal/host_power.hpp"
 #include "messages/manifest.hpp"
+#include "messages/revocation.hpp"
 
 namespace fwrescue {
 
@@ -36,7 +37,7 @@ const char* to_string(recovery_journal::phase p);
 ///
 /// Files: installed.fwm (installed manifest), svn_floor, journal (+ journal.fwm for its
 /// target manifest), staging.img (staged image), host_before (the host's power state to
-/// restore).
+/// restore), revocations.fwr (the newest revocation list accepted).
 class nv_store {
 public:
   explicit nv_store(std::string dir);
@@ -74,6 +75,12 @@ public:
   caf::error remember_host_before(power_state s);
   /// Forgets the recorded state, once it has been restored.
   caf::error forget_host_before();
+
+  /// The newest revocation list this node accepted, if any (not checked again here: it was
+  /// checked before it was stored).
+  caf::expected<std::optional<signed_revocations>> revocations() const;
+  /// Stores a checked revocation list in place of the previous one.
+  caf::error set_revocations(const signed_revocations& r);
 
 private:
   std::string dir_;

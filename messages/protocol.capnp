@@ -23,6 +23,8 @@ struct ImageRequest {
   requester @2 :Text;             # node id of the recipient
   platform @3 :Manifest.Platform;
   minSvn @4 :UInt32;              # the recipient's anti-rollback floor
+  revocationSerial @5 :UInt64;    # serial of the newest revocation list it holds (0: none);
+                                  # a donor holding a newer one sends it (RevocationNotice)
 }
 
 # What an offer's signature covers (inside SignedBody).
@@ -37,6 +39,7 @@ struct OfferBody {
   sessionAddress @7 :Text;        # where to open the session that takes the offer
   manifestBody @8 :Data;          # the offered image's encoded ManifestBody (release-signed)
   manifestSignature @9 :Data;     # Ed25519 over manifestBody by a release key (64 bytes)
+  revocationSerial @10 :UInt64;   # serial of the newest revocation list the donor holds
 }
 
 # What an accept's signature covers (inside SignedBody).
@@ -139,5 +142,7 @@ struct Envelope {
     done @10 :Done;
     abort @11 :Abort;
     refusal @12 :Refusal;
+    revocations @13 :Data;        # a revocation list file (FWRREVOK...), at most 1400 bytes:
+                                  # a donor's answer to a request holding an older serial
   }
 }

@@ -145,6 +145,7 @@ caf::expected<offer_fields> decode_offer_body(std::span<const uint8_t> bytes) {
     out.manifest_body.assign(manifest_body.begin(), manifest_body.end());
     if (auto err = read_fixed("offer.manifest_sig", in.getManifestSignature(), out.manifest_sig))
       return err;
+    out.revocation_serial = in.getRevocationSerial();
     return out;
   };
   return parse<offer_fields>(bytes, max_signed_body, "offer.body", read);
@@ -197,6 +198,7 @@ caf::error read(schema::ImageRequest::Reader in, image_request& out) {
                            out.platform.board))
     return err;
   out.min_svn = in.getMinSvn();
+  out.revocation_serial = in.getRevocationSerial();
   return caf::none;
 }
 
@@ -296,6 +298,14 @@ caf::error read(schema::Refusal::Reader in, refusal& out) {
   return read_text("refusal.reason", in.getReason(), text_rule::optional, out.reason);
 }
 
+caf::error read(capnp::Data::Reader in, revocation_notice& out) {
+  auto list = decode_revocations_file(as_span(in));
+  if (!list)
+    return malformed("revocations: " + describe(list.error()));
+  out.list = std::move(*list);
+  return caf::none;
+}
+
 template <class T, class Reader>
 caf::expected<wire_message> read_as(Reader in) {
   T out;
@@ -338,6 +348,8 @@ caf::expected<wire_message> read_envelope(capnp::MessageReader& reader) {
       return read_as<abort_transfer>(env.getAbort());
     case kind::REFUSAL:
       return read_as<refusal>(env.getRefusal());
+    case kind::REVOCATIONS:
+      return read_as<revocation_notice>(env.getRevocations());
   }
   return malformed(fmt::format("unknown message kind {}", static_cast<unsigned>(env.which())));
 }
@@ -371,6 +383,7 @@ std::vector<uint8_t> encode_signed(const offer_fields& f) {
   in.setSessionAddress(f.session_address);
   in.setManifestBody(as_data(f.manifest_body));
   in.setManifestSignature(as_data(f.manifest_sig));
+  in.setRevocationSerial(f.revocation_serial);
   return to_bytes(builder);
 }
 
@@ -395,6 +408,7 @@ void write(schema::Envelope::Builder env, const image_request& m) {
   platform.setVendor(m.platform.vendor);
   platform.setBoard(m.platform.board);
   out.setMinSvn(m.min_svn);
+  out.setRevocationSerial(m.revocation_serial);
 }
 
 void write(schema::Envelope::Builder env, const offer& m) {
@@ -453,6 +467,11 @@ void write(schema::Envelope::Builder env, const abort_transfer& m) {
   env.initAbort().setReason(m.reason);
 }
 
+void write(schema::Envelope::Builder env, const revocation_notice& m) {
+  auto bytes = encode_revocations_file(m.list);
+  env.setRevocations({bytes.data(), bytes.size()});
+}
+
 void write(schema::Envelope::Builder env, const refusal& m) {
   auto out = env.initRefusal();
   out.setSupportedVersion(m.supported_version);
@@ -461,26 +480,28 @@ void write(schema::Envelope::Builder env, const refusal& m) {
 
 /// The variable-length bytes a message carries, to size the builder's first segment.
 size_t payload_bytes(const wire_message& m) {
-  return std::visit(overloaded{
-                      [](const image_request& r) {
-                        return r.requester.size() + r.platform.vendor.size()
-                               + r.platform.board.size();
-                      },
-                      [](const offer& o) { return o.body.size(); },
-                      [](const accept& a) { return a.body.size(); },
-                      [](const decline& d) { return d.reason.size(); },
-                      [](const leaves& l) { return l.digests.size() * sizeof(digest); },
-                      [](const block_data& b) { return b.bytes.size(); },
-                      [](const abort_transfer& a) { return a.reason.size(); },
-                      [](const refusal& r) { return r.reason.size(); },
-                      [](const auto&) { return size_t{0}; },
-                    },
-                    m);
+  return std::visit(
+    overloaded{
+      [](const image_request& r) {
+        return r.requester.size() + r.platform.vendor.size() + r.platform.board.size();
+      },
+      [](const offer& o) { return o.body.size(); },
+      [](const accept& a) { return a.body.size(); },
+      [](const decline& d) { return d.reason.size(); },
+      [](const leaves& l) { return l.digests.size() * sizeof(digest); },
+      [](const block_data& b) { return b.bytes.size(); },
+      [](const abort_transfer& a) { return a.reason.size(); },
+      [](const refusal& r) { return r.reason.size(); },
+      [](const revocation_notice& r) { return r.list.body.size() + r.list.sig.size() + 64; },
+      [](const auto&) { return size_t{0}; },
+    },
+    m);
 }
 
 auto tied(const offer_fields& f) {
   return std::tie(f.request_id, f.challenge, f.donor, f.donor_key, f.role, f.active_uploads,
-                  f.max_uploads, f.session_address, f.manifest_body, f.manifest_sig);
+                  f.max_uploads, f.session_address, f.manifest_body, f.manifest_sig,
+                  f.revocation_serial);
 }
 
 auto tied(const accept_fields& f) {
@@ -580,9 +601,9 @@ caf::expected<signed_manifest> offered_manifest(const offer& o) {
 
 const char* kind_name(const wire_message& m) {
   // In the order of wire_message's alternatives.
-  static constexpr const char* names[] = {"image_request", "offer",   "accept", "confirm",
-                                          "busy",          "decline", "leaves", "block_request",
-                                          "block_data",    "done",    "abort",  "refusal"};
+  static constexpr const char* names[] = {
+    "image_request", "offer",      "accept", "confirm", "busy",    "decline",    "leaves",
+    "block_request", "block_data", "done",   "abort",   "refusal", "revocations"};
   static_assert(std::size(names) == std::variant_size_v<wire_message>);
   return names[m.index()];
 }

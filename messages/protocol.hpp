@@ -13,6 +13,7 @@
 #include "image/keys.hpp"
 #include "messages/manifest.hpp"
 #include "messages/node.hpp"
+#include "messages/revocation.hpp"
 
 namespace fwrescue {
 
@@ -32,6 +33,8 @@ struct image_request {
   platform_id platform;
   /// Lowest svn the recipient will accept (its anti-rollback floor).
   uint32_t min_svn = 0;
+  /// Serial of the newest revocation list the recipient holds (0: none).
+  uint64_t revocation_serial = 0;
 };
 
 /// The signed part of an offer.
@@ -50,6 +53,8 @@ struct offer_fields {
   /// The offered image's signed manifest (body and signature; block digests travel later).
   std::vector<uint8_t> manifest_body;
   signature manifest_sig{};
+  /// Serial of the newest revocation list the donor holds (0: none).
+  uint64_t revocation_serial = 0;
 };
 
 /// Donor -> recipient (datagram, answering the request's sender).
@@ -132,8 +137,15 @@ struct refusal {
   std::string reason;
 };
 
-using wire_message = std::variant<image_request, offer, accept, confirm, busy, decline, leaves,
-                                  block_request, block_data, done, abort_transfer, refusal>;
+/// Donor -> recipient (datagram): a revocation list newer than the one the request named. Its
+/// signature is checked by the recipient against its revocation keys, as for any list.
+struct revocation_notice {
+  signed_revocations list;
+};
+
+using wire_message =
+  std::variant<image_request, offer, accept, confirm, busy, decline, leaves, block_request,
+               block_data, done, abort_transfer, refusal, revocation_notice>;
 
 /// Limits every decoder enforces. They bound what an untrusted peer can make us allocate.
 namespace wire_limits {

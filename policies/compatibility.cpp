@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 
 #include "common/error.hpp"
+#include "image/revocation.hpp"
 #include "image/signing.hpp"
 
 namespace fwrescue {
@@ -31,8 +32,14 @@ std::string version_rule(const manifest& f, const compatibility_rules& rules) {
 std::string incompatibility(const signed_manifest& m, const compatibility_rules& rules) {
   const auto& f = m.fields;
   // The signature comes first: nothing else in an unsigned manifest can be believed.
-  if (auto signer = check_signature(m, rules.trusted_keys); !signer)
+  if (!rules.revocation_error.empty())
+    return rules.revocation_error;
+  auto signer = check_signature(m, rules.trusted_keys);
+  if (!signer)
     return "manifest " + describe(signer.error());
+  if (rules.revoked)
+    if (auto reason = revocation_problem(*rules.revoked, m, *signer); !reason.empty())
+      return reason;
   if (f.platform != rules.platform)
     return fmt::format("platform {}:{} does not match {}:{}", f.platform.vendor, f.platform.board,
                        rules.platform.vendor, rules.platform.board);

@@ -8,6 +8,7 @@
 
 #include "image/keys.hpp"
 #include "messages/manifest.hpp"
+#include "messages/revocation.hpp"
 
 namespace fwrescue {
 
@@ -26,12 +27,17 @@ struct compatibility_rules {
   bool allow_downgrade = false;
   /// The svn of the installed manifest; empty when none is recorded (no downgrade check).
   std::optional<uint32_t> installed_svn;
+  /// The newest revocation list this node accepted: its images and keys are refused.
+  std::optional<revocation_list> revoked;
+  /// Set when the stored revocation list cannot be read: then nothing is accepted, since what
+  /// it revokes is unknown.
+  std::string revocation_error;
 };
 
 /// Why `m` is not acceptable, or an empty string when it is. The reason is one line
 /// ("platform Acme:X12 does not match Acme:X11"). Rules are checked in a fixed order and the
-/// first that fails is reported: signer, platform, svn floor, downgrade, version pin or list,
-/// size. Each rule has its own wording, listed in docs/policies.md.
+/// first that fails is reported: signer, revocation, platform, svn floor, downgrade, version
+/// pin or list, size. Each rule has its own wording, listed in docs/policies.md.
 std::string incompatibility(const signed_manifest& m, const compatibility_rules& rules);
 
 } // namespace fwrescue

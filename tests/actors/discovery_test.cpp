@@ -1,6 +1,7 @@
 #include "tests/actors/actor_fixture.hpp"
 
 #include "actors/discovery.hpp"
+#include "image/revocation.hpp"
 
 using namespace fwrescue;
 using namespace fwrescue::test;
@@ -136,4 +137,81 @@ TEST_CASE_METHOD(discovery_fixture, "a new request starts a new window") {
   CHECK(got.request.request_id == 42);
   REQUIRE(got.offers.size() == 1);
   CHECK(got.offers[0].source.fields.donor == "donor-b");
+}
+
+TEST_CASE_METHOD(discovery_fixture, "a console claim counts only from a known console key") {
+  test_donor forger{"forger", node_role::console};
+  SECTION("donor_b's key is a console key") {
+    ctx->console_keys = {donor_b.key.public_part()};
+  }
+  SECTION("no console keys at all: no claim is believed") {}
+  open_request();
+  answer(donor_b, donor_b.offer_for(req, img.manifest));
+  answer(forger, forger.offer_for(req, img.manifest));
+  auto got = collected();
+  REQUIRE(got.offers.size() == 2);
+  bool known = !ctx->console_keys.empty();
+  CHECK(got.offers[0].role == (known ? node_role::console : node_role::peer));
+  CHECK(got.offers[1].role == node_role::peer); // a fresh key claiming the role
+  CHECK(got.offers[1].source.fields.role == node_role::console);
+}
+
+TEST_CASE_METHOD(discovery_fixture, "offers taken from one request are bounded in all and per "
+                                    "source") {
+  ctx->config.limits.offers_per_request = 6;
+  ctx->config.limits.offers_per_source = 2;
+  open_request();
+  // Many identities on one host take only that host's share.
+  for (int i = 0; i < 10; ++i) {
+    test_donor d{"cheap-" + std::to_string(i)};
+    link->deliver_datagram("10.0.0.66:" + std::to_string(40000 + i),
+                           encode(d.offer_for(req, img.manifest)));
+  }
+  // Honest donors elsewhere still get in, up to the total.
+  for (int i = 0; i < 6; ++i) {
+    test_donor d{"honest-" + std::to_string(i)};
+    link->deliver_datagram("10.0.1." + std::to_string(i) + ":47710",
+                           encode(d.offer_for(req, img.manifest)));
+  }
+  run();
+  auto got = collected();
+  REQUIRE(got.offers.size() == 6);
+  size_t cheap = 0;
+  for (const auto& o : got.offers)
+    cheap += o.source.fields.donor.rfind("cheap-", 0) == 0 ? 1 : 0;
+  CHECK(cheap == 2);
+}
+
+TEST_CASE_METHOD(discovery_fixture, "a newer revocation list from a donor is kept, and offers "
+                                    "from revoked node keys are refused") {
+  revocation_list list;
+  list.serial = 3;
+  list.keys.push_back(donor_a.key.public_part().bytes);
+  auto signed_list = sign_revocations(release_key, list);
+  REQUIRE(signed_list);
+  ctx->revocation_keys = {release_key.public_part()};
+  open_request();
+  link->deliver_datagram("donor-b:47710", encode(revocation_notice{*signed_list}));
+  run();
+  auto stored = store->revocations();
+  REQUIRE(stored);
+  REQUIRE(stored->has_value());
+  CHECK((*stored)->fields.serial == 3);
+  answer(donor_a, donor_a.offer_for(req, img.manifest));
+  answer(donor_b, donor_b.offer_for(req, img.manifest));
+  auto got = collected();
+  REQUIRE(got.offers.size() == 1);
+  CHECK(got.offers[0].source.fields.donor == "donor-b");
+  REQUIRE(got.rejected.size() == 1);
+  CHECK_THAT(got.rejected[0].reason, Catch::Contains("node key is revoked"));
+
+  SECTION("a list signed by a key not allowed to sign lists is not kept") {
+    list.serial = 9;
+    auto forged = sign_revocations(donor_b.key, list);
+    req = make_request(43);
+    open_request();
+    link->deliver_datagram("donor-b:47710", encode(revocation_notice{*forged}));
+    run();
+    CHECK((*store->revocations())->fields.serial == 3);
+  }
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "actors/donor.hpp"
+#include "image/revocation.hpp"
 
 using namespace fwrescue;
 using namespace fwrescue::test;
@@ -450,4 +451,57 @@ TEST_CASE_METHOD(donor_fixture, "upload_rate_kbps paces a large request frame by
   REQUIRE(blocks.size() == 3);
   CHECK(blocks[2].first == 128);
   CHECK(blocks[2].bytes.size() == 22 * 1024);
+}
+
+TEST_CASE_METHOD(donor_fixture, "under a revocation list the donor passes it on and serves "
+                                "nothing it revokes") {
+  ctx->trusted_keys = {release_key.public_part()};
+  revocation_list list;
+  list.serial = 5;
+  auto other = image(32 * 1024, 9);
+  list.roots.push_back(other.manifest.fields.merkle_root);
+  start();
+  auto put = [&](const revocation_list& l) {
+    auto s = sign_revocations(release_key, l);
+    REQUIRE(s);
+    REQUIRE_FALSE(store->set_revocations(*s));
+  };
+  put(list);
+  auto before = link->datagrams().size();
+  link->deliver_datagram(from, encode(req)); // the request names no list (serial 0)
+  run();
+  REQUIRE(link->datagrams().size() == before + 2);
+  auto first = decode(link->datagrams()[before].bytes);
+  REQUIRE(first);
+  auto* notice = std::get_if<revocation_notice>(&*first);
+  REQUIRE(notice != nullptr); // the list comes before the offer
+  CHECK(notice->list.fields.serial == 5);
+  auto second = decode(link->datagrams()[before + 1].bytes);
+  auto* o = std::get_if<offer>(&*second);
+  REQUIRE(o != nullptr);
+  CHECK(o->fields.revocation_serial == 5);
+
+  SECTION("a recipient that holds the list gets only the offer") {
+    auto current = make_request(6, 3, "recipient-x");
+    current.revocation_serial = 5;
+    CHECK(offers_for(current).size() == 1);
+  }
+  SECTION("a revoked image is not offered") {
+    list.serial = 6;
+    list.roots.push_back(img.manifest.fields.merkle_root);
+    put(list);
+    auto r = make_request(7, 3, "recipient-x");
+    r.revocation_serial = 6;
+    CHECK(offers_for(r).empty());
+  }
+  SECTION("a recipient whose node key is revoked is declined") {
+    list.serial = 6;
+    list.keys.push_back(recipient_key.public_part().bytes);
+    put(list);
+    auto frames = sent_on(take_up(accept_of(*o)));
+    REQUIRE(frames.size() == 1);
+    auto* d = std::get_if<decline>(&frames[0]);
+    REQUIRE(d != nullptr);
+    CHECK_THAT(d->reason, Catch::Contains("node key is revoked"));
+  }
 }

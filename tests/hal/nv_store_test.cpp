@@ -330,3 +330,23 @@ TEST_CASE("journal phases have stable names") {
   CHECK(std::string{to_string(phase::staged)} == "staged");
   CHECK(std::string{to_string(phase::flashing)} == "flashing");
 }
+
+TEST_CASE("the revocation list is stored and read back") {
+  store s;
+  auto none = s.nv.revocations();
+  REQUIRE(none);
+  CHECK_FALSE(none->has_value());
+  signed_revocations r;
+  r.fields.serial = 3;
+  r.fields.roots.push_back(digest{});
+  r.body = *encode_revocation_body(r.fields);
+  REQUIRE_FALSE(s.nv.set_revocations(r));
+  auto back = s.nv.revocations();
+  REQUIRE(back);
+  REQUIRE(back->has_value());
+  CHECK((*back)->fields == r.fields);
+  s.put("revocations.fwr", "garbage");
+  auto bad = s.nv.revocations();
+  REQUIRE_FALSE(bad);
+  CHECK_THAT(describe(bad.error()), Catch::Contains("revocations.fwr"));
+}

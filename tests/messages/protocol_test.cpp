@@ -11,6 +11,7 @@
 #include <capnp/serialize.h>
 
 #include "common/error.hpp"
+#include "image/revocation.hpp"
 #include "image/signing.hpp"
 #include "messages/protocol.capnp.h"
 #include "messages/protocol.hpp"
@@ -50,7 +51,18 @@ manifest sample_manifest() {
 }
 
 image_request sample_request() {
-  return {42, sample_nonce(), "bmc-rack3-u17", {"Acme", "X11-DP"}, 5};
+  return {42, sample_nonce(), "bmc-rack3-u17", {"Acme", "X11-DP"}, 5, 11};
+}
+
+revocation_notice sample_notice() {
+  revocation_list list;
+  list.serial = 12;
+  list.created_at = 1795000000;
+  list.keys.push_back(key_from(4).public_part().bytes);
+  list.roots.push_back(sample_manifest().merkle_root);
+  auto signed_list = sign_revocations(key_from(3), list);
+  REQUIRE(signed_list);
+  return {*signed_list};
 }
 
 offer_fields sample_offer_fields(const secret_key& donor_key) {
@@ -65,6 +77,7 @@ offer_fields sample_offer_fields(const secret_key& donor_key) {
   f.session_address = "192.168.10.18:7411";
   f.manifest_body = encode_body(sample_manifest());
   f.manifest_sig.fill(0x77);
+  f.revocation_serial = 12;
   return f;
 }
 
@@ -97,7 +110,8 @@ std::vector<wire_message> samples() {
           block_data{4001, test::random_bytes(4096, 9)},
           done{},
           abort_transfer{"block 17 failed verification"},
-          refusal{protocol_version, "protocol version 3 is not supported (this node speaks 2)"}};
+          refusal{protocol_version, "protocol version 3 is not supported (this node speaks 2)"},
+          sample_notice()};
 }
 
 template <class T>
@@ -173,6 +187,11 @@ TEST_CASE("every message kind survives encoding and decoding unchanged") {
   CHECK(r.requester == "bmc-rack3-u17");
   CHECK(r.platform == platform_id{"Acme", "X11-DP"});
   CHECK(r.min_svn == 5);
+  CHECK(r.revocation_serial == 11);
+  auto n = round_trip(sample_notice());
+  CHECK(n.list.fields == sample_notice().list.fields);
+  CHECK(n.list.sig == sample_notice().list.sig);
+  CHECK(encode(n).size() <= 1400); // a list travels in one datagram
 
   auto o = round_trip(std::get<offer>(all[1]));
   auto expected = sample_offer_fields(key_from(1));
@@ -186,6 +205,7 @@ TEST_CASE("every message kind survives encoding and decoding unchanged") {
   CHECK(o.fields.session_address == expected.session_address);
   CHECK(o.fields.manifest_body == expected.manifest_body);
   CHECK(o.fields.manifest_sig == expected.manifest_sig);
+  CHECK(o.fields.revocation_serial == 12);
 
   auto a = round_trip(std::get<accept>(all[2]));
   CHECK(a.fields.recipient == "bmc-rack3-u17");
@@ -217,7 +237,7 @@ TEST_CASE("kind names match the protocol document") {
   CHECK(names
         == std::vector<std::string>{"image_request", "offer", "accept", "confirm", "busy",
                                     "decline", "leaves", "block_request", "block_data", "done",
-                                    "abort", "refusal"});
+                                    "abort", "refusal", "revocations"});
 }
 
 TEST_CASE("a signed offer verifies, and fails when any signed field changes") {

@@ -4,6 +4,7 @@
 
 #include "common/hex.hpp"
 #include "image/merkle.hpp"
+#include "image/revocation.hpp"
 #include "image/signing.hpp"
 #include "policies/compatibility.hpp"
 
@@ -208,4 +209,35 @@ TEST_CASE("rules are checked in order and the first failure is the reason") {
         == "image of 131072 bytes does not fit the 65536-byte flash");
   o.image_size = block;
   CHECK(incompatibility(sign(key, o), rules).empty());
+}
+
+TEST_CASE("a revoked image or signer is refused with the reason") {
+  auto key = secret_key::generate();
+  auto m = sign(key, offered{});
+  auto rules = recipient(key);
+  REQUIRE(incompatibility(m, rules).empty());
+  revocation_list list;
+  list.serial = 4;
+  SECTION("the image") {
+    list.roots.push_back(m.fields.merkle_root);
+    rules.revoked = list;
+    CHECK(incompatibility(m, rules)
+          == "image " + to_hex(m.fields.merkle_root) + " is revoked (revocation list 4)");
+  }
+  SECTION("the key that signed it") {
+    list.keys.push_back(key.public_part().bytes);
+    rules.revoked = list;
+    CHECK(incompatibility(m, rules)
+          == "signed by key " + to_hex(key.public_part().id())
+               + ", which is revoked (revocation list 4)");
+  }
+  SECTION("neither: accepted") {
+    list.roots.push_back(digest{});
+    rules.revoked = list;
+    CHECK(incompatibility(m, rules).empty());
+  }
+  SECTION("an unreadable stored list refuses everything") {
+    rules.revocation_error = "the stored revocation list cannot be read";
+    CHECK(incompatibility(m, rules) == "the stored revocation list cannot be read");
+  }
 }

@@ -13,7 +13,9 @@
 #include "common/hex.hpp"
 #include "image/image_check.hpp"
 #include "image/keys.hpp"
+#include "image/revocation.hpp"
 #include "image/signing.hpp"
+#include "tools/fwrescue/revocation_commands.hpp"
 
 namespace fwrescue::cli {
 
@@ -71,8 +73,8 @@ std::string format_time(int64_t seconds) {
 }
 
 caf::expected<signed_manifest> load_manifest(const std::string& path) {
-  auto bytes = read_file(path, manifest_limits::max_file_bytes + manifest_file_magic.size(),
-                         "manifest");
+  auto bytes =
+    read_file(path, manifest_limits::max_file_bytes + manifest_file_magic.size(), "manifest");
   if (!bytes)
     return std::move(bytes.error());
   auto m = decode_manifest_file(*bytes);
@@ -115,6 +117,9 @@ void add_verify(CLI::App& app, verify_options& opts) {
     ->required();
   cmd->add_option("--manifest", opts.manifest, "Manifest file")->required();
   cmd->add_option("--image", opts.image, "Image file")->required();
+  cmd->add_option("--revocations", opts.revocations,
+                  "Revocation list file, signed by one of the public keys: a revoked image or "
+                  "signer fails");
 }
 
 void add_inspect(CLI::App& app, inspect_options& opts) {
@@ -142,16 +147,16 @@ int run_keygen(const keygen_options& opts) {
   auto as_bytes = [](const std::string& s) {
     return std::span{reinterpret_cast<const uint8_t*>(s.data()), s.size()};
   };
-  auto err = write_file_atomic(opts.secret_key, as_bytes(secret_text), 0600, existing,
-                               "secret key");
+  auto err =
+    write_file_atomic(opts.secret_key, as_bytes(secret_text), 0600, existing, "secret key");
   sodium_memzero(secret_text.data(), secret_text.size());
   if (err)
     return fail(cmd, err);
-  if (auto err = write_file_atomic(opts.public_key, as_bytes(public_text), 0644, existing,
-                                   "public key"))
+  if (auto err =
+        write_file_atomic(opts.public_key, as_bytes(public_text), 0644, existing, "public key"))
     return fail(cmd, err);
-  fmt::print("key {} written: secret {} (mode 0600), public {}\n",
-             to_hex(key.public_part().id()), opts.secret_key, opts.public_key);
+  fmt::print("key {} written: secret {} (mode 0600), public {}\n", to_hex(key.public_part().id()),
+             opts.secret_key, opts.public_key);
   return exit_ok;
 }
 
@@ -216,6 +221,13 @@ int run_verify(const verify_options& opts) {
   auto m = load_manifest(opts.manifest);
   if (!m)
     return fail(cmd, m.error());
+  std::optional<signed_revocations> revoked;
+  if (!opts.revocations.empty()) {
+    auto r = load_checked_revocations(opts.revocations, opts.public_keys);
+    if (!r)
+      return fail(cmd, r.error());
+    revoked = std::move(*r);
+  }
   auto verdict = verify_image_file(*m, keys, opts.image);
   if (!verdict)
     return fail(cmd, verdict.error());
@@ -223,6 +235,11 @@ int run_verify(const verify_options& opts) {
     fmt::print("FAILED {}\n", verdict->detail);
     return exit_mismatch;
   }
+  if (revoked)
+    if (auto why = revocation_problem(revoked->fields, *m, *verdict->signer); !why.empty()) {
+      fmt::print("FAILED revoked: {}\n", why);
+      return exit_mismatch;
+    }
   const auto& f = m->fields;
   fmt::print("OK {} {} svn {}: {} bytes in {} blocks match root {}, signed by key {}\n",
              platform_text(f.platform), f.version, f.svn, f.image_size, f.block_count(),
@@ -231,6 +248,11 @@ int run_verify(const verify_options& opts) {
 }
 
 int run_inspect(const inspect_options& opts) {
+  // A revocation list is told apart by its magic.
+  if (auto head = read_file(opts.manifest, revocation_limits::max_file_bytes + 8, "file");
+      head && head->size() >= revocation_file_magic.size()
+      && std::equal(revocation_file_magic.begin(), revocation_file_magic.end(), head->begin()))
+    return inspect_revocations(opts.manifest, opts.json);
   auto m = load_manifest(opts.manifest);
   if (!m)
     return fail("inspect", m.error());

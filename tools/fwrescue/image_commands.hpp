@@ -37,6 +37,8 @@ struct verify_options {
   std::vector<std::string> public_keys;
   std::string manifest;
   std::string image;
+  /// A revocation list, checked against the public keys: a revoked image or signer fails.
+  std::string revocations;
 };
 
 struct inspect_options {

@@ -6,6 +6,7 @@
 #include "image/hash.hpp"
 #include "tools/fwrescue/admin_commands.hpp"
 #include "tools/fwrescue/image_commands.hpp"
+#include "tools/fwrescue/revocation_commands.hpp"
 
 int main(int argc, char** argv) {
   using namespace fwrescue::cli;
@@ -23,6 +24,8 @@ int main(int argc, char** argv) {
   add_sign(app, sign);
   add_verify(app, verify);
   add_inspect(app, inspect);
+  revoke_options revoke;
+  add_revoke(app, revoke);
   admin_options status;
   admin_options recover;
   admin_options reload;
@@ -43,6 +46,8 @@ int main(int argc, char** argv) {
     return run_sign(sign);
   if (app.got_subcommand("verify"))
     return run_verify(verify);
+  if (app.got_subcommand("revoke"))
+    return run_revoke(revoke);
   if (app.got_subcommand("status"))
     return run_status(status);
   if (app.got_subcommand("recover"))

@@ -114,8 +114,13 @@ void admin_server::run() {
     if ((fds[0].revents & POLLIN) == 0)
       continue;
     int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0)
+    if (client < 0) {
+      // Out of descriptors or memory, the connection stays queued and the listener readable:
+      // wait a little (still hearing stop) rather than spin on it.
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+        ::poll(&fds[1], 1, 100);
       continue;
+    }
     auto reply = handle(read_line(client)) + "\n";
     write_all(client, reply);
     ::close(client);
