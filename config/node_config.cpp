@@ -615,6 +615,19 @@ caf::expected<node_config> parse_config(std::string_view text, const std::string
     return base.error();
   toml::table root;
   try {
+  // Every value the configuration holds is ASCII. The TOML parser (toml++ 3.3) reaches undefined
+  // behaviour on some non-ASCII characters where it expects whitespace, so they are refused
+  // before it sees them, comments included.
+  for (size_t i = 0, line = 1; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\n')
+      ++line;
+    if (c >= 0x80)
+      return make_error(errc::invalid_argument,
+                        fmt::format("{}:{}: byte {:#04x} is not ASCII; the configuration is "
+                                    "read as ASCII only (comments included)",
+                                    source, line, c));
+  }
     root = toml::parse(text, std::string_view{source});
   } catch (const toml::parse_error& e) {
     return make_error(errc::invalid_argument,

@@ -502,3 +502,12 @@ TEST_CASE("the example configurations parse") {
   CHECK(console->donor.images[0].manifest == examples + "images/bios-q35-2.7.1.fwm");
   CHECK_FALSE(console->flash.path.empty());
 }
+
+TEST_CASE("a configuration that is not ASCII is refused, naming the line") {
+  CHECK(error_of("\xef\xbb\xbb" + minimal)
+        == "peer.toml:1: byte 0xef is not ASCII; the configuration is read as ASCII only "
+           "(comments included)");
+  CHECK(error_of(minimal + "# caf\xc3\xa9\n")
+        == "peer.toml:12: byte 0xc3 is not ASCII; the configuration is read as ASCII only "
+           "(comments included)");
+}

@@ -26,4 +26,10 @@ check "status explains the negotiation" status_has bmc-c '"policy":"prefer-conso
 check "the host is powered on again" grep -qx on "$TEST_DIR/bmc-c/state/host_power"
 check "the journal is cleared" test ! -e "$TEST_DIR/bmc-c/state/journal"
 check "the console served bmc-c" grep -q "serving catalog image" "$TEST_DIR/logs/console.log"
+# An operator's recover on a healthy node writes nothing, and so never touches the host.
+power_stamp=$(stat -c %.9Y "$TEST_DIR/bmc-c/state/host_power")
+check "recover is taken" "$FWRESCUE" recover --socket "$TEST_DIR/bmc-c/state/admin.sock"
+check "the second recovery ends" cluster_wait_log bmc-c "flash written: 0 of [0-9]+ sectors differed" 60
+check "the host was not touched" test "$(stat -c %.9Y "$TEST_DIR/bmc-c/state/host_power")" = "$power_stamp"
+check "the host is still on" grep -qx on "$TEST_DIR/bmc-c/state/host_power"
 finish
