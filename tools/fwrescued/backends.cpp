@@ -1,0 +1,29 @@
+// The production registry of backends (tools/fwrescued/daemon.hpp): each name the configuration
+// may pick is listed here once. Test-only backends are added by the test binaries, never here.
+
+#include "hal/flash/file.hpp"
+#include "hal/host_power/sim.hpp"
+#include "tools/fwrescued/daemon.hpp"
+
+namespace fwrescue {
+
+backends standard_backends() {
+  backends out;
+  out.flash.emplace("file", [](const node_config& c) -> caf::expected<std::shared_ptr<flash>> {
+    auto f = file_flash::open(c.flash.path, c.flash.erase_size, c.flash.program_size,
+                              c.flash.erase_us, c.flash.program_us);
+    if (!f)
+      return std::move(f.error());
+    return std::shared_ptr<flash>{std::move(*f)};
+  });
+  out.host_power.emplace(
+    "sim", [](const node_config& c) -> caf::expected<std::shared_ptr<host_power>> {
+      auto p = sim_host_power::open(c.state_dir + "/host_power", power_state::on);
+      if (!p)
+        return std::move(p.error());
+      return std::shared_ptr<host_power>{std::move(*p)};
+    });
+  return out;
+}
+
+} // namespace fwrescue

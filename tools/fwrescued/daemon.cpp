@@ -1,0 +1,391 @@
+// The recovery daemon's body (fwrescued). Reads its configuration (again on SIGHUP or `fwrescue
+// reload`), builds the node's parts, picking backends by name from the registries main() hands
+// in, starts the transports and the supervised actors, serves the admin socket, and runs until
+// SIGTERM or SIGINT.
+//
+// All wiring happens here; nothing below reaches for a device, a socket or a file by itself.
+
+#include "tools/fwrescued/daemon.hpp"
+
+#include <csignal>
+#include <cstdlib>
+#include <mutex>
+
+#include <CLI/CLI.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <fmt/format.h>
+
+#include "actors/coordinator.hpp"
+#include "actors/discovery.hpp"
+#include "actors/donor.hpp"
+#include "actors/flasher.hpp"
+#include "actors/monitor.hpp"
+#include "actors/negotiation.hpp"
+#include "actors/router.hpp"
+#include "actors/supervisor.hpp"
+#include "actors/transfer.hpp"
+#include "common/error.hpp"
+#include "hal/flash/region.hpp"
+#include "image/blake2b_lanes.hpp"
+#include "image/hash.hpp"
+#include "tools/fwrescued/admin_server.hpp"
+#include "transports/lan/lan_transport.hpp"
+
+namespace fwrescue {
+
+namespace {
+
+caf::expected<std::vector<public_key>> load_console_keys(const node_config& config) {
+  std::vector<public_key> keys;
+  for (const auto& path : config.console_keys) {
+    auto pub = load_public_key(path);
+    if (!pub)
+      return make_error(errc::invalid_argument, "console key: " + describe(pub.error()));
+    keys.push_back(*pub);
+  }
+  return keys;
+}
+
+/// The transport's share of [limits].
+session_limits session_limits_of(const limits_config& l) {
+  session_limits out;
+  out.max_inbound = l.sessions;
+  out.max_inbound_per_source = l.sessions_per_source;
+  out.handshake = std::chrono::milliseconds(l.handshake_ms);
+  out.idle = std::chrono::milliseconds(l.idle_ms);
+  out.max_queued = size_t{l.queued_kib} << 10;
+  out.max_unconsumed = size_t{l.inbound_kib} << 10;
+  out.descriptor_reserve = l.descriptor_reserve;
+  return out;
+}
+
+/// Builds everything the actors depend on; the error says what is wrong with the setup.
+/// The names a registry knows, for an error about one it does not ("a, b", as for policies).
+template <class Map>
+std::string known_names(const Map& registry) {
+  std::string out;
+  for (const auto& [name, factory] : registry)
+    out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
+/// The factory `registry` holds for `name`, or an error naming `key` and the known names.
+template <class Map>
+caf::expected<typename Map::mapped_type> pick(const Map& registry, const std::string& name,
+                                              const node_config& config, const char* key) {
+  auto it = registry.find(name);
+  if (it == registry.end())
+    return make_error(errc::invalid_argument,
+                      fmt::format("{}: {} '{}' is unknown (known: {})", config.source, key, name,
+                                  known_names(registry)));
+  return it->second;
+}
+
+caf::expected<std::shared_ptr<node_context>> build_context(node_config config,
+                                                           const backends& registry) {
+  auto ctx = std::make_shared<node_context>();
+  log_level level = log_level::info;
+  parse_log_level(config.log_level, level);
+  // journald sets JOURNAL_STREAM for services whose output it reads; it then understands the
+  // syslog priority prefix.
+  ctx->log = std::make_shared<logger>(config.id, level, std::getenv("JOURNAL_STREAM") != nullptr);
+  ctx->policies = make_policy_registry(config.policy.scored);
+  if (!ctx->policies.count(config.recovery.policy))
+    return make_error(errc::invalid_argument,
+                      fmt::format("{}: recovery.policy '{}' is unknown (known: {})", config.source,
+                                  config.recovery.policy, known_policies(ctx->policies)));
+  auto key = load_secret_key(config.key);
+  if (!key)
+    return make_error(errc::invalid_argument, "node key: " + describe(key.error()));
+  ctx->node_key = std::make_shared<const secret_key>(std::move(*key));
+  for (const auto& path : config.manifest_keys) {
+    auto pub = load_public_key(path);
+    if (!pub)
+      return make_error(errc::invalid_argument, "trusted key: " + describe(pub.error()));
+    ctx->trusted_keys.push_back(*pub);
+  }
+  auto consoles = load_console_keys(config);
+  if (!consoles)
+    return std::move(consoles.error());
+  ctx->console_keys = std::move(*consoles);
+  ctx->store = std::make_shared<nv_store>(config.state_dir);
+  if (auto err = ctx->store->open())
+    return err;
+  // Both names are checked before either backend is built, so an unknown one is reported
+  // without touching the hardware.
+  auto make_chip = pick(registry.flash, config.flash.backend, config, "flash.backend");
+  if (!make_chip)
+    return std::move(make_chip.error());
+  auto make_power =
+    pick(registry.host_power, config.host_power.backend, config, "host_power.backend");
+  if (!make_power)
+    return std::move(make_power.error());
+  auto chip = (*make_chip)(config);
+  if (!chip)
+    return std::move(chip.error());
+  ctx->layout = {(*chip)->geometry().size, config.flash.region_offset};
+  auto region = region_flash::open(*chip, config.flash.region_offset, config.flash.region_size);
+  if (!region)
+    return make_error(errc::invalid_argument,
+                      fmt::format("{}: [flash] {}", config.source, describe(region.error())));
+  ctx->chip = std::move(*region);
+  auto power = (*make_power)(config);
+  if (!power)
+    return std::move(power.error());
+  ctx->power = *power;
+  lan_options lan;
+  lan.group = config.lan.group;
+  lan.discovery_port = config.lan.discovery_port;
+  lan.interface_address = config.lan.interface_address;
+  lan.session_port = config.lan.session_port;
+  lan.static_peers = config.lan.static_peers;
+  lan.multicast_ttl = config.lan.multicast_ttl;
+  lan.node_label = config.id;
+  lan.limits = session_limits_of(config.limits);
+  ctx->link = std::make_shared<lan_transport>(std::move(lan));
+  ctx->config = std::move(config);
+  return ctx;
+}
+
+/// The context in force. Reloads replace it; a child restarted later starts with the new one.
+class context_holder {
+public:
+  explicit context_holder(context_ptr ctx) : ctx_(std::move(ctx)) {
+  }
+  context_ptr get() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return ctx_;
+  }
+  void set(context_ptr ctx) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    ctx_ = std::move(ctx);
+  }
+
+private:
+  mutable std::mutex mtx_;
+  context_ptr ctx_;
+};
+
+std::vector<child_spec> children(std::shared_ptr<context_holder> current) {
+  auto make = [current](auto behavior) {
+    return [current, behavior](caf::actor_system& s) { return s.spawn(behavior, current->get()); };
+  };
+  // Monitor and flasher block on flash I/O for long stretches: give them their own threads.
+  auto make_detached = [current](auto behavior) {
+    return [current, behavior](caf::actor_system& s) {
+      return s.spawn<caf::detached>(behavior, current->get());
+    };
+  };
+  // The supervisor spawns and registers them all, then sends each a start message: only then
+  // does the coordinator resume a journal (it sends to the flasher, monitor and donor) and the
+  // monitor run its first check (it reports to the coordinator), so the order here does not
+  // matter for correctness.
+  return {
+    {roles::router, make(router)},
+    {roles::discovery, make(discovery)},
+    {roles::negotiation, make(negotiation)},
+    {roles::transfer, make(transfer)},
+    {roles::donor, make(donor)},
+    {roles::flasher, make_detached(flasher)},
+    {roles::monitor, make_detached(monitor)},
+    {roles::coordinator, make(coordinator)},
+  };
+}
+
+/// Settings a reload may not change: they name the node, its hardware, its sockets and its
+/// state, which the running parts were built from.
+std::string fixed_setting_changed(const node_config& a, const node_config& b) {
+  if (a.id != b.id)
+    return "node.id";
+  if (a.role != b.role)
+    return "node.role";
+  if (a.key != b.key)
+    return "node.key";
+  if (a.state_dir != b.state_dir)
+    return "node.state_dir";
+  if (a.platform != b.platform)
+    return "platform";
+  if (a.flash.backend != b.flash.backend || a.flash.path != b.flash.path
+      || a.flash.erase_size != b.flash.erase_size || a.flash.program_size != b.flash.program_size
+      || a.flash.region_offset != b.flash.region_offset
+      || a.flash.region_size != b.flash.region_size)
+    return "flash";
+  if (a.host_power.backend != b.host_power.backend)
+    return "host_power.backend";
+  if (a.lan.enabled != b.lan.enabled || a.lan.group != b.lan.group
+      || a.lan.discovery_port != b.lan.discovery_port
+      || a.lan.interface_address != b.lan.interface_address
+      || a.lan.session_port != b.lan.session_port || a.lan.static_peers != b.lan.static_peers
+      || a.lan.multicast_ttl != b.lan.multicast_ttl)
+    return "lan";
+  if (a.admin_socket() != b.admin_socket())
+    return "admin.socket";
+  // The transport was built with these; the rest of [limits] applies from the reload on.
+  const auto& la = a.limits;
+  const auto& lb = b.limits;
+  if (la.sessions != lb.sessions || la.sessions_per_source != lb.sessions_per_source
+      || la.handshake_ms != lb.handshake_ms || la.idle_ms != lb.idle_ms
+      || la.queued_kib != lb.queued_kib || la.inbound_kib != lb.inbound_kib
+      || la.descriptor_reserve != lb.descriptor_reserve)
+    return "limits (sessions, sessions_per_source, handshake_ms, idle_ms, queued_kib, "
+           "inbound_kib, descriptor_reserve)";
+  return {};
+}
+
+/// Re-reads the configuration. On success every actor gets the new context and the answer
+/// says what is in force; on failure the old configuration stays and the answer says why.
+caf::expected<std::string> reload(caf::actor_system& sys, context_holder& current,
+                                  const std::string& config_path) {
+  auto old = current.get();
+  auto config = load_config(config_path);
+  if (!config)
+    return std::move(config.error());
+  if (auto field = fixed_setting_changed(old->config, *config); !field.empty())
+    return make_error(errc::invalid_argument,
+                      fmt::format("{}: {} cannot change without a restart", config_path, field));
+  auto next = std::make_shared<node_context>(*old);
+  next->policies = make_policy_registry(config->policy.scored);
+  if (!next->policies.count(config->recovery.policy))
+    return make_error(errc::invalid_argument,
+                      fmt::format("{}: recovery.policy '{}' is unknown (known: {})", config_path,
+                                  config->recovery.policy, known_policies(next->policies)));
+  next->trusted_keys.clear();
+  for (const auto& path : config->manifest_keys) {
+    auto pub = load_public_key(path);
+    if (!pub)
+      return make_error(errc::invalid_argument, "trusted key: " + describe(pub.error()));
+    next->trusted_keys.push_back(*pub);
+  }
+  auto consoles = load_console_keys(*config);
+  if (!consoles)
+    return std::move(consoles.error());
+  next->console_keys = std::move(*consoles);
+  log_level level = log_level::info;
+  parse_log_level(config->log_level, level);
+  next->log->set_threshold(level);
+  next->config = std::move(*config);
+  context_ptr ptr = next;
+  current.set(ptr);
+  for (auto role : {roles::coordinator, roles::discovery, roles::negotiation, roles::transfer,
+                    roles::donor, roles::flasher, roles::monitor, roles::router})
+    if (auto a = find_role(sys, role))
+      caf::anon_send(a, context_update{ptr});
+  return fmt::format("configuration reloaded from {}: policy {}", config_path,
+                     ptr->config.recovery.policy);
+}
+
+} // namespace
+
+int run_daemon(const std::string& config_path, const backends& registry) {
+  auto config = load_config(config_path);
+  if (!config) {
+    fmt::print(stderr, "fwrescued: {}\n", describe(config.error()));
+    return 2;
+  }
+  auto built = build_context(std::move(*config), registry);
+  if (!built) {
+    fmt::print(stderr, "fwrescued: {}\n", describe(built.error()));
+    return 2;
+  }
+  context_ptr ctx = *built;
+  auto& log = *ctx->log;
+
+  // Block the signals we wait for before any thread starts, so every thread inherits the mask
+  // and sigwait() below is the only place they are taken.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", 2);
+  // One shared job queue whose idle workers sleep: the default work-stealing workers poll
+  // when idle and take CPU from the I/O and flasher threads on a BMC's one or two cores
+  // (docs/performance.md has the comparison).
+  cfg.set("scheduler.policy", caf::atom("sharing"));
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  caf::actor_system sys{cfg};
+  auto current = std::make_shared<context_holder>(ctx);
+  // The supervisor starts every role, the router included, before the transport delivers
+  // anything: the bridge finds the router by role for every event.
+  auto sup = sys.spawn(supervisor, children(current), ctx->config.supervisor.max_restarts,
+                       std::chrono::seconds(ctx->config.supervisor.restart_window_s), ctx->log);
+  transport_bridge bridge{sys, ctx->link};
+  if (auto err = ctx->link->start(bridge)) {
+    log.error("main", "{}", describe(err));
+    caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+    for (auto role : {roles::coordinator, roles::discovery, roles::negotiation, roles::transfer,
+                      roles::donor, roles::flasher, roles::monitor, roles::router}) {
+      if (auto a = find_role(sys, role))
+        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+      sys.registry().erase(role);
+    }
+    return 2;
+  }
+  log.info("main", "{} node for {}:{} up; sessions at {}; policy {}; hashing {} blocks at once",
+           to_string(ctx->config.role), ctx->config.platform.vendor, ctx->config.platform.board,
+           ctx->link->session_address(), ctx->config.recovery.policy, blake2b_lanes());
+  auto reload_now = [&]() -> std::string {
+    auto result = reload(sys, *current, config_path);
+    if (!result) {
+      log.error("main", "reload refused, the previous configuration stays: {}",
+                describe(result.error()));
+      return "refused: " + describe(result.error());
+    }
+    log.info("main", "{}", *result);
+    return *result;
+  };
+  admin_server admin{sys, ctx->log, reload_now};
+  if (auto err = admin.start(ctx->config.admin_socket())) {
+    log.error("main", "{}", describe(err));
+  } else {
+    log.info("main", "admin socket {}", ctx->config.admin_socket());
+  }
+
+  int sig = 0;
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP)
+      break;
+    log.info("main", "SIGHUP: reloading {}", config_path);
+    reload_now();
+  }
+  log.info("main", "{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  admin.stop();
+  ctx->link->stop();
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+  // The registry holds strong references: drop them, or the actor system would wait forever
+  // for the detached actors' threads when it is destroyed.
+  for (auto role : {roles::coordinator, roles::discovery, roles::negotiation, roles::transfer,
+                    roles::donor, roles::flasher, roles::monitor, roles::router}) {
+    if (auto a = find_role(sys, role))
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    sys.registry().erase(role);
+  }
+  return 0;
+}
+
+int daemon_main(int argc, char** argv, const backends& registry) {
+  if (!init_crypto()) {
+    fmt::print(stderr, "fwrescued: cannot initialise libsodium\n");
+    return 2;
+  }
+  CLI::App app{"fwrescued: recovers this host's BIOS flash from signed images held by peers"};
+  std::string config_path;
+  app.add_option("--config", config_path, "Configuration file (TOML)")->required();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "fwrescued: {} (see fwrescued --help)\n", e.what());
+    return 2;
+  }
+  return run_daemon(config_path, registry);
+}
+
+} // namespace fwrescue

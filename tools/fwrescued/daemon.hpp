@@ -1,0 +1,43 @@
+#pragma once
+
+// The daemon's body, apart from main(): main() builds the registries of pluggable parts and hands
+// them here. A test binary (tests/faults/) runs the same daemon with a test backend added to them.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <caf/expected.hpp>
+
+#include "config/node_config.hpp"
+#include "hal/flash.hpp"
+#include "hal/host_power.hpp"
+
+namespace fwrescue {
+
+using flash_factory = std::function<caf::expected<std::shared_ptr<flash>>(const node_config&)>;
+using power_factory = std::function<caf::expected<std::shared_ptr<host_power>>(const node_config&)>;
+
+/// The registries the configuration picks backends from by name (flash.backend,
+/// host_power.backend). The parser checks only that a name is given; a name missing here stops
+/// the daemon at start with the list of the known ones.
+struct backends {
+  std::map<std::string, flash_factory> flash;
+  std::map<std::string, power_factory> host_power;
+};
+
+/// The production backends: flash "file" (hal/flash/file), host power "sim" (hal/host_power/sim).
+/// Each name is listed here once.
+backends standard_backends();
+
+/// Runs the daemon from the configuration at `config_path` until SIGTERM or SIGINT (SIGHUP
+/// reloads). Returns the process's exit code: 0 after a shutdown, 2 when the configuration or
+/// the setup it names is unusable (one line on stderr says why).
+int run_daemon(const std::string& config_path, const backends& registry);
+
+/// The whole program: initialises libsodium, parses the command line (--config) and runs the
+/// daemon with `registry`. main() is this call.
+int daemon_main(int argc, char** argv, const backends& registry);
+
+} // namespace fwrescue
