@@ -615,8 +615,6 @@ caf::expected<node_config> parse_config(std::string_view text, const std::string
   auto base = base_directory(source);
   if (!base)
     return base.error();
-  toml::table root;
-  try {
   // Every value the configuration holds is ASCII. The TOML parser (toml++ 3.3) reaches undefined
   // behaviour on some non-ASCII characters where it expects whitespace, so they are refused
   // before it sees them, comments included.
@@ -630,6 +628,8 @@ caf::expected<node_config> parse_config(std::string_view text, const std::string
                                     "read as ASCII only (comments included)",
                                     source, line, c));
   }
+  toml::table root;
+  try {
     root = toml::parse(text, std::string_view{source});
   } catch (const toml::parse_error& e) {
     return make_error(errc::invalid_argument,

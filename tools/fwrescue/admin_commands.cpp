@@ -116,9 +116,8 @@ void print_status(const json& s) {
     const auto& n = s["last_negotiation"];
     fmt::print("last negotiation ({}):\n", text(n, "policy"));
     for (const auto& o : n["offers"]) {
-      auto verdict = o.value("compatible", false)
-                       ? fmt::format("rank {}", o.value("rank", 0))
-                       : "rejected: " + text(o, "reason");
+      auto verdict = o.value("compatible", false) ? fmt::format("rank {}", o.value("rank", 0))
+                                                  : "rejected: " + text(o, "reason");
       if (!text(n, "accepted").empty() && text(o, "donor") == text(n, "accepted"))
         verdict += ", accepted";
       fmt::print("  {:<16} {:<8} {:<20} svn {:<4} {}\n", text(o, "donor"), text(o, "role"),
