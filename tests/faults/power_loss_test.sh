@@ -158,6 +158,9 @@ totals=$(sed -n 's/.*power-cut: write session over: \([0-9]*\) erase(s), \([0-9]
   "$RUNS/count.log" | tail -1)
 read -r ERASES PROGRAMS <<<"${totals:-0 0}"
 check "the clean run verifies" cluster_verify r
+check "the clean run leaves the host on" grep -qx on "$R/state/host_power"
+check "the clean run leaves no journal, host record or staging file" \
+  test ! -e "$R/state/journal" -a ! -e "$R/state/host_before" -a ! -e "$R/state/staging.img"
 check "the clean run counted erases and programs" test "$ERASES" -gt 0 -a "$PROGRAMS" -gt 0
 echo "clean recovery: $ERASES sector erases, $PROGRAMS page programs"
 
@@ -287,8 +290,9 @@ else
     "half-program:$mid_p+erase:1" "half-program:$mid_p+half-program:2"
     "program:$mid_p+program:1@reset" "erase:$ERASES+half-program:1@held"
     "erase:2+half-program:3+erase:1" "program:$PROGRAMS+erase:1")
-  # With no donor reachable after the cut.
-  points+=("erase:1/offline" "half-erase:$ERASES/offline" "half-program:$mid_p/offline"
+  # With no donor reachable after the cut; erase 2 and 3 are of sectors 3 and 5, which keep
+  # blocks of the flash's own.
+  points+=("erase:2/offline" "half-erase:3/offline" "half-program:$mid_p/offline"
     "program:$PROGRAMS@reset/offline" "half-program:1+erase:1@held/offline")
 fi
 for point in "${points[@]}"; do
