@@ -19,6 +19,7 @@
 #include "image/hash.hpp"
 #include "image/keys.hpp"
 #include "image/merkle.hpp"
+#include "image/revocation.hpp"
 #include "image/signing.hpp"
 #include "messages/manifest.hpp"
 #include "messages/protocol.hpp"
@@ -112,6 +113,7 @@ std::vector<std::pair<std::string, wire_message>> sample_messages() {
   of.session_address = "192.168.10.18:7411";
   of.manifest_body = m.body;
   of.manifest_sig = m.sig;
+  of.revocation_serial = 6;
 
   accept_fields af;
   af.request_id = 42;
@@ -123,7 +125,7 @@ std::vector<std::pair<std::string, wire_message>> sample_messages() {
 
   auto image = pattern(1024, 7);
   std::vector<std::pair<std::string, wire_message>> out;
-  out.emplace_back("image_request", image_request{42, sample_nonce(), "bmc-a", {"QEMU", "q35"}, 3});
+  out.emplace_back("image_request", image_request{42, sample_nonce(), "bmc-a", {"QEMU", "q35"}, 3, 6});
   out.emplace_back("offer", make_offer(of, donor));
   out.emplace_back("accept", make_accept(af, recipient));
   out.emplace_back("confirm", confirm{42});
@@ -135,6 +137,12 @@ std::vector<std::pair<std::string, wire_message>> sample_messages() {
   out.emplace_back("done", done{});
   out.emplace_back("abort", abort_transfer{"flash write failed"});
   out.emplace_back("refusal", refusal{protocol_version, "version 3 is not spoken here"});
+  revocation_list list;
+  list.serial = 7;
+  list.created_at = 1795000000;
+  list.keys.push_back(key_from(9).public_part().bytes);
+  list.roots.push_back(m.fields.merkle_root);
+  out.emplace_back("revocations", revocation_notice{*sign_revocations(key_from(4), list)});
   return out;
 }
 

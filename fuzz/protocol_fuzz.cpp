@@ -25,11 +25,13 @@ namespace fwrescue::fuzz {
 namespace {
 
 auto tied(const image_request& m) {
-  return std::tie(m.request_id, m.challenge, m.requester, m.platform, m.min_svn);
+  return std::tie(m.request_id, m.challenge, m.requester, m.platform, m.min_svn,
+                  m.revocation_serial);
 }
 auto tied(const offer_fields& f) {
   return std::tie(f.request_id, f.challenge, f.donor, f.donor_key, f.role, f.active_uploads,
-                  f.max_uploads, f.session_address, f.manifest_body, f.manifest_sig);
+                  f.max_uploads, f.session_address, f.manifest_body, f.manifest_sig,
+                  f.revocation_serial);
 }
 auto tied(const accept_fields& f) {
   return std::tie(f.request_id, f.challenge, f.recipient, f.recipient_key, f.merkle_root,
@@ -67,6 +69,9 @@ auto tied(const abort_transfer& m) {
 }
 auto tied(const refusal& m) {
   return std::tie(m.supported_version, m.reason);
+}
+auto tied(const revocation_notice& m) {
+  return std::tie(m.list.body, m.list.sig, m.list.fields);
 }
 
 bool same(const wire_message& a, const wire_message& b) {
