@@ -14,7 +14,7 @@ on_exit() {
       [ -f "$log" ] && { echo "---- $(basename "$log")"; tail -40 "$log"; }
     done
   fi
-  rm -rf "$TEST_DIR"
+  [ -n "${KEEP_TEST_DIR:-}" ] || rm -rf "$TEST_DIR"
 }
 trap on_exit EXIT
 

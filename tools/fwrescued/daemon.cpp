@@ -31,22 +31,12 @@
 #include "image/blake2b_lanes.hpp"
 #include "image/hash.hpp"
 #include "tools/fwrescued/admin_server.hpp"
+#include "tools/fwrescued/trust.hpp"
 #include "transports/lan/lan_transport.hpp"
 
 namespace fwrescue {
 
 namespace {
-
-caf::expected<std::vector<public_key>> load_console_keys(const node_config& config) {
-  std::vector<public_key> keys;
-  for (const auto& path : config.console_keys) {
-    auto pub = load_public_key(path);
-    if (!pub)
-      return make_error(errc::invalid_argument, "console key: " + describe(pub.error()));
-    keys.push_back(*pub);
-  }
-  return keys;
-}
 
 /// The transport's share of [limits].
 session_limits session_limits_of(const limits_config& l) {
@@ -100,18 +90,13 @@ caf::expected<std::shared_ptr<node_context>> build_context(node_config config,
   if (!key)
     return make_error(errc::invalid_argument, "node key: " + describe(key.error()));
   ctx->node_key = std::make_shared<const secret_key>(std::move(*key));
-  for (const auto& path : config.manifest_keys) {
-    auto pub = load_public_key(path);
-    if (!pub)
-      return make_error(errc::invalid_argument, "trusted key: " + describe(pub.error()));
-    ctx->trusted_keys.push_back(*pub);
-  }
-  auto consoles = load_console_keys(config);
-  if (!consoles)
-    return std::move(consoles.error());
-  ctx->console_keys = std::move(*consoles);
+  if (auto err = load_trust(config, *ctx))
+    return err;
   ctx->store = std::make_shared<nv_store>(config.state_dir);
   if (auto err = ctx->store->open())
+    return err;
+  if (auto err =
+        install_configured_revocations(config, *ctx->store, ctx->revocation_keys, *ctx->log))
     return err;
   // Both names are checked before either backend is built, so an unknown one is reported
   // without touching the hardware.
@@ -251,17 +236,11 @@ caf::expected<std::string> reload(caf::actor_system& sys, context_holder& curren
     return make_error(errc::invalid_argument,
                       fmt::format("{}: recovery.policy '{}' is unknown (known: {})", config_path,
                                   config->recovery.policy, known_policies(next->policies)));
-  next->trusted_keys.clear();
-  for (const auto& path : config->manifest_keys) {
-    auto pub = load_public_key(path);
-    if (!pub)
-      return make_error(errc::invalid_argument, "trusted key: " + describe(pub.error()));
-    next->trusted_keys.push_back(*pub);
-  }
-  auto consoles = load_console_keys(*config);
-  if (!consoles)
-    return std::move(consoles.error());
-  next->console_keys = std::move(*consoles);
+  if (auto err = load_trust(*config, *next))
+    return err;
+  if (auto err =
+        install_configured_revocations(*config, *next->store, next->revocation_keys, *next->log))
+    return err;
   log_level level = log_level::info;
   parse_log_level(config->log_level, level);
   next->log->set_threshold(level);
