@@ -154,6 +154,7 @@ start_daemon r-count "$FAULTS_BIN" "$R/node-cut.toml" "$RUNS/count.log" FWRESCUE
 check "a clean recovery with the power-cut backend succeeds" \
   wait_for "$RUNS/count.log" "recovered r from console in [0-9]+ ms" 60
 stop r-count "$PID"
+check "the clean run's daemon stops cleanly on SIGTERM (exit $RC)" test "$RC" = 0
 totals=$(sed -n 's/.*power-cut: write session over: \([0-9]*\) erase(s), \([0-9]*\) program(s).*/\1 \2/p' \
   "$RUNS/count.log" | tail -1)
 read -r ERASES PROGRAMS <<<"${totals:-0 0}"
@@ -235,6 +236,7 @@ run_point() {
     check "$point: the recovery completes" \
       wait_for "$resume_log" "recovered r from console in [0-9]+ ms" 30
     stop r "$PID"
+    check "$point: the restarted daemon stops cleanly on SIGTERM (exit $RC)" test "$RC" = 0
   fi
   [ "$offline" = 1 ] && kill -CONT "$(cluster_pid console)"
   # Flashing resumes from the staging file: the network is not asked again.
