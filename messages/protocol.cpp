@@ -14,6 +14,7 @@
 
 #include "common/error.hpp"
 #include "messages/protocol.capnp.h"
+#include "messages/untrusted_reader.hpp"
 
 namespace fwrescue {
 
@@ -77,40 +78,11 @@ caf::error read_fixed(const char* field, capnp::Data::Reader in, std::array<uint
   return caf::none;
 }
 
-/// Parses one Cap'n Proto message from untrusted bytes and hands its reader to `read`. The
-/// reader limits exist for security reasons: they bound the work and memory a hostile message
-/// can cost. Cap'n Proto reports malformed input by throwing kj::Exception; it stays in here.
 template <class T, class Read>
 caf::expected<T> parse(std::span<const uint8_t> bytes, size_t max_bytes, const char* what,
                        Read&& read) {
-  if (bytes.size() > max_bytes)
-    return malformed(fmt::format("{} is {} bytes, the limit is {}", what, bytes.size(), max_bytes));
-  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0)
-    return malformed(
-      fmt::format("{} is {} bytes, not a whole number of 8-byte words", what, bytes.size()));
-  // Cap'n Proto reads aligned words. Buffers from the allocator already are; copy the others.
-  auto count = bytes.size() / sizeof(capnp::word);
-  kj::Array<capnp::word> copy;
-  kj::ArrayPtr<const capnp::word> words;
-  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(capnp::word) == 0) {
-    words = {reinterpret_cast<const capnp::word*>(bytes.data()), count};
-  } else {
-    copy = kj::heapArray<capnp::word>(count);
-    std::memcpy(copy.begin(), bytes.data(), bytes.size());
-    words = copy;
-  }
-  capnp::ReaderOptions opts;
-  opts.traversalLimitInWords = max_bytes / sizeof(capnp::word) + 64;
-  opts.nestingLimit = 8;
-  try {
-    capnp::FlatArrayMessageReader reader{words, opts};
-    if (reader.getEnd() != words.end())
-      return malformed(fmt::format("{} has {} bytes after its end", what,
-                                   (words.end() - reader.getEnd()) * sizeof(capnp::word)));
-    return read(reader);
-  } catch (const kj::Exception& e) {
-    return malformed(fmt::format("{} does not decode: {}", what, e.getDescription().cStr()));
-  }
+  return untrusted::parse<T>(bytes, max_bytes, "malformed protocol message", what,
+                             std::forward<Read>(read));
 }
 
 caf::expected<offer_fields> decode_offer_body(std::span<const uint8_t> bytes) {

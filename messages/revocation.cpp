@@ -10,6 +10,7 @@
 
 #include "common/error.hpp"
 #include "messages/revocation.capnp.h"
+#include "messages/untrusted_reader.hpp"
 
 namespace fwrescue {
 
@@ -19,29 +20,11 @@ caf::error malformed(const std::string& what) {
   return make_error(errc::malformed, "malformed revocation list: " + what);
 }
 
-/// Reads untrusted bytes as one Cap'n Proto message and hands its reader to `read`. The limits
-/// exist for security reasons: they bound what a hostile list can cost.
 template <class T, class Read>
 caf::expected<T> parse(std::span<const uint8_t> bytes, size_t max_bytes, const char* what,
                        Read&& read) {
-  if (bytes.size() > max_bytes)
-    return malformed(fmt::format("{} is {} bytes, the limit is {}", what, bytes.size(), max_bytes));
-  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0)
-    return malformed(
-      fmt::format("{} is {} bytes, not a whole number of 8-byte words", what, bytes.size()));
-  auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), bytes.data(), bytes.size());
-  capnp::ReaderOptions opts;
-  opts.traversalLimitInWords = max_bytes / sizeof(capnp::word) + 64;
-  opts.nestingLimit = 8;
-  try {
-    capnp::FlatArrayMessageReader reader{words, opts};
-    if (reader.getEnd() != words.end())
-      return malformed(fmt::format("{} has bytes after its end", what));
-    return read(reader);
-  } catch (const kj::Exception& e) {
-    return malformed(fmt::format("{} does not decode: {}", what, e.getDescription().cStr()));
-  }
+  return untrusted::parse<T>(bytes, max_bytes, "malformed revocation list", what,
+                             std::forward<Read>(read));
 }
 
 template <class Entry>

@@ -219,6 +219,19 @@ std::string fixed_setting_changed(const node_config& a, const node_config& b) {
   return {};
 }
 
+/// Ends the supervisor and every role. The registry holds strong references: they are dropped
+/// too, or the actor system would wait forever for the detached actors' threads when it is
+/// destroyed.
+void stop_actors(caf::actor_system& sys, const caf::actor& supervisor) {
+  caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
+  for (auto role : {roles::coordinator, roles::discovery, roles::negotiation, roles::transfer,
+                    roles::donor, roles::flasher, roles::monitor, roles::router}) {
+    if (auto a = find_role(sys, role))
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    sys.registry().erase(role);
+  }
+}
+
 /// Re-reads the configuration. On success every actor gets the new context and the answer
 /// says what is in force; on failure the old configuration stays and the answer says why.
 caf::expected<std::string> reload(caf::actor_system& sys, context_holder& current,
@@ -296,13 +309,7 @@ int run_daemon(const std::string& config_path, const backends& registry) {
   transport_bridge bridge{sys, ctx->link};
   if (auto err = ctx->link->start(bridge)) {
     log.error("main", "{}", describe(err));
-    caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
-    for (auto role : {roles::coordinator, roles::discovery, roles::negotiation, roles::transfer,
-                      roles::donor, roles::flasher, roles::monitor, roles::router}) {
-      if (auto a = find_role(sys, role))
-        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-      sys.registry().erase(role);
-    }
+    stop_actors(sys, sup);
     return 2;
   }
   log.info("main", "{} node for {}:{} up; sessions at {}; policy {}; hashing {} blocks at once",
@@ -336,15 +343,7 @@ int run_daemon(const std::string& config_path, const backends& registry) {
   log.info("main", "{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   admin.stop();
   ctx->link->stop();
-  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
-  // The registry holds strong references: drop them, or the actor system would wait forever
-  // for the detached actors' threads when it is destroyed.
-  for (auto role : {roles::coordinator, roles::discovery, roles::negotiation, roles::transfer,
-                    roles::donor, roles::flasher, roles::monitor, roles::router}) {
-    if (auto a = find_role(sys, role))
-      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-    sys.registry().erase(role);
-  }
+  stop_actors(sys, sup);
   return 0;
 }
 
