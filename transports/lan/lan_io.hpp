@@ -24,6 +24,16 @@ namespace fwrescue::lan {
 /// Largest datagram broadcast or received: fits one Ethernet frame with room for tunnels.
 constexpr size_t max_datagram = 1400;
 
+/// How long a session closed locally may take to hand its queued frames to the peer.
+constexpr auto closing_grace = std::chrono::seconds{5};
+
+/// How long accepting pauses when the process is out of descriptors or memory.
+constexpr auto accept_backoff = std::chrono::milliseconds{100};
+
+/// Datagrams, connections or reads taken from one socket per poll() round, so that one busy
+/// socket cannot starve the others.
+constexpr int per_round = 64;
+
 /// Validated settings of one I/O loop.
 struct io_config {
   /// Prefix of error messages ("lan", "lan (node-a)").

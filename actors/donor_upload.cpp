@@ -1,0 +1,182 @@
+#include <algorithm>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "actors/donor_steps.hpp"
+#include "common/error.hpp"
+#include "common/file_io.hpp"
+#include "common/unique_fd.hpp"
+
+namespace fwrescue::donor_steps {
+
+namespace {
+
+/// The bytes of blocks [first, first + count) of `img`.
+uint64_t blocks_length(const served_image& img, uint64_t first, uint64_t count) {
+  const auto& m = img.manifest.fields;
+  auto last = first + count - 1;
+  return (last - first) * m.block_size + m.block_length(last);
+}
+
+/// Reads blocks starting at `first` of the served image into `out` (as long as they are), in
+/// one read.
+caf::error read_blocks(const node_context& ctx, const served_image& img, uint64_t first,
+                       std::span<uint8_t> out) {
+  const auto& m = img.manifest.fields;
+  auto count = (out.size() + m.block_size - 1) / m.block_size;
+  auto offset = first * m.block_size;
+  if (img.path.empty())
+    return ctx.chip->read(offset, out);
+  unique_fd fd{::open(img.path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (fd.get() < 0)
+    return make_error(errc::io_failure, fmt::format("image {}: cannot open", img.path));
+  if (auto io = pread_all(fd.get(), offset, out); io.error)
+    return make_error(errc::io_failure, fmt::format("image {}: cannot read blocks {}..{}: {}",
+                                                    img.path, first, first + count, describe(io)));
+  return caf::none;
+}
+
+/// Several blocks per frame: fewer, larger frames cost both sides less.
+uint64_t blocks_per_frame(const manifest& m) {
+  return std::max<uint64_t>(1, block_data_bytes / m.block_size);
+}
+
+/// The lowest rate, in bytes per second, an upload that has work must move: the configured
+/// minimum, but at most a quarter of the link's rate and of the upload rate cap per slot.
+uint64_t min_rate_bytes(const node_context& ctx) {
+  uint64_t bits = uint64_t{ctx.config.limits.min_rate_kbps} * 1000;
+  if (ctx.link)
+    if (auto link = ctx.link->properties().nominal_rate_bps; link != 0)
+      bits = std::min(bits, link / 4);
+  if (auto cap = uint64_t{ctx.config.donor.upload_rate_kbps} * 1000; cap != 0)
+    bits = std::min(bits, cap / 4 / std::max<uint64_t>(1, ctx.config.donor.max_uploads));
+  return bits / 8;
+}
+
+} // namespace
+
+void send_frame(self_ptr self, session_id id, const wire_message& m) {
+  self->state.ctx->link->send_frame(id, encode(m));
+}
+
+/// Ends an upload: says why to the peer (best effort) and closes the session.
+void end_upload(self_ptr self, session_id id, const std::string& reason) {
+  auto& st = self->state;
+  auto i = st.uploads.find(id);
+  if (i == st.uploads.end())
+    return; // Ended already; what the peer still sends is ignored until the close lands.
+  st.ctx->log->warn("donor", "ending the session with {}: {}", i->second.peer, reason);
+  // The slot is free from now on, not only once the transport has closed the session.
+  st.uploads.erase(i);
+  send_frame(self, id, abort_transfer{reason});
+  st.ctx->link->close_session(id);
+}
+
+/// Sends the blocks the upload has been asked for, a frame at a time, while the session's send
+/// queue is below half its bound and the upload rate cap allows; otherwise waits for the link
+/// to drain (session_drained_event) or for the cap's timer.
+void pump(self_ptr self, session_id id) {
+  auto& st = self->state;
+  auto i = st.uploads.find(id);
+  if (i == st.uploads.end() || !i->second.image)
+    return;
+  auto& up = i->second;
+  const auto& ctx = *st.ctx;
+  const auto& img = *up.image;
+  auto per_frame = blocks_per_frame(img.manifest.fields);
+  auto low_water = size_t{ctx.config.limits.queued_kib} * 1024 / 2;
+  auto rate = ctx.config.donor.upload_rate_kbps;
+  up.awaiting_drain = false;
+  while (!up.pending.empty()) {
+    if (ctx.link->queued(id) >= low_water) {
+      up.awaiting_drain = true;
+      return;
+    }
+    auto now = self->clock().now();
+    if (rate != 0 && st.next_free > now) {
+      // One timer per upload at most, however many frames wait.
+      if (!up.pump_timer) {
+        up.pump_timer = true;
+        self->delayed_send(self, st.next_free - now, serve_atom::value, id);
+      }
+      return;
+    }
+    auto& r = up.pending.front();
+    auto k = static_cast<uint32_t>(std::min<uint64_t>(per_frame, r.count));
+    auto length = blocks_length(img, r.first, k);
+    // The blocks are read straight into the frame.
+    auto frame = encode_block_data(
+      r.first, length, [&](std::span<uint8_t> out) { return read_blocks(ctx, img, r.first, out); });
+    if (!frame) {
+      ctx.log->error("donor", "{}", describe(frame.error()));
+      return end_upload(self, id, "donor cannot read its image");
+    }
+    ctx.link->send_frame(id, std::move(*frame));
+    up.sent += length;
+    up.pending_blocks -= k;
+    r.first += k;
+    r.count -= k;
+    if (r.count == 0)
+      up.pending.pop_front();
+    if (rate != 0)
+      st.next_free =
+        std::max(now, st.next_free) + std::chrono::microseconds(uint64_t{length} * 8 * 1000 / rate);
+  }
+}
+
+void on_block_request(self_ptr self, session_id id, const block_request& r) {
+  auto& st = self->state;
+  auto i = st.uploads.find(id);
+  if (i == st.uploads.end() || !i->second.confirmed)
+    return end_upload(self, id, "block request before a confirmed accept");
+  auto& up = i->second;
+  auto n = up.image->manifest.fields.block_count();
+  if (r.first >= n || r.count > n - r.first)
+    return end_upload(self, id,
+                      fmt::format("blocks {}..{} do not exist", r.first, r.first + r.count));
+  auto limit = st.ctx->config.limits.requested_blocks;
+  if (up.pending_blocks + r.count > limit)
+    return end_upload(self, id,
+                      fmt::format("asked for {} blocks not yet sent, more than the limit of {}",
+                                  up.pending_blocks + r.count, limit));
+  // An honest recipient asks for each block once, and again only after a loss: twice the image
+  // is far more than it ever needs, and bounds how long a session can keep a slot.
+  const auto& m = up.image->manifest.fields;
+  if (up.sent + uint64_t{r.count} * m.block_size > 2 * m.image_size + block_data_bytes)
+    return end_upload(self, id, "asked for more than twice the image");
+  up.pending.push_back(r);
+  up.pending_blocks += r.count;
+  if (!up.awaiting_drain && !up.pump_timer)
+    pump(self, id);
+}
+
+/// Every limits.idle_ms an upload must have moved something: a session that never confirmed,
+/// a confirmed one that asks for nothing, and one whose peer reads below the minimum rate are
+/// ended. The transport's own deadlines stop sessions that send nothing at all.
+void watch(self_ptr self, session_id id) {
+  auto& st = self->state;
+  auto i = st.uploads.find(id);
+  if (i == st.uploads.end())
+    return;
+  auto& up = i->second;
+  const auto& limits = st.ctx->config.limits;
+  auto window = std::chrono::milliseconds(limits.idle_ms);
+  auto moved = up.sent - up.sent_at_check;
+  up.sent_at_check = up.sent;
+  if (!up.confirmed)
+    return end_upload(self, id, fmt::format("no accept confirmed within {} ms", limits.idle_ms));
+  if (up.pending.empty() && moved == 0)
+    return end_upload(
+      self, id, fmt::format("asked for no block for {} ms; the slot is freed", limits.idle_ms));
+  auto floor = min_rate_bytes(*st.ctx) * static_cast<uint64_t>(window.count()) / 1000;
+  // An upload held back by this donor's own rate cap is not the peer's doing.
+  if (!up.pending.empty() && !up.pump_timer && moved < floor)
+    return end_upload(self, id,
+                      fmt::format("took {} bytes in {} ms, below the minimum of {} kbit/s", moved,
+                                  limits.idle_ms, min_rate_bytes(*st.ctx) * 8 / 1000));
+  self->delayed_send(self, window, watch_atom::value, id);
+}
+
+} // namespace fwrescue::donor_steps
