@@ -44,6 +44,12 @@ std::string status_json(const coordinator_state& st) {
   } else {
     j["installed"] = nullptr;
   }
+  if (ctx.link) {
+    auto c = ctx.link->counters();
+    j["turned_away"] = {{"datagrams", c.dropped_datagrams}, {"sessions", c.refused_sessions}};
+  }
+  if (auto revoked = ctx.store->revocations(); revoked && *revoked)
+    j["revocation_list"] = (*revoked)->fields.serial;
   auto floor = ctx.store->svn_floor();
   j["svn_floor"] = std::max(ctx.config.svn_floor, floor ? *floor : 0u);
   j["last_check"] = {{"checked", st.last_check.checked},

@@ -54,6 +54,14 @@ struct session_limits {
   uint32_t descriptor_reserve = 64;
 };
 
+/// What a transport turned away, for status: a steady count means a peer is pushing at a bound.
+struct transport_counters {
+  /// Datagrams dropped: too large, over the backlog, or not sendable.
+  uint64_t dropped_datagrams = 0;
+  /// Sessions refused or replaced under the session limits, or closed for one.
+  uint64_t refused_sessions = 0;
+};
+
 /// Receives a transport's events, on the transport's own thread. The daemon's implementation
 /// forwards each event to an actor; tests record them.
 class transport_events {
@@ -125,6 +133,9 @@ public:
 
   /// Closes a session; on_session_closed follows with reason "closed locally".
   virtual void close_session(session_id id) = 0;
+
+  /// What the transport has turned away since it was made.
+  virtual transport_counters counters() const = 0;
 };
 
 } // namespace fwrescue

@@ -477,6 +477,8 @@ TEST_CASE_METHOD(coordinator_fixture, "status JSON describes the node") {
   CHECK(st["safe_hold"] == false);
   CHECK(st["policy"] == ctx->config.recovery.policy);
   CHECK(st["installed"].is_null());
+  CHECK(st["turned_away"]["datagrams"] == 3);
+  CHECK(st["turned_away"]["sessions"] == 5);
   CHECK(st["svn_floor"] == 2);
   CHECK(st["last_check"]["checked"] == false);
   CHECK_FALSE(st.contains("recovery"));

@@ -110,6 +110,10 @@ public:
     ++datagrams_consumed_;
   }
 
+  transport_counters counters() const override {
+    return {3, 5};
+  }
+
   /// Records the close and, as the contract promises, reports "closed locally" at once for a
   /// session that is open or opening (nothing for one already closed, or while stopped).
   void close_session(session_id id) override {

@@ -90,8 +90,19 @@ void print_status(const json& s) {
   } else {
     fmt::print("installed   none recorded, svn floor {}\n", s.value("svn_floor", 0));
   }
-  if (s.contains("last_check"))
-    fmt::print("last check  {}\n", text(s["last_check"], "detail"));
+  if (s.contains("last_check")) {
+    const auto& c = s["last_check"];
+    auto fault = c.contains("fault") && c["fault"].is_string()
+                   ? " — FAULT (" + c["fault"].get<std::string>() + "): no recovery starts"
+                   : std::string{};
+    fmt::print("last check  {}{}\n", text(c, "detail"), fault);
+  }
+  if (s.contains("turned_away") && s["turned_away"].is_object())
+    fmt::print("turned away {} datagram(s), {} session(s) over the limits{}\n",
+               s["turned_away"].value("datagrams", 0), s["turned_away"].value("sessions", 0),
+               s.contains("revocation_list")
+                 ? fmt::format("; revocation list {}", s.value("revocation_list", 0))
+                 : std::string{});
   if (s.contains("recovery"))
     fmt::print("recovering  {} (attempt {}{})\n", text(s["recovery"], "reason"),
                s["recovery"].value("attempt", 0),

@@ -187,6 +187,10 @@ void lan_transport::datagram_consumed() {
   with_loop([](lan::io_loop& loop) { loop.datagram_consumed(); });
 }
 
+transport_counters lan_transport::counters() const {
+  return {dropped_datagrams(), refused_sessions()};
+}
+
 uint64_t lan_transport::refused_sessions() const {
   uint64_t n = 0;
   with_loop([&](lan::io_loop& loop) { n = loop.refused_sessions(); });

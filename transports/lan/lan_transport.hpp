@@ -85,6 +85,7 @@ public:
   void send_frame(session_id id, std::vector<uint8_t> frame) override;
 
   size_t queued(session_id id) const override;
+  transport_counters counters() const override;
   void frame_consumed(session_id id, size_t bytes) override;
   void datagram_consumed() override;
 
