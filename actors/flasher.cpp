@@ -61,9 +61,7 @@ caf::error restore_host(host_power& power, power_state before) {
 /// returns whether it reads back as `want`.
 caf::expected<bool> write_and_check(flash& chip, uint64_t offset, std::span<const uint8_t> want,
                                     std::vector<uint8_t>& scratch) {
-  if (auto err = chip.erase(offset, want.size()))
-    return err;
-  if (auto err = chip.program_range(offset, want))
+  if (auto err = chip.rewrite(offset, want))
     return err;
   scratch.resize(want.size());
   if (auto err = chip.read(offset, scratch))
@@ -486,9 +484,7 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
   auto err = for_each_piece(
     *plan, geo.erase_size,
     [&](uint64_t offset, std::span<const uint8_t> bytes, uint64_t sectors_done) -> caf::error {
-      if (auto err = chip.erase(offset, bytes.size()))
-        return err;
-      if (auto err = chip.program_range(offset, bytes))
+      if (auto err = chip.rewrite(offset, bytes))
         return err;
       check.written(offset, bytes);
       if (progress)

@@ -8,4 +8,10 @@ caf::error flash::program_range(uint64_t offset, std::span<const uint8_t> data) 
     [this](uint64_t at, std::span<const uint8_t> part) { return program(at, part); });
 }
 
+caf::error flash::rewrite(uint64_t offset, std::span<const uint8_t> data) {
+  if (auto err = erase(offset, data.size()))
+    return err;
+  return program_range(offset, data);
+}
+
 } // namespace fwrescue

@@ -58,6 +58,12 @@ public:
   /// Backends that can do it in fewer operations override it; the cells end up the same.
   virtual caf::error program_range(uint64_t offset, std::span<const uint8_t> data);
 
+  /// Replaces whole sectors: erases [offset, offset + data.size()) (multiples of erase_size) and
+  /// programs `data` there. The flasher writes through this alone, so a backend that talks to a
+  /// programmer (which erases and programs in one operation) does it in one. Default: erase(),
+  /// then program_range().
+  virtual caf::error rewrite(uint64_t offset, std::span<const uint8_t> data);
+
   /// While protected, erase and program fail.
   virtual caf::error set_write_protect(bool on) = 0;
 };

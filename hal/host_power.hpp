@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include <caf/error.hpp>
@@ -28,6 +29,15 @@ public:
   /// Holds the running host in reset (its flash is then not read).
   virtual caf::error hold_reset() = 0;
   virtual caf::error release_reset() = 0;
+  /// Restarts a running host at once (a reset pulse): it runs again and reads its flash anew.
+  /// Refused while the host is off or held in reset.
+  virtual caf::error reset() = 0;
+
+  /// A file the host's serial console output is appended to, when the backend captures it;
+  /// empty when it does not. Boot watching (docs/host.md) reads it.
+  virtual std::string console_log() const {
+    return {};
+  }
 };
 
 } // namespace fwrescue

@@ -63,6 +63,12 @@ caf::error region_flash::program_range(uint64_t offset, std::span<const uint8_t>
   return chip_->program_range(offset_ + offset, data);
 }
 
+caf::error region_flash::rewrite(uint64_t offset, std::span<const uint8_t> data) {
+  if (!inside(offset, data.size()))
+    return outside("rewrite", offset, data.size());
+  return chip_->rewrite(offset_ + offset, data);
+}
+
 caf::error region_flash::set_write_protect(bool on) {
   return chip_->set_write_protect(on);
 }

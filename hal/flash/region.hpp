@@ -33,6 +33,7 @@ public:
   caf::error erase(uint64_t offset, uint64_t length) override;
   caf::error program(uint64_t offset, std::span<const uint8_t> data) override;
   caf::error program_range(uint64_t offset, std::span<const uint8_t> data) override;
+  caf::error rewrite(uint64_t offset, std::span<const uint8_t> data) override;
   caf::error set_write_protect(bool on) override;
 
 private:

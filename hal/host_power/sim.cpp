@@ -67,6 +67,14 @@ caf::error sim_host_power::release_reset() {
   return change_to(power_state::on);
 }
 
+caf::error sim_host_power::reset() {
+  if (broken_)
+    return broken_;
+  if (state_ != power_state::on)
+    return refuse("reset", "host is not running");
+  return caf::none;
+}
+
 caf::error sim_host_power::load(power_state initial) {
   struct stat st {};
   if (::stat(state_file_.c_str(), &st) != 0 && errno == ENOENT)

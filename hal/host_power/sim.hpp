@@ -22,6 +22,7 @@ namespace fwrescue {
 /// | power_off     | off      | off        | off             |
 /// | hold_reset    | error    | reset_held | (stays)         |
 /// | release_reset | error    | (stays on) | on              |
+/// | reset         | error    | (stays on) | error           |
 class sim_host_power : public host_power {
 public:
   /// Reads `state_file` when it exists, otherwise starts in `initial` and records it there.
@@ -38,6 +39,7 @@ public:
   caf::error power_off() override;
   caf::error hold_reset() override;
   caf::error release_reset() override;
+  caf::error reset() override;
 
 private:
   /// Loads the state file, or creates it with `initial` when it is missing.

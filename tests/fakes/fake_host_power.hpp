@@ -12,7 +12,7 @@
 namespace fwrescue::test {
 
 /// A host power seam in memory that records every command it receives ("power_on",
-/// "power_off", "hold_reset", "release_reset"), in order, refused ones included. It follows the
+/// "power_off", "hold_reset", "release_reset", "reset"), in order, refused ones included. It follows the
 /// transitions of sim_host_power, so a test sees the same refusals a daemon would, and a test
 /// can make the next call of a command fail.
 class fake_host_power : public host_power {
@@ -39,6 +39,10 @@ public:
 
   caf::error release_reset() override {
     return command("release_reset", state_ == power_state::off, power_state::on);
+  }
+
+  caf::error reset() override {
+    return command("reset", state_ != power_state::on, power_state::on);
   }
 
   /// Makes the next call of `name` fail with an `errc::io_failure` and leave the state as is.
