@@ -5,27 +5,22 @@
 #include <fmt/format.h>
 #include <sodium.h>
 
+#include "actors/coordinator_steps.hpp"
 #include "actors/transfer.hpp"
 #include "common/error.hpp"
+#include "hal/boot_history.hpp"
 
 namespace fwrescue {
 
 namespace {
 
-using self_ptr = caf::stateful_actor<coordinator_state>*;
+using namespace coordinator_steps;
 
 /// How long negotiation may take to rank the offers.
 constexpr auto negotiation_timeout = std::chrono::seconds(10);
 
 /// Donors remembered for the policies' history; forged identities are cheap, so the oldest go.
 constexpr size_t max_remembered_donors = 256;
-
-void send_to(self_ptr self, caf::atom_value role, caf::message msg) {
-  if (auto dest = find_role(self->system(), role))
-    self->send(dest, std::move(msg));
-  else
-    self->state.ctx->log->error("coordinator", "no {} actor to send to", caf::to_string(role));
-}
 
 void attempt_failed(self_ptr self, const std::string& why);
 void flash_failed_with(self_ptr self, const std::string& reason, bool untouched);
@@ -122,6 +117,8 @@ void discover(self_ptr self) {
   req.min_svn = std::max(st.ctx->config.svn_floor, stored ? *stored : 0u);
   if (auto revoked = st.ctx->store->revocations(); revoked && *revoked)
     req.revocation_serial = (*revoked)->fields.serial;
+  if (auto failed = boot_history{st.ctx->store->dir()}.failed_roots(); failed)
+    req.exclude_roots = std::move(*failed);
   st.request = req;
   // Discovery answers after its window; a little more than that is its deadline.
   ++st.job;
@@ -155,29 +152,6 @@ void attempt_failed(self_ptr self, const std::string& why) {
   st.ctx->log->error("coordinator", "recovery failed after {} attempt(s): {}", st.attempt, why);
 }
 
-void start_recovery(self_ptr self, const std::string& reason,
-                    std::optional<flash_report> trigger = std::nullopt) {
-  auto& st = self->state;
-  if (st.safe_hold) {
-    st.ctx->log->error("coordinator", "recovery refused ({}): node is in safe hold", reason);
-    return;
-  }
-  if (recovering(st.phase))
-    return;
-  st.ctx->log->info("coordinator", "recovery needed: {}", reason);
-  st.reason = reason;
-  st.trigger = std::move(trigger);
-  st.attempt = 1;
-  st.flashes = 0;
-  ++st.generation;
-  st.started = std::chrono::steady_clock::now();
-  st.failure.clear();
-  st.donor.clear();
-  discover(self);
-  // While offers are awaited, the transfer readies memory for the blocks found bad.
-  if (st.trigger)
-    send_to(self, roles::transfer, caf::make_message(ready_memory{*st.trigger}));
-}
 
 void negotiated(self_ptr self, negotiation_result& result) {
   auto& st = self->state;
@@ -307,6 +281,41 @@ void worker_down(self_ptr self, const caf::down_msg& dm) {
 
 } // namespace
 
+namespace coordinator_steps {
+
+void send_to(self_ptr self, caf::atom_value role, caf::message msg) {
+  if (auto dest = find_role(self->system(), role))
+    self->send(dest, std::move(msg));
+  else
+    self->state.ctx->log->error("coordinator", "no {} actor to send to", caf::to_string(role));
+}
+
+void start_recovery(self_ptr self, const std::string& reason,
+                    std::optional<flash_report> trigger) {
+  auto& st = self->state;
+  if (st.safe_hold) {
+    st.ctx->log->error("coordinator", "recovery refused ({}): node is in safe hold", reason);
+    return;
+  }
+  if (recovering(st.phase))
+    return;
+  st.ctx->log->info("coordinator", "recovery needed: {}", reason);
+  st.reason = reason;
+  st.trigger = std::move(trigger);
+  st.attempt = 1;
+  st.flashes = 0;
+  ++st.generation;
+  st.started = std::chrono::steady_clock::now();
+  st.failure.clear();
+  st.donor.clear();
+  discover(self);
+  // While offers are awaited, the transfer readies memory for the blocks found bad.
+  if (st.trigger)
+    send_to(self, roles::transfer, caf::make_message(ready_memory{*st.trigger}));
+}
+
+} // namespace coordinator_steps
+
 caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_ptr ctx) {
   self->state.ctx = ctx;
   self->set_down_handler([self](caf::down_msg& dm) { worker_down(self, dm); });
@@ -320,6 +329,8 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
       st.last_check = report;
       if (report.fault != flash_fault::none)
         st.ctx->log->error("coordinator", "no recovery: {}", report.detail);
+      if (after_boot_failure(self, report))
+        return;
       if (report.needs_recovery() && st.ctx->config.monitor.auto_recover)
         start_recovery(self, report.detail, report);
     },
@@ -333,6 +344,7 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
       return "recovery started";
     },
     [=](status_atom) -> std::string { return status_json(self->state); },
+    [=](boot_result& r) { boot_reported(self, r); },
     [=](offers_collected& offers) {
       auto& st = self->state;
       if (st.phase != recovery_phase::discovering

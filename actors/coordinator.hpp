@@ -91,6 +91,8 @@ struct coordinator_state {
   std::map<std::string, std::vector<donor_mark>> donor_marks;
   std::optional<recovery_outcome> last;
   std::string failure;
+  /// A boot failed: what the console showed, until the flash check it asked for says what to do.
+  std::optional<std::string> boot_failure;
 
   static inline const char* name = "coordinator";
 };

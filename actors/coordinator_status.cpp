@@ -2,7 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/boot_watch.hpp"
+#include "common/error.hpp"
 #include "common/hex.hpp"
+#include "hal/boot_history.hpp"
 
 namespace fwrescue {
 
@@ -25,6 +28,39 @@ const char* to_string(recovery_phase p) {
                                           "verifying",    "done",        "failed"};
   return names[static_cast<int>(p)];
 }
+
+namespace {
+
+/// The boots watched lately and the images that failed to boot on this host.
+nlohmann::ordered_json boot_status(const node_context& ctx) {
+  nlohmann::ordered_json j;
+  j["watching"] = watching_boots(ctx);
+  j["console"] = console_path(ctx);
+  boot_history store{ctx.store->dir()};
+  auto history = nlohmann::ordered_json::array();
+  if (auto records = store.records(); !records) {
+    j["error"] = describe(records.error());
+  } else {
+    // The most recent few: the file keeps more, for the count of failures in a row.
+    constexpr size_t shown = 8;
+    auto from = records->size() > shown ? records->size() - shown : 0;
+    for (auto i = records->begin() + static_cast<std::ptrdiff_t>(from); i != records->end(); ++i)
+      history.push_back({{"at", i->at},
+                         {"root", to_hex(i->root)},
+                         {"booted", i->booted},
+                         {"outcome", i->outcome},
+                         {"detail", i->detail}});
+  }
+  j["history"] = history;
+  auto failed = nlohmann::ordered_json::array();
+  if (auto roots = store.failed_roots(); roots)
+    for (const auto& r : *roots)
+      failed.push_back(to_hex(r));
+  j["failed_roots"] = failed;
+  return j;
+}
+
+} // namespace
 
 std::string status_json(const coordinator_state& st) {
   const auto& ctx = *st.ctx;
@@ -86,6 +122,7 @@ std::string status_json(const coordinator_state& st) {
                              {"accepted", st.last_negotiation->accepted},
                              {"offers", offers}};
   }
+  j["boot"] = boot_status(ctx);
   return j.dump();
 }
 

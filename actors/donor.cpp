@@ -74,6 +74,10 @@ void answer_request(self_ptr self, const std::string& from, const image_request&
     const auto& m = img->manifest.fields;
     if (m.platform != req.platform || m.svn < req.min_svn)
       continue;
+    // The recipient's host failed to boot it: the recipient would refuse it anyway.
+    if (std::find(req.exclude_roots.begin(), req.exclude_roots.end(), m.merkle_root)
+        != req.exclude_roots.end())
+      continue;
     if (auto why = revoked_image(ctx, *img, revoked); !why.empty()) {
       ctx.log->warn("donor", "not offering {}: {}", img->label, why);
       continue;
@@ -211,6 +215,14 @@ caf::behavior donor(caf::stateful_actor<donor_state>* self, context_ptr ctx) {
       auto& st = self->state;
       if (!s.servable || !st.ctx->config.donor.serve_installed) {
         st.own.reset();
+        // Blocks of a flash about to be rewritten (or found bad) are not served: uploads of the
+        // own flash end now, and their recipients go on with another donor.
+        std::vector<session_id> ending;
+        for (const auto& [id, up] : st.uploads)
+          if (up.image && up.image->path.empty())
+            ending.push_back(id);
+        for (auto id : ending)
+          end_upload(self, id, "the donor's flash is being rewritten or does not verify");
         return;
       }
       auto installed = st.ctx->store->installed_manifest();

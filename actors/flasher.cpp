@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "actors/boot_watch.hpp"
 #include "actors/flash_check.hpp"
 #include "actors/staging_file.hpp"
 #include "common/error.hpp"
@@ -23,10 +24,10 @@ caf::error fail(const std::string& what) {
   return make_error(errc::io_failure, what);
 }
 
-/// Whether quieting the host for `during` ("off", "reset" or "running") would change anything
-/// in state `now`.
+/// Whether quieting the host for `during` ("off", "reset" or "on") would change anything in
+/// state `now`.
 bool must_quiet(const std::string& during, power_state now) {
-  if (during == "running" || now == power_state::off)
+  if (during == "on" || now == power_state::off)
     return false;
   return during != "reset" || now != power_state::reset_held;
 }
@@ -35,6 +36,23 @@ caf::error quiet_host(host_power& power, const std::string& during, power_state 
   if (!must_quiet(during, now))
     return caf::none;
   return during == "reset" ? power.hold_reset() : power.power_off();
+}
+
+/// Brings the host to run the image just written, from whatever state it is in: powered on,
+/// released from reset, or restarted when it ran through the write.
+caf::error reset_host(host_power& power) {
+  auto now = power.state();
+  if (!now)
+    return now.error();
+  switch (*now) {
+    case power_state::off:
+      return power.power_on();
+    case power_state::reset_held:
+      return power.release_reset();
+    case power_state::on:
+      return power.reset();
+  }
+  return caf::none;
 }
 
 caf::error restore_host(host_power& power, power_state before) {
@@ -454,7 +472,8 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
   // restart finds it off because an earlier one turned it off.
   bool writes = !plan->runs.empty();
   const auto& during = ctx.config.host_power.during_flash;
-  if (writes && must_quiet(during, *now))
+  const auto& after = ctx.config.host_power.after_flash;
+  if (writes && (must_quiet(during, *now) || after == "reset"))
     if (auto err = ctx.store->remember_host_before(*now))
       return err;
   if (writes) {
@@ -528,16 +547,26 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
     return fail("flash does not verify after writing: " + result.check.detail);
   if (auto err = ctx.store->set_installed_manifest(job.target))
     return err;
-  if (auto err = ctx.store->raise_svn_floor(m.svn))
-    return err;
+  // Where boots are watched, the floor rises once the image has booted (the coordinator raises
+  // it): an image that verifies but does not boot can then give way to the one before it.
+  if (!watching_boots(ctx))
+    if (auto err = ctx.store->raise_svn_floor(m.svn))
+      return err;
   // The host comes back before the journal goes: should the daemon die in between, the resumed
-  // recovery writes nothing and restores the host from its record.
+  // recovery writes nothing and brings the host back from its record.
   auto before = ctx.store->host_before();
   if (!before)
     return before.error();
   if (*before) {
-    if (auto err = restore_host(*ctx.power, **before))
+    auto offset = console_offset(ctx);
+    auto was = ctx.power->state();
+    auto err = after == "reset" ? reset_host(*ctx.power) : restore_host(*ctx.power, **before);
+    if (err)
       return err;
+    auto is = ctx.power->state();
+    // A host that now runs, and did not run before (or was restarted), boots the new image.
+    if (is && *is == power_state::on && (!was || *was != power_state::on || after == "reset"))
+      result.host_started = host_powered_on{"after flashing", offset};
     if (auto err = ctx.store->forget_host_before())
       return err;
   }
@@ -577,6 +606,9 @@ caf::behavior flasher(caf::stateful_actor<flasher_state>* self, context_ptr ctx)
         &touched);
       if (result) {
         result->job = job.job;
+        if (result->host_started)
+          if (auto watcher = find_role(self->system(), roles::boot_watch))
+            self->send(watcher, *result->host_started);
         tell(*result);
       } else {
         failed(describe(result.error()), !touched);

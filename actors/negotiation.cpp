@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/error.hpp"
+#include "hal/boot_history.hpp"
 
 namespace fwrescue {
 
@@ -83,6 +84,19 @@ caf::behavior negotiation(caf::stateful_actor<negotiation_state>* self, context_
                       describe(installed.error()));
       else if (*installed)
         rules.installed_svn = (*installed)->fields.svn;
+      if (auto failed = boot_history{ctx.store->dir()}.failed_roots(); !failed) {
+        ctx.log->warn("negotiation", "cannot read the images that failed to boot: {}",
+                      describe(failed.error()));
+      } else {
+        rules.failed_roots = std::move(*failed);
+        // An installed image that failed to boot does not hold back the one before it: only the
+        // svn floor does.
+        if (installed && *installed
+            && std::find(rules.failed_roots.begin(), rules.failed_roots.end(),
+                         (*installed)->fields.merkle_root)
+                 != rules.failed_roots.end())
+          rules.installed_svn.reset();
+      }
       const auto& name = ctx.config.recovery.policy;
       auto rate = ctx.link ? ctx.link->properties().nominal_rate_bps : 0;
       auto result = negotiate(offers, rules, name, ctx.policies.at(name), offers.history, rate);

@@ -62,6 +62,7 @@ constexpr caf::atom_value transfer = caf::atom("transfer");
 constexpr caf::atom_value flasher = caf::atom("flasher");
 constexpr caf::atom_value donor = caf::atom("donor");
 constexpr caf::atom_value router = caf::atom("router");
+constexpr caf::atom_value boot_watch = caf::atom("bootwatch");
 } // namespace roles
 
 /// The actor registered under `role`, or an invalid handle.

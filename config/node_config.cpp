@@ -455,7 +455,35 @@ void read_flash(table_reader r, flash_config& flash) {
 
 void read_host_power(table_reader r, host_power_config& host_power) {
   r.one_of("backend", host_power.backend, {"sim"});
-  r.one_of("during_flash", host_power.during_flash, {"off", "reset", "running"});
+  r.one_of("during_flash", host_power.during_flash, {"off", "reset", "on", "running"});
+  if (host_power.during_flash == "running")
+    host_power.during_flash = "on";
+  auto* after = r.find("after_flash");
+  r.one_of("after_flash", host_power.after_flash, {"restore", "reset", "leave"});
+  // Leaving a host that was turned off for the write would leave it off after a success.
+  if (after && host_power.after_flash == "leave" && host_power.during_flash != "on")
+    r.diag().bad_value(*after, r.name("after_flash"),
+                       "\"restore\" or \"reset\" (\"leave\" needs host_power.during_flash = "
+                       "\"on\": a host turned off for the write is never left off)");
+  r.one_of("at_start", host_power.at_start, {"keep", "on", "off"});
+  r.finish();
+}
+
+bool valid_pattern(std::string_view s) {
+  return !s.empty() && s.size() <= 256
+         && std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
+}
+
+void read_boot(table_reader r, boot_config& boot) {
+  r.boolean("watch", boot.watch);
+  r.path("console", boot.console, false, true);
+  r.list("success_patterns", boot.success_patterns, false, "a non-empty array of strings",
+         "a string of 1 to 256 printable ASCII characters", valid_pattern);
+  // No pattern could ever match: every boot would count as failed.
+  if (auto* n = r.find("success_patterns"); n && boot.success_patterns.empty())
+    r.diag().bad_value(*n, r.name("success_patterns"), "a non-empty array of strings");
+  r.integer("timeout_s", boot.timeout_s, 1, 86400);
+  r.integer("failures_to_exclude", boot.failures_to_exclude, 1, 100);
   r.finish();
 }
 
@@ -645,6 +673,7 @@ caf::expected<node_config> parse_config(std::string_view text, const std::string
   read_trust(top.child("trust"), cfg);
   read_flash(top.child("flash"), cfg.flash);
   read_host_power(top.child("host_power"), cfg.host_power);
+  read_boot(top.child("boot"), cfg.boot);
   read_monitor(top.child("monitor"), cfg.monitor);
   read_recovery(top.child("recovery"), cfg.recovery);
   read_policy(top.child("policy"), cfg.policy);

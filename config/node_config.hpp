@@ -37,9 +37,33 @@ struct flash_config {
 struct host_power_config {
   /// Backend name: "sim".
   std::string backend = "sim";
-  /// "off" powers the host off during flashing; "reset" holds it in reset; "running" leaves it
-  /// alone.
+  /// "off" powers the host off during flashing (DC off); "reset" holds it in reset; "on" leaves
+  /// it running while the BMC writes (DC on: a board whose SPI mux gives the BMC the chip while
+  /// the host runs). "running" is read as "on".
   std::string during_flash = "off";
+  /// How a new image reaches the host once written: "restore" the state it had before the
+  /// recovery; "reset" the host now (power it on, release it, or restart it, so it boots the new
+  /// image); "leave" it as it is, for its next boot ("on" only: the host is never left off).
+  std::string after_flash = "restore";
+  /// The host's power when the daemon starts: "on" powers it on (as a BMC's power-restore
+  /// policy "always on" does), "off" powers it off, "keep" leaves it as it is.
+  std::string at_start = "keep";
+};
+
+/// [boot]: watching the host's serial console after every power-on the daemon makes.
+struct boot_config {
+  /// Watch boots at all; only backends that capture the console (or `console`) can.
+  bool watch = true;
+  /// The console log to read; empty: the one the host_power backend captures.
+  std::string console;
+  /// Any of these substrings in the console's new output means the host booted.
+  std::vector<std::string> success_patterns = {"UEFI Interactive Shell", "login:"};
+  /// Seconds from power-on to a success pattern; past it the boot failed.
+  uint32_t timeout_s = 120;
+  /// An image that verifies but failed to boot this many times in a row is recorded as failed
+  /// for this host and excluded from the next image request. Until then a failed boot is tried
+  /// again with a power cycle.
+  uint32_t failures_to_exclude = 2;
 };
 
 /// [monitor]: checking the flash against the installed manifest.
@@ -213,6 +237,7 @@ struct node_config {
 
   flash_config flash;
   host_power_config host_power;
+  boot_config boot;
   monitor_config monitor;
   recovery_config recovery;
   policy_config policy;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -214,6 +215,13 @@ struct flash_progress {
   uint64_t job = 0;
 };
 
+/// The host was just powered on (or released, or reset) by `cause`; its console output from
+/// `console_offset` on is the new boot's. Sent to the boot watcher.
+struct host_powered_on {
+  std::string cause;
+  uint64_t console_offset = 0;
+};
+
 struct flash_done {
   uint64_t sectors_written = 0;
   uint64_t sectors_total = 0;
@@ -226,6 +234,8 @@ struct flash_done {
   uint64_t write_ms = 0;
   uint64_t check_ms = 0;
   uint64_t job = 0;
+  /// Set when bringing the host back started it: the boot to watch.
+  std::optional<host_powered_on> host_started = {};
 };
 
 struct flash_failed {
@@ -253,8 +263,28 @@ struct own_image_state {
   bool servable = false;
 };
 
+// -- boot watching -------------------------------------------------------------------------------
+
+/// Power the host off and on again and watch the boot (a boot that failed with a flash that
+/// verifies may have hung on something a power cycle clears). Sent to the boot watcher.
+struct power_cycle {
+  std::string reason;
+};
+
+/// The verdict on a watched boot. Sent to the coordinator.
+struct boot_result {
+  bool booted = false;
+  /// "booted", "no_output" or "no_pattern".
+  std::string outcome;
+  /// What matched, or what the console showed last.
+  std::string detail;
+};
+
 } // namespace fwrescue
 
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::host_powered_on)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::power_cycle)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::boot_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::datagram_event)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::session_opened_event)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::frame_event)

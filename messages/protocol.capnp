@@ -25,6 +25,8 @@ struct ImageRequest {
   minSvn @4 :UInt32;              # the recipient's anti-rollback floor
   revocationSerial @5 :UInt64;    # serial of the newest revocation list it holds (0: none);
                                   # a donor holding a newer one sends it (RevocationNotice)
+  excludeRoots @6 :List(Data);    # Merkle roots (32 bytes each, at most 8) of images that failed
+                                  # to boot on the recipient's host: a donor does not offer them
 }
 
 # What an offer's signature covers (inside SignedBody).

@@ -171,6 +171,14 @@ caf::error read(schema::ImageRequest::Reader in, image_request& out) {
     return err;
   out.min_svn = in.getMinSvn();
   out.revocation_serial = in.getRevocationSerial();
+  auto roots = in.getExcludeRoots();
+  if (roots.size() > max_excluded_roots)
+    return malformed(fmt::format("image_request.exclude_roots holds {} roots; at most {}",
+                                 roots.size(), max_excluded_roots));
+  out.exclude_roots.resize(roots.size());
+  for (unsigned i = 0; i < roots.size(); ++i)
+    if (auto err = read_fixed("image_request.exclude_roots[]", roots[i], out.exclude_roots[i]))
+      return err;
   return caf::none;
 }
 
@@ -381,6 +389,10 @@ void write(schema::Envelope::Builder env, const image_request& m) {
   platform.setBoard(m.platform.board);
   out.setMinSvn(m.min_svn);
   out.setRevocationSerial(m.revocation_serial);
+  auto count = std::min(m.exclude_roots.size(), max_excluded_roots);
+  auto roots = out.initExcludeRoots(static_cast<unsigned>(count));
+  for (size_t i = 0; i < count; ++i)
+    roots.set(static_cast<unsigned>(i), as_data(m.exclude_roots[i]));
 }
 
 void write(schema::Envelope::Builder env, const offer& m) {

@@ -35,7 +35,13 @@ struct image_request {
   uint32_t min_svn = 0;
   /// Serial of the newest revocation list the recipient holds (0: none).
   uint64_t revocation_serial = 0;
+  /// Roots of images that failed to boot on the recipient's host (at most max_excluded_roots):
+  /// a donor does not offer them, and the recipient refuses them whoever does.
+  std::vector<digest> exclude_roots = {};
 };
+
+/// The most roots an image request may exclude: the request stays one small datagram.
+constexpr size_t max_excluded_roots = 8;
 
 /// The signed part of an offer.
 struct offer_fields {

@@ -40,6 +40,10 @@ std::string incompatibility(const signed_manifest& m, const compatibility_rules&
   if (rules.revoked)
     if (auto reason = revocation_problem(*rules.revoked, m, *signer); !reason.empty())
       return reason;
+  if (std::find(rules.failed_roots.begin(), rules.failed_roots.end(), f.merkle_root)
+      != rules.failed_roots.end())
+    return "this image failed to boot on this host (recorded in the boot history); it is "
+           "excluded";
   if (f.platform != rules.platform)
     return fmt::format("platform {}:{} does not match {}:{}", f.platform.vendor, f.platform.board,
                        rules.platform.vendor, rules.platform.board);

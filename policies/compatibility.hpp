@@ -32,11 +32,13 @@ struct compatibility_rules {
   /// Set when the stored revocation list cannot be read: then nothing is accepted, since what
   /// it revokes is unknown.
   std::string revocation_error;
+  /// Roots of images that failed to boot on this host: refused, whoever offers them.
+  std::vector<digest> failed_roots;
 };
 
 /// Why `m` is not acceptable, or an empty string when it is. The reason is one line
 /// ("platform Acme:X12 does not match Acme:X11"). Rules are checked in a fixed order and the
-/// first that fails is reported: signer, revocation, platform, svn floor, downgrade, version
+/// first that fails is reported: signer, revocation, failed boots, platform, svn floor, downgrade, version
 /// pin or list, size. Each rule has its own wording, listed in docs/policies.md.
 std::string incompatibility(const signed_manifest& m, const compatibility_rules& rules);
 

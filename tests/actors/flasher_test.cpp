@@ -202,7 +202,7 @@ TEST_CASE_METHOD(flasher_fixture, "a flash that writes nothing never touches the
 }
 
 TEST_CASE_METHOD(flasher_fixture, "during_flash = running leaves the host running") {
-  ctx->config.host_power.during_flash = "running";
+  ctx->config.host_power.during_flash = "on";
   damage_sector(5);
   REQUIRE(flash());
   CHECK(power->calls().empty());

@@ -556,3 +556,38 @@ TEST_CASE("block data that cannot be read in place is no frame, but the reader's
   REQUIRE_FALSE(frame);
   CHECK(describe(frame.error()) == "image x: cannot read blocks 3..4");
 }
+
+TEST_CASE("an image request names the images that failed to boot, at most eight of them") {
+  auto req = sample_request();
+  for (uint8_t i = 0; i < 3; ++i) {
+    digest d{};
+    d.fill(i);
+    req.exclude_roots.push_back(d);
+  }
+  auto back = round_trip(req);
+  CHECK(back.exclude_roots == req.exclude_roots);
+
+  // A hand-made request with more roots, or a root of the wrong size, is refused by name.
+  auto many = raw([](auto env) {
+    auto r = env.initImageRequest();
+    r.setNonce(capnp::Data::Reader(sample_nonce().data(), sample_nonce().size()));
+    r.setRequester("x");
+    r.initPlatform().setVendor("A");
+    r.getPlatform().setBoard("B");
+    auto roots = r.initExcludeRoots(9);
+    std::array<uint8_t, 32> d{};
+    for (unsigned i = 0; i < 9; ++i)
+      roots.set(i, capnp::Data::Reader(d.data(), d.size()));
+  });
+  CHECK_THAT(error_of(many), Catch::Contains("exclude_roots holds 9 roots; at most 8"));
+  auto short_root = raw([](auto env) {
+    auto r = env.initImageRequest();
+    r.setNonce(capnp::Data::Reader(sample_nonce().data(), sample_nonce().size()));
+    r.setRequester("x");
+    r.initPlatform().setVendor("A");
+    r.getPlatform().setBoard("B");
+    std::array<uint8_t, 31> d{};
+    r.initExcludeRoots(1).set(0, capnp::Data::Reader(d.data(), d.size()));
+  });
+  CHECK_THAT(error_of(short_root), Catch::Contains("exclude_roots[] is 31 bytes, expected 32"));
+}

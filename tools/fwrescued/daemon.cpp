@@ -17,6 +17,7 @@
 #include <caf/scoped_actor.hpp>
 #include <fmt/format.h>
 
+#include "actors/boot_watch.hpp"
 #include "actors/coordinator.hpp"
 #include "actors/discovery.hpp"
 #include "actors/donor.hpp"
@@ -28,6 +29,7 @@
 #include "actors/transfer.hpp"
 #include "common/error.hpp"
 #include "hal/flash/region.hpp"
+#include "hal/flash/serialized.hpp"
 #include "image/blake2b_lanes.hpp"
 #include "image/hash.hpp"
 #include "tools/fwrescued/admin_server.hpp"
@@ -115,7 +117,8 @@ caf::expected<std::shared_ptr<node_context>> build_context(node_config config,
   if (!region)
     return make_error(errc::invalid_argument,
                       fmt::format("{}: [flash] {}", config.source, describe(region.error())));
-  ctx->chip = std::move(*region);
+  // The monitor, the donor and the flasher each use the chip from their own thread.
+  ctx->chip = std::make_shared<serialized_flash>(std::shared_ptr<flash>{std::move(*region)});
   auto power = (*make_power)(config);
   if (!power)
     return std::move(power.error());
@@ -157,7 +160,8 @@ std::vector<child_spec> children(std::shared_ptr<context_holder> current) {
   auto make = [current](auto behavior) {
     return [current, behavior](caf::actor_system& s) { return s.spawn(behavior, current->get()); };
   };
-  // Monitor and flasher block on flash I/O for long stretches: give them their own threads.
+  // Monitor and flasher block on flash I/O for long stretches, the boot watcher on host power
+  // operations: give them their own threads.
   auto make_detached = [current](auto behavior) {
     return [current, behavior](caf::actor_system& s) {
       return s.spawn<caf::detached>(behavior, current->get());
@@ -175,6 +179,7 @@ std::vector<child_spec> children(std::shared_ptr<context_holder> current) {
     {roles::donor, make(donor)},
     {roles::flasher, make_detached(flasher)},
     {roles::monitor, make_detached(monitor)},
+    {roles::boot_watch, make_detached(boot_watch)},
     {roles::coordinator, make(coordinator)},
   };
 }
@@ -225,7 +230,8 @@ std::string fixed_setting_changed(const node_config& a, const node_config& b) {
 void stop_actors(caf::actor_system& sys, const caf::actor& supervisor) {
   caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
   for (auto role : {roles::coordinator, roles::discovery, roles::negotiation, roles::transfer,
-                    roles::donor, roles::flasher, roles::monitor, roles::router}) {
+                    roles::donor, roles::flasher, roles::monitor, roles::router,
+                    roles::boot_watch}) {
     if (auto a = find_role(sys, role))
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     sys.registry().erase(role);
