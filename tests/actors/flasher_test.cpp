@@ -201,12 +201,66 @@ TEST_CASE_METHOD(flasher_fixture, "a flash that writes nothing never touches the
   CHECK(chip->erase_calls() == 0);
 }
 
-TEST_CASE_METHOD(flasher_fixture, "during_flash = running leaves the host running") {
+TEST_CASE_METHOD(flasher_fixture, "during_flash = on leaves the host running") {
   ctx->config.host_power.during_flash = "on";
   damage_sector(5);
-  REQUIRE(flash());
+  auto done = flash();
+  REQUIRE(done);
   CHECK(power->calls().empty());
   CHECK(flash_image_bytes() == img.bytes);
+  // after_flash = "restore": nothing changed, so there is no new boot to watch; the host runs
+  // the new image from its next boot.
+  CHECK_FALSE(done->host_started);
+}
+
+TEST_CASE_METHOD(flasher_fixture, "after_flash = reset restarts the host on the new image") {
+  damage_sector(5);
+  SECTION("written while it runs (DC on): a reset once the image verifies") {
+    ctx->config.host_power.during_flash = "on";
+    ctx->config.host_power.after_flash = "reset";
+    auto done = flash();
+    REQUIRE(done);
+    CHECK(power->calls() == std::vector<std::string>{"reset"});
+    CHECK(done->host_started);
+  }
+  SECTION("written while it was off, when it had been off before: powered on all the same") {
+    ctx->power = power = std::make_shared<fake_host_power>(power_state::off);
+    ctx->config.host_power.after_flash = "reset";
+    auto done = flash();
+    REQUIRE(done);
+    CHECK(power->calls() == std::vector<std::string>{"power_on"});
+    CHECK(done->host_started);
+  }
+  CHECK(power->current() == power_state::on);
+  CHECK(flash_image_bytes() == img.bytes);
+  CHECK_FALSE(*store->host_before());
+}
+
+TEST_CASE_METHOD(flasher_fixture, "after_flash = leave keeps the running host as it is") {
+  ctx->config.host_power.during_flash = "on";
+  ctx->config.host_power.after_flash = "leave";
+  damage_sector(5);
+  auto done = flash();
+  REQUIRE(done);
+  CHECK(power->calls().empty());
+  CHECK_FALSE(done->host_started);
+}
+
+TEST_CASE_METHOD(flasher_fixture, "a host powered on after the flash is a boot to watch") {
+  damage_sector(5);
+  auto done = flash();
+  REQUIRE(done);
+  CHECK(power->calls() == std::vector<std::string>{"power_off", "power_on"});
+  CHECK(done->host_started);
+}
+
+TEST_CASE_METHOD(flasher_fixture, "a recovery that writes nothing does not reset the host") {
+  ctx->config.host_power.during_flash = "on";
+  ctx->config.host_power.after_flash = "reset";
+  auto done = flash();
+  REQUIRE(done);
+  CHECK(power->calls().empty());
+  CHECK_FALSE(done->host_started);
 }
 
 TEST_CASE_METHOD(flasher_fixture, "bytes of the last sector past the image keep their content") {

@@ -65,6 +65,16 @@ TEST_CASE("a config with only the required keys gets every default") {
   host_power_config power;
   CHECK(cfg->host_power.backend == power.backend);
   CHECK(cfg->host_power.during_flash == power.during_flash);
+  CHECK(cfg->host_power.after_flash == "restore");
+  CHECK(cfg->host_power.at_start == "keep");
+  CHECK(cfg->boot.watch);
+  CHECK(cfg->boot.success_patterns.size() == 2);
+  CHECK(cfg->boot.timeout_s == 120);
+  CHECK(cfg->boot.failures_to_exclude == 2);
+  // The older spelling of DC on still reads.
+  auto running = parse_config(minimal + "[host_power]\nduring_flash = \"running\"\n", source);
+  REQUIRE(running);
+  CHECK(running->host_power.during_flash == "on");
   monitor_config monitor;
   CHECK(cfg->monitor.interval_s == monitor.interval_s);
   CHECK(cfg->monitor.check_at_start == monitor.check_at_start);
@@ -126,6 +136,14 @@ program_us = 700
 [host_power]
 backend = "sim"
 during_flash = "reset"
+after_flash = "reset"
+at_start = "on"
+[boot]
+watch = false
+console = "/var/log/host.log"
+success_patterns = ["Shell>", "login:"]
+timeout_s = 30
+failures_to_exclude = 3
 [monitor]
 interval_s = 0
 check_at_start = false
@@ -192,6 +210,13 @@ restart_window_s = 1
   CHECK(cfg->flash.program_us == 700);
   CHECK(cfg->host_power.backend == "sim");
   CHECK(cfg->host_power.during_flash == "reset");
+  CHECK(cfg->host_power.after_flash == "reset");
+  CHECK(cfg->host_power.at_start == "on");
+  CHECK_FALSE(cfg->boot.watch);
+  CHECK(cfg->boot.console == "/var/log/host.log");
+  CHECK(cfg->boot.success_patterns == std::vector<std::string>{"Shell>", "login:"});
+  CHECK(cfg->boot.timeout_s == 30);
+  CHECK(cfg->boot.failures_to_exclude == 3);
   CHECK(cfg->monitor.interval_s == 0);
   CHECK_FALSE(cfg->monitor.check_at_start);
   CHECK_FALSE(cfg->monitor.auto_recover);
@@ -328,9 +353,17 @@ TEST_CASE("errors name the file, the line and the key in one line") {
          "\"error\", got \"verbose\"");
     CHECK(error_of(replace(minimal, "id = \"bmc-a\"\n", "id = \"bmc-a\"\nrole = \"donor\"\n"))
           == "peer.toml:3: key 'node.role': expected one of \"peer\", \"console\", got \"donor\"");
-    CHECK(error_of(minimal + "[host_power]\nduring_flash = \"on\"\n")
+    CHECK(error_of(minimal + "[host_power]\nduring_flash = \"dc\"\n")
           == "peer.toml:13: key 'host_power.during_flash': expected one of \"off\", \"reset\", "
-             "\"running\", got \"on\"");
+             "\"on\", \"running\", got \"dc\"");
+    // A host turned off for the write is never left off.
+    CHECK(error_of(minimal + "[host_power]\nafter_flash = \"leave\"\n")
+          == "peer.toml:13: key 'host_power.after_flash': expected \"restore\" or \"reset\" "
+             "(\"leave\" needs host_power.during_flash = \"on\": a host turned off for the write "
+             "is never left off), got \"leave\"");
+    CHECK(error_of(minimal + "[boot]\nsuccess_patterns = []\n")
+          == "peer.toml:13: key 'boot.success_patterns': expected a non-empty array of strings, "
+             "got an array");
   }
   SECTION("missing required key") {
     CHECK(error_of(replace(minimal, "id = \"bmc-a\"\n", ""))
