@@ -123,6 +123,22 @@ void print_status(const json& s) {
       fmt::print("last recovery  FAILED after {} ms: {}\n", r.value("duration_ms", 0),
                  text(r, "detail"));
   }
+  if (s.contains("boot") && s["boot"].is_object()) {
+    const auto& b = s["boot"];
+    if (!b.value("watching", false)) {
+      fmt::print("boots       not watched (no console to read)\n");
+    } else {
+      fmt::print("boots       watched on {}\n", text(b, "console"));
+      for (const auto& r : b["history"])
+        fmt::print("  {} {:<10} root {}  {}\n", r.value("at", int64_t{0}),
+                   r.value("booted", false) ? "booted" : "FAILED", text(r, "root").substr(0, 16),
+                   text(r, "detail"));
+      for (const auto& root : b["failed_roots"])
+        if (root.is_string())
+          fmt::print("  excluded: root {} failed to boot on this host\n",
+                     root.get<std::string>().substr(0, 16));
+    }
+  }
   if (s.contains("last_negotiation")) {
     const auto& n = s["last_negotiation"];
     fmt::print("last negotiation ({}):\n", text(n, "policy"));
