@@ -510,3 +510,61 @@ TEST_CASE_METHOD(coordinator_fixture, "status JSON describes the node") {
   CHECK(verdicts[1]["compatible"] == false);
   CHECK(verdicts[1]["reason"] == "svn 1 is below the floor 5");
 }
+
+TEST_CASE_METHOD(coordinator_fixture, "a boot failure with a flash that does not verify starts "
+                                      "a recovery at once") {
+  auto watcher = record(roles::boot_watch);
+  start();
+  caf::anon_send(coord, boot_result{false, "no_output", "no console output within 60 s"});
+  run();
+  // The verdict waits for a check of the flash.
+  REQUIRE(monitor->count<check_atom>() == 1);
+  CHECK(phase() == "idle");
+  report_bad_flash();
+  CHECK(phase() == "discovering");
+  CHECK(status()["recovery"]["reason"].get<std::string>().starts_with(
+    "boot failure: no console output within 60 s; 2 of 32 blocks"));
+  CHECK(watcher->count<power_cycle>() == 0);
+  CHECK(status()["boot"]["history"].size() == 1);
+}
+
+TEST_CASE_METHOD(coordinator_fixture, "an image that verifies but does not boot is power-cycled, "
+                                      "then excluded and replaced") {
+  auto watcher = record(roles::boot_watch);
+  ctx->config.boot.failures_to_exclude = 2;
+  REQUIRE_FALSE(store->set_installed_manifest(img.manifest));
+  start();
+  auto good_check = [&] {
+    auto r = report(true, {}, "flash matches");
+    r.root = img.manifest.fields.merkle_root;
+    caf::anon_send(coord, r);
+    run();
+  };
+  caf::anon_send(coord, boot_result{false, "no_pattern", "no success pattern"});
+  run();
+  good_check();
+  REQUIRE(watcher->count<power_cycle>() == 1);
+  CHECK(phase() == "idle");
+  CHECK(status()["boot"]["failed_roots"].empty());
+
+  caf::anon_send(coord, boot_result{false, "no_pattern", "no success pattern"});
+  run();
+  good_check();
+  CHECK(watcher->count<power_cycle>() == 1);
+  CHECK(phase() == "discovering");
+  auto req = discovery->last<image_request>();
+  REQUIRE(req.exclude_roots.size() == 1);
+  CHECK(req.exclude_roots[0] == img.manifest.fields.merkle_root);
+  CHECK(status()["boot"]["failed_roots"].size() == 1);
+}
+
+TEST_CASE_METHOD(coordinator_fixture, "a boot raises the svn floor to the image that booted") {
+  REQUIRE_FALSE(store->set_installed_manifest(img.manifest));
+  start();
+  auto before = *store->svn_floor();
+  caf::anon_send(coord, boot_result{true, "booted", "the console showed 'login:'"});
+  run();
+  CHECK(*store->svn_floor() == img.manifest.fields.svn);
+  CHECK(before < img.manifest.fields.svn);
+  CHECK(monitor->count<check_atom>() == 0);
+}
