@@ -54,28 +54,35 @@ cluster_node() {
   )
   local kv
   for kv in "$@"; do v[${kv%%=*}]=${kv#*=}; done
+  # Fixed lines of each section; every "section.key" of v is written under its section.
+  declare -A fixed=(
+    [node]="id = \"$name\"
+role = \"$role\"
+key = \"node.sec\"
+state_dir = \"state\""
+    [platform]="vendor = \"${CLUSTER_VENDOR:-QEMU}\"
+board = \"${CLUSTER_BOARD:-q35}\""
+    [trust]="manifest_keys = [\"../keys/release.pub\"]
+console_keys = [\"../keys/console-node.pub\"]"
+    [flash]="path = \"flash.fd\""
+    [lan]="group = \"239.255.77.1\"
+discovery_port = $CLUSTER_PORT
+interface_address = \"127.0.0.1\""
+  )
+  # A flash backend other than the file names its chip itself.
+  [ -n "${v[flash.backend]:-}" ] && [ "${v[flash.backend]}" != '"file"' ] && fixed[flash]=""
+  local section key
   {
-    printf '[node]\nid = "%s"\nrole = "%s"\nkey = "node.sec"\nstate_dir = "state"\nlog_level = %s\n' \
-      "$name" "$role" "${v[node.log_level]}"
-    printf '[platform]\nvendor = "%s"\nboard = "%s"\n' "${CLUSTER_VENDOR:-QEMU}" "${CLUSTER_BOARD:-q35}"
-    printf '[trust]\nmanifest_keys = ["../keys/release.pub"]\nsvn_floor = %s\n' "${v[trust.svn_floor]}"
-    printf 'console_keys = ["../keys/console-node.pub"]\n'
-    printf '[flash]\npath = "flash.fd"\nerase_us = %s\nprogram_us = %s\n' "${v[flash.erase_us]}" "${v[flash.program_us]}"
-    printf '[host_power]\nduring_flash = %s\n' "${v[host_power.during_flash]}"
-    printf '[monitor]\ninterval_s = %s\nauto_recover = %s\n' "${v[monitor.interval_s]}" "${v[monitor.auto_recover]}"
-    printf '[recovery]\npolicy = %s\ndiscovery_window_ms = %s\nblock_window = %s\n' \
-      "${v[recovery.policy]}" "${v[recovery.discovery_window_ms]}" "${v[recovery.block_window]}"
-    printf 'block_timeout_ms = %s\nmax_attempts = %s\nbackoff_initial_ms = %s\nbackoff_max_ms = %s\n' \
-      "${v[recovery.block_timeout_ms]}" "${v[recovery.max_attempts]}" \
-      "${v[recovery.backoff_initial_ms]}" "${v[recovery.backoff_max_ms]}"
-    printf 'verified_in_memory_mib = %s\n' "${v[recovery.verified_in_memory_mib]}"
-    printf '[donor]\nserve_installed = %s\nmax_uploads = %s\nupload_rate_kbps = %s\n' \
-      "${v[donor.serve_installed]}" "${v[donor.max_uploads]}" "${v[donor.upload_rate_kbps]}"
-    if [ "$role" = console ]; then
-      printf '[[donor.images]]\nimage = "../images/bios.fd"\nmanifest = "../images/bios.fwm"\n'
-    fi
-    printf '[lan]\ngroup = "239.255.77.1"\ndiscovery_port = %s\ninterface_address = "127.0.0.1"\n' \
-      "$CLUSTER_PORT"
+    for section in node platform trust flash host_power boot monitor recovery policy donor lan limits; do
+      printf '[%s]\n' "$section"
+      [ -n "${fixed[$section]:-}" ] && printf '%s\n' "${fixed[$section]}"
+      for key in $(printf '%s\n' "${!v[@]}" | grep "^$section\." | sort); do
+        printf '%s = %s\n' "${key#*.}" "${v[$key]}"
+      done
+      if [ "$section" = donor ] && [ "$role" = console ]; then
+        printf '[[donor.images]]\nimage = "../images/bios.fd"\nmanifest = "../images/bios.fwm"\n'
+      fi
+    done
   } >"$dir/node.toml"
 }
 
