@@ -479,6 +479,10 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
   if (writes) {
     if (touched)
       *touched = true;
+    if (must_quiet(during, *now))
+      ctx.log->info("flasher", "host {}: {} for the write (host_power.during_flash = \"{}\")",
+                    to_string(*now), during == "reset" ? "holding it in reset" : "powering it off",
+                    during);
     if (auto err = quiet_host(*ctx.power, during, *now))
       return err;
     if (auto err = chip.set_write_protect(false))
@@ -564,6 +568,11 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
     if (err)
       return err;
     auto is = ctx.power->state();
+    ctx.log->info("flasher", "host {} -> {} (host_power.after_flash = \"{}\"{})",
+                  was ? to_string(*was) : "unknown", is ? to_string(*is) : "unknown", after,
+                  after == "reset" && was && *was == power_state::on
+                    ? ": reset to run the new image"
+                    : "");
     // A host that now runs, and did not run before (or was restarted), boots the new image.
     if (is && *is == power_state::on && (!was || *was != power_state::on || after == "reset"))
       result.host_started = host_powered_on{"after flashing", offset};

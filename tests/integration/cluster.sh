@@ -156,5 +156,21 @@ cluster_stop() {
   done <"$CLUSTER_DIR/pids"
   wait 2>/dev/null || true
   : >"$CLUSTER_DIR/pids"
+  cluster_stop_hosts
   return 0
+}
+
+# cluster_stop_hosts: ends the QEMU hosts the daemons started (a host outlives its daemon, as a
+# server outlives a BMC restart), by the PID in each node's pid file.
+cluster_stop_hosts() {
+  local pidfile pid
+  for pidfile in "$CLUSTER_DIR"/*/state/host_qemu.pid; do
+    [ -f "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    [ -n "$pid" ] || continue
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$pidfile"
+  done
 }
