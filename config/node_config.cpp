@@ -128,6 +128,19 @@ bool non_empty(std::string_view s) {
   return !s.empty();
 }
 
+bool all_printable(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
+}
+
+/// flashrom's "name[:parameters]": a name before any ':', printable throughout.
+bool valid_programmer(std::string_view s) {
+  return !s.empty() && s.front() != ':' && all_printable(s);
+}
+
+bool valid_chip_name(std::string_view s) {
+  return !s.empty() && all_printable(s);
+}
+
 /// A version as manifests carry it, so a pin or list entry can match a manifest's version.
 bool valid_version(std::string_view s) {
   return valid_platform_text(s);
@@ -426,6 +439,10 @@ void read_flash(table_reader r, flash_config& flash) {
   // (a test binary adds its own).
   r.text("backend", flash.backend, false, "a non-empty string (a flash backend name)", non_empty);
   r.path("path", flash.path, flash.backend == "file");
+  r.text("programmer", flash.programmer, flash.backend == "flashrom",
+         "a flashrom programmer string, name[:parameters], of printable ASCII", valid_programmer);
+  r.text("chip", flash.chip, false, "a chip name from flashrom's list, of printable ASCII",
+         valid_chip_name);
   constexpr int64_t max_pow2 = int64_t{1} << 31;
   auto* erase = r.integer("erase_size", flash.erase_size, 256, max_pow2,
                           "a power of two from 256 to 2147483648", power_of_two);

@@ -15,10 +15,15 @@ namespace fwrescue {
 
 /// [flash]: the BIOS flash chip.
 struct flash_config {
-  /// Backend name from the registry built in main(): "file".
+  /// Backend name from the registry built in main(): "file", "flashrom".
   std::string backend = "file";
   /// file backend: the file holding the flash contents; its size is the chip's size.
   std::string path;
+  /// flashrom backend: the programmer string as flashrom's -p takes it, "name[:parameters]"
+  /// ("linux_mtd", "linux_spi:dev=/dev/spidev0.0", "internal").
+  std::string programmer;
+  /// flashrom backend: the chip's name in flashrom's list ("W25Q128.V"); empty probes for it.
+  std::string chip;
   /// Smallest erasable unit in bytes (power of two, >= 256).
   uint32_t erase_size = 4096;
   /// Largest programmable page in bytes (power of two, <= erase_size).

@@ -422,9 +422,9 @@ TEST_CASE("the recovery policy is any non-empty name") {
 
 TEST_CASE("the flash backend is any non-empty name") {
   // The daemon checks it against its registry (a test binary adds backends of its own).
-  auto cfg = parse_config(minimal + "backend = \"flashrom\"\n", source);
+  auto cfg = parse_config(minimal + "backend = \"power-cut\"\n", source);
   REQUIRE(cfg);
-  CHECK(cfg->flash.backend == "flashrom");
+  CHECK(cfg->flash.backend == "power-cut");
   CHECK(cfg->flash.path == "/etc/fwrescue/flash/bmc-a.fd");
   CHECK(error_of(minimal + "backend = \"\"\n")
         == "peer.toml:12: key 'flash.backend': expected a non-empty string (a flash backend "
@@ -432,6 +432,29 @@ TEST_CASE("the flash backend is any non-empty name") {
   CHECK(error_of(minimal + "backend = 3\n")
         == "peer.toml:12: key 'flash.backend': expected a non-empty string (a flash backend "
            "name), got an integer (3)");
+}
+
+TEST_CASE("the flashrom backend needs a programmer and not a path") {
+  auto flashrom = replace(minimal, "path = \"flash/bmc-a.fd\"\n", "backend = \"flashrom\"\n");
+  auto cfg = parse_config(flashrom
+                            + "programmer = \"linux_spi:dev=/dev/spidev0.0,spispeed=8000\"\n"
+                              "chip = \"W25Q128.V\"\n",
+                          source);
+  REQUIRE(cfg);
+  CHECK(cfg->flash.backend == "flashrom");
+  CHECK(cfg->flash.programmer == "linux_spi:dev=/dev/spidev0.0,spispeed=8000");
+  CHECK(cfg->flash.chip == "W25Q128.V");
+  CHECK(cfg->flash.path.empty());
+  auto probed = parse_config(flashrom + "programmer = \"internal\"\n", source);
+  REQUIRE(probed);
+  CHECK(probed->flash.chip.empty());
+  CHECK(error_of(flashrom) == "peer.toml: missing required key 'flash.programmer'");
+  CHECK(error_of(flashrom + "programmer = \":dev=/dev/mtd0\"\n")
+        == "peer.toml:12: key 'flash.programmer': expected a flashrom programmer string, "
+           "name[:parameters], of printable ASCII, got \":dev=/dev/mtd0\"");
+  CHECK(error_of(flashrom + "programmer = \"internal\"\nchip = \"\"\n")
+        == "peer.toml:13: key 'flash.chip': expected a chip name from flashrom's list, of "
+           "printable ASCII, got \"\"");
 }
 
 TEST_CASE("the [policy] keys are checked like every other") {

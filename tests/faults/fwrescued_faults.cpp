@@ -20,7 +20,9 @@ int main(int argc, char** argv) {
   auto registry = standard_backends();
   auto file = registry.flash.at("file");
   registry.flash.emplace(
-    "power-cut", [file](const node_config& c) -> caf::expected<std::shared_ptr<flash>> {
+    "power-cut",
+    [file](const node_config& c,
+           const std::shared_ptr<logger>& log) -> caf::expected<std::shared_ptr<flash>> {
       if (c.flash.path.empty())
         return make_error(
           errc::invalid_argument,
@@ -29,7 +31,7 @@ int main(int argc, char** argv) {
       auto cut = faults::parse_cut_point(env ? env : "");
       if (!cut)
         return std::move(cut.error());
-      auto chip = file(c);
+      auto chip = file(c, log);
       if (!chip)
         return std::move(chip.error());
       return std::shared_ptr<flash>{std::make_shared<faults::power_cut_flash>(*chip, *cut)};

@@ -109,7 +109,7 @@ caf::expected<std::shared_ptr<node_context>> build_context(node_config config,
     pick(registry.host_power, config.host_power.backend, config, "host_power.backend");
   if (!make_power)
     return std::move(make_power.error());
-  auto chip = (*make_chip)(config);
+  auto chip = (*make_chip)(config, ctx->log);
   if (!chip)
     return std::move(chip.error());
   ctx->layout = {(*chip)->geometry().size, config.flash.region_offset};
@@ -198,6 +198,7 @@ std::string fixed_setting_changed(const node_config& a, const node_config& b) {
   if (a.platform != b.platform)
     return "platform";
   if (a.flash.backend != b.flash.backend || a.flash.path != b.flash.path
+      || a.flash.programmer != b.flash.programmer || a.flash.chip != b.flash.chip
       || a.flash.erase_size != b.flash.erase_size || a.flash.program_size != b.flash.program_size
       || a.flash.region_offset != b.flash.region_offset
       || a.flash.region_size != b.flash.region_size)

@@ -16,7 +16,12 @@
 
 namespace fwrescue {
 
-using flash_factory = std::function<caf::expected<std::shared_ptr<flash>>(const node_config&)>;
+class logger;
+
+/// Builds a flash backend from the configuration; `log` is the daemon's, for a backend whose
+/// library has messages of its own (flashrom).
+using flash_factory = std::function<caf::expected<std::shared_ptr<flash>>(
+  const node_config&, const std::shared_ptr<logger>& log)>;
 using power_factory = std::function<caf::expected<std::shared_ptr<host_power>>(const node_config&)>;
 
 /// The registries the configuration picks backends from by name (flash.backend,
@@ -27,8 +32,8 @@ struct backends {
   std::map<std::string, power_factory> host_power;
 };
 
-/// The production backends: flash "file" (hal/flash/file), host power "sim" (hal/host_power/sim).
-/// Each name is listed here once.
+/// The production backends: flash "file" (hal/flash/file) and "flashrom" (hal/flash/flashrom),
+/// host power "sim" (hal/host_power/sim). Each name is listed here once.
 backends standard_backends();
 
 /// Runs the daemon from the configuration at `config_path` until SIGTERM or SIGINT (SIGHUP
