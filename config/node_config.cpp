@@ -1,6 +1,7 @@
 #include "config/node_config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <arpa/inet.h>
 #include <charconv>
 #include <filesystem>
@@ -470,8 +471,21 @@ void read_flash(table_reader r, flash_config& flash) {
   r.finish();
 }
 
+bool valid_argument(std::string_view s) {
+  return !s.empty() && s.size() <= 4096
+         && std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
+}
+
+/// A machine type, and nothing after it: the backend appends its own machine options.
+bool valid_machine(std::string_view s) {
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
 void read_host_power(table_reader r, host_power_config& host_power) {
-  r.one_of("backend", host_power.backend, {"sim"});
+  r.text("backend", host_power.backend, false, "a non-empty string (a host power backend name)",
+         non_empty);
   r.one_of("during_flash", host_power.during_flash, {"off", "reset", "on", "running"});
   if (host_power.during_flash == "running")
     host_power.during_flash = "on";
@@ -483,6 +497,21 @@ void read_host_power(table_reader r, host_power_config& host_power) {
                        "\"restore\" or \"reset\" (\"leave\" needs host_power.during_flash = "
                        "\"on\": a host turned off for the write is never left off)");
   r.one_of("at_start", host_power.at_start, {"keep", "on", "off"});
+  r.text("qemu_binary", host_power.qemu_binary, false, "a non-empty string (a program name or "
+         "path)", non_empty);
+  r.text("qemu_machine", host_power.qemu_machine, false, "a QEMU machine type such as \"q35\"",
+         valid_machine);
+  r.integer("qemu_memory_mib", host_power.qemu_memory_mib, 16, 65536);
+  r.one_of("qemu_accel", host_power.qemu_accel, {"tcg", "kvm", "auto"});
+  r.list("qemu_args", host_power.qemu_args, false, "an array of strings",
+         "a non-empty string of printable ASCII", valid_argument);
+  r.path("firmware", host_power.firmware, false, true);
+  r.integer("firmware_offset", host_power.firmware_offset, 0, int64_t{1} << 48);
+  r.integer("firmware_size", host_power.firmware_size, 0, int64_t{1} << 48);
+  r.path("vars_template", host_power.vars_template, false);
+  r.integer("start_timeout_ms", host_power.start_timeout_ms, 100, 600000);
+  r.integer("powerdown_timeout_ms", host_power.powerdown_timeout_ms, 0, 600000);
+  r.integer("qmp_timeout_ms", host_power.qmp_timeout_ms, 100, 600000);
   r.finish();
 }
 

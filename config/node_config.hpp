@@ -40,7 +40,8 @@ struct flash_config {
 
 /// [host_power]: how the host is kept quiet while its flash is rewritten.
 struct host_power_config {
-  /// Backend name: "sim".
+  /// Backend name, from the daemon's registry: "sim" (a state file) or "qemu" (an emulated
+  /// machine booting the flash, docs/host.md).
   std::string backend = "sim";
   /// "off" powers the host off during flashing (DC off); "reset" holds it in reset; "on" leaves
   /// it running while the BMC writes (DC on: a board whose SPI mux gives the BMC the chip while
@@ -53,6 +54,26 @@ struct host_power_config {
   /// The host's power when the daemon starts: "on" powers it on (as a BMC's power-restore
   /// policy "always on" does), "off" powers it off, "keep" leaves it as it is.
   std::string at_start = "keep";
+
+  // The "qemu" backend (docs/host.md).
+  std::string qemu_binary = "qemu-system-x86_64";
+  std::string qemu_machine = "q35";
+  uint32_t qemu_memory_mib = 256;
+  /// "tcg" (emulation, works everywhere), "kvm", or "auto" (KVM when /dev/kvm can be opened).
+  std::string qemu_accel = "tcg";
+  /// Extra arguments appended to QEMU's command line.
+  std::vector<std::string> qemu_args;
+  /// The file the host boots from and the firmware's part of it; empty: flash.path with the
+  /// flash region (flash.region_offset, flash.region_size).
+  std::string firmware;
+  uint64_t firmware_offset = 0;
+  /// 0: to the end of the file.
+  uint64_t firmware_size = 0;
+  /// The UEFI variable store the host's own copy starts from.
+  std::string vars_template = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+  uint32_t start_timeout_ms = 10000;
+  uint32_t powerdown_timeout_ms = 10000;
+  uint32_t qmp_timeout_ms = 3000;
 };
 
 /// [boot]: watching the host's serial console after every power-on the daemon makes.

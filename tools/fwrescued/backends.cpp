@@ -1,9 +1,13 @@
 // The production registry of backends (tools/fwrescued/daemon.hpp): each name the configuration
 // may pick is listed here once. Test-only backends are added by the test binaries, never here.
 
+#include <fmt/format.h>
+
+#include "common/error.hpp"
 #include "common/log.hpp"
 #include "hal/flash/file.hpp"
 #include "hal/flash/flashrom.hpp"
+#include "hal/host_power/qemu.hpp"
 #include "hal/host_power/sim.hpp"
 #include "tools/fwrescued/daemon.hpp"
 
@@ -33,19 +37,58 @@ caf::expected<std::shared_ptr<flash>> open_flashrom(const node_config& c,
   return std::shared_ptr<flash>{std::move(*f)};
 }
 
+caf::expected<std::shared_ptr<host_power>> open_sim(const node_config& c,
+                                                    const std::shared_ptr<logger>&) {
+  auto p = sim_host_power::open(c.state_dir + "/host_power", power_state::on);
+  if (!p)
+    return std::move(p.error());
+  return std::shared_ptr<host_power>{std::move(*p)};
+}
+
+caf::expected<std::shared_ptr<host_power>> open_qemu(const node_config& c,
+                                                     const std::shared_ptr<logger>& log) {
+  const auto& h = c.host_power;
+  qemu_host_options o;
+  o.binary = h.qemu_binary;
+  o.machine = h.qemu_machine;
+  o.memory_mib = h.qemu_memory_mib;
+  o.accel = h.qemu_accel;
+  o.extra_args = h.qemu_args;
+  o.firmware = h.firmware;
+  o.firmware_offset = h.firmware_offset;
+  o.firmware_size = h.firmware_size;
+  if (o.firmware.empty()) {
+    // The host boots the BIOS region of the node's own flash file.
+    if (c.flash.backend != "file")
+      return make_error(errc::invalid_argument,
+                        fmt::format("{}: host_power.firmware is required with flash.backend = "
+                                    "\"{}\": the file the emulated host boots from",
+                                    c.source, c.flash.backend));
+    o.firmware = c.flash.path;
+    o.firmware_offset = c.flash.region_offset;
+    o.firmware_size = c.flash.region_size;
+  }
+  o.vars_template = h.vars_template;
+  o.state_dir = c.state_dir;
+  o.start_timeout = std::chrono::milliseconds{h.start_timeout_ms};
+  o.powerdown_timeout = std::chrono::milliseconds{h.powerdown_timeout_ms};
+  o.qmp_timeout = std::chrono::milliseconds{h.qmp_timeout_ms};
+  o.log = [log](log_level level, std::string_view line) { log->write(level, "host", line); };
+  auto p = qemu_host_power::open(std::move(o));
+  if (!p)
+    return make_error(errc::invalid_argument,
+                      fmt::format("{}: [host_power] {}", c.source, describe(p.error())));
+  return std::shared_ptr<host_power>{std::move(*p)};
+}
+
 } // namespace
 
 backends standard_backends() {
   backends out;
   out.flash.emplace("file", open_file);
   out.flash.emplace("flashrom", open_flashrom);
-  out.host_power.emplace(
-    "sim", [](const node_config& c) -> caf::expected<std::shared_ptr<host_power>> {
-      auto p = sim_host_power::open(c.state_dir + "/host_power", power_state::on);
-      if (!p)
-        return std::move(p.error());
-      return std::shared_ptr<host_power>{std::move(*p)};
-    });
+  out.host_power.emplace("sim", open_sim);
+  out.host_power.emplace("qemu", open_qemu);
   return out;
 }
 

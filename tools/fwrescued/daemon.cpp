@@ -119,7 +119,7 @@ caf::expected<std::shared_ptr<node_context>> build_context(node_config config,
                       fmt::format("{}: [flash] {}", config.source, describe(region.error())));
   // The monitor, the donor and the flasher each use the chip from their own thread.
   ctx->chip = std::make_shared<serialized_flash>(std::shared_ptr<flash>{std::move(*region)});
-  auto power = (*make_power)(config);
+  auto power = (*make_power)(config, ctx->log);
   if (!power)
     return std::move(power.error());
   ctx->power = *power;
@@ -203,8 +203,16 @@ std::string fixed_setting_changed(const node_config& a, const node_config& b) {
       || a.flash.region_offset != b.flash.region_offset
       || a.flash.region_size != b.flash.region_size)
     return "flash";
-  if (a.host_power.backend != b.host_power.backend)
-    return "host_power.backend";
+  const auto& ha = a.host_power;
+  const auto& hb = b.host_power;
+  if (ha.backend != hb.backend || ha.qemu_binary != hb.qemu_binary
+      || ha.qemu_machine != hb.qemu_machine || ha.qemu_memory_mib != hb.qemu_memory_mib
+      || ha.qemu_accel != hb.qemu_accel       || ha.qemu_args != hb.qemu_args || ha.firmware != hb.firmware
+      || ha.firmware_offset != hb.firmware_offset || ha.firmware_size != hb.firmware_size
+      || ha.vars_template != hb.vars_template || ha.start_timeout_ms != hb.start_timeout_ms
+      || ha.powerdown_timeout_ms != hb.powerdown_timeout_ms
+      || ha.qmp_timeout_ms != hb.qmp_timeout_ms)
+    return "host_power (backend and its qemu_*, firmware*, vars_template and *_timeout_ms keys)";
   if (a.lan.enabled != b.lan.enabled || a.lan.group != b.lan.group
       || a.lan.discovery_port != b.lan.discovery_port
       || a.lan.interface_address != b.lan.interface_address

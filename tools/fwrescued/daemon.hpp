@@ -22,7 +22,8 @@ class logger;
 /// library has messages of its own (flashrom).
 using flash_factory = std::function<caf::expected<std::shared_ptr<flash>>(
   const node_config&, const std::shared_ptr<logger>& log)>;
-using power_factory = std::function<caf::expected<std::shared_ptr<host_power>>(const node_config&)>;
+using power_factory = std::function<caf::expected<std::shared_ptr<host_power>>(
+  const node_config&, const std::shared_ptr<logger>& log)>;
 
 /// The registries the configuration picks backends from by name (flash.backend,
 /// host_power.backend). The parser checks only that a name is given; a name missing here stops
