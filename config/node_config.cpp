@@ -439,8 +439,9 @@ bool zero_or_power_of_two(int64_t v) {
 }
 
 /// The chip's block erase and timing model. A preset fills the datasheet figures of a part, and
-/// keys given beside it override them. `sizes_ok`: the erase and program sizes were read well
-/// (or defaulted), so messages comparing with them talk about values the user wrote.
+/// keys given beside it override them. `erase_ok`, `program_ok`: the erase and program sizes
+/// were read well (or defaulted), so messages comparing with them talk about values the user
+/// wrote.
 void read_flash_timing(table_reader& r, flash_config& flash, bool erase_ok, bool program_ok) {
   auto* timing = r.find("timing");
   r.one_of("timing", flash.timing, {"none", "w25q256"});
