@@ -435,6 +435,42 @@ void read_trust(table_reader r, node_config& cfg) {
   r.finish();
 }
 
+bool zero_or_power_of_two(int64_t v) {
+  return v == 0 || power_of_two(v);
+}
+
+/// The chip's block erase and timing model. A preset fills the datasheet figures of a part, and
+/// keys given beside it override them. `erase_ok`, `program_ok`: the erase and program sizes
+/// were read well (or defaulted), so messages comparing with them talk about values the user
+/// wrote.
+void read_flash_timing(table_reader& r, flash_config& flash, bool erase_ok, bool program_ok) {
+  auto* timing = r.find("timing");
+  r.one_of("timing", flash.timing, {"none", "w25q256"});
+  if (flash.timing == "w25q256") {
+    // The figures are per 4 KiB sector and 256-byte page: for other sizes they would be wrong.
+    if (erase_ok && program_ok && (flash.erase_size != 4096 || flash.program_size != 256))
+      r.diag().bad_value(*timing, r.name("timing"),
+                         fmt::format("\"none\" (\"w25q256\" has 4096-byte sectors and "
+                                     "256-byte pages; flash.erase_size is {}, program_size {})",
+                                     flash.erase_size, flash.program_size));
+    flash.erase_us = 45000;
+    flash.block_erase_us = 150000;
+    flash.program_us = 700;
+  }
+  constexpr int64_t max_pow2 = int64_t{1} << 31;
+  auto* block = r.integer("block_erase_size", flash.block_erase_size, 0, max_pow2,
+                          "0 or a power of two up to 2147483648", zero_or_power_of_two);
+  if (block && erase_ok && flash.block_erase_size != 0
+      && flash.block_erase_size < flash.erase_size)
+    r.diag().bad_value(*block, r.name("block_erase_size"),
+                       fmt::format("0 or a multiple of flash.erase_size ({})", flash.erase_size));
+  else if (!r.has("block_erase_size") && flash.block_erase_size <= flash.erase_size)
+    flash.block_erase_size = 0; // sectors as large as the default block: no block erase
+  r.integer("erase_us", flash.erase_us, 0, u32_max);
+  r.integer("block_erase_us", flash.block_erase_us, 0, u32_max);
+  r.integer("program_us", flash.program_us, 0, u32_max);
+}
+
 void read_flash(table_reader r, flash_config& flash) {
   // The name is checked against the backend registry built in main(), which knows the names
   // (a test binary adds its own).
@@ -455,8 +491,7 @@ void read_flash(table_reader r, flash_config& flash) {
     r.diag().bad_value(
       *program, r.name("program_size"),
       fmt::format("a power of two no larger than flash.erase_size ({})", flash.erase_size));
-  r.integer("erase_us", flash.erase_us, 0, u32_max);
-  r.integer("program_us", flash.program_us, 0, u32_max);
+  read_flash_timing(r, flash, erase || !r.has("erase_size"), program || !r.has("program_size"));
   // Whole sectors, so that erasing the region never touches a byte outside it.
   auto sectors = [&](const char* key, uint64_t& out) {
     auto* n = r.integer(

@@ -28,8 +28,15 @@ struct flash_config {
   uint32_t erase_size = 4096;
   /// Largest programmable page in bytes (power of two, <= erase_size).
   uint32_t program_size = 256;
-  /// Optional datasheet timing model: microseconds per sector erase and per page program.
+  /// file backend: a larger erase unit of the chip (0: none); a power-of-two multiple of
+  /// erase_size. Erases cover aligned whole blocks with it, and the flasher plans for it.
+  uint32_t block_erase_size = 65536;
+  /// Datasheet timing model of the file backend: "none" or a part whose figures fill the
+  /// microseconds below ("w25q256"); keys given beside it override them.
+  std::string timing = "none";
+  /// Microseconds per sector erase, block erase and page program (0: no delay).
   uint32_t erase_us = 0;
+  uint32_t block_erase_us = 0;
   uint32_t program_us = 0;
   /// The region of the chip the image occupies: from this byte (a multiple of erase_size) ...
   uint64_t region_offset = 0;

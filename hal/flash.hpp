@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include <caf/error.hpp>
@@ -15,6 +16,34 @@ struct flash_geometry {
   uint32_t erase_size = 4096;
   /// Largest unit one program operation writes; programs never cross a page boundary.
   uint32_t program_size = 256;
+  /// A larger unit the chip also erases in one operation (a 64 KiB block on SPI NOR), aligned
+  /// to its own size: a multiple of erase_size, or 0 when the chip has none (or it is unknown).
+  uint32_t block_erase_size = 0;
+  /// Typical durations of the chip's operations in microseconds, as its datasheet gives them:
+  /// one sector erase, one block erase, one page program. 0 when unknown; a planner that knows
+  /// none of them erases sector by sector.
+  uint32_t erase_us = 0;
+  uint32_t block_erase_us = 0;
+  uint32_t program_us = 0;
+};
+
+/// Operations a chip has done, for reports and benchmarks: what a write cost in the chip's own
+/// terms, whatever the backend made of it.
+struct flash_op_counts {
+  uint64_t sector_erases = 0;
+  uint64_t block_erases = 0;
+  uint64_t page_programs = 0;
+
+  /// The chip's own time for these operations by `geo`'s datasheet figures, in microseconds.
+  uint64_t chip_us(const flash_geometry& geo) const {
+    return sector_erases * geo.erase_us + block_erases * geo.block_erase_us
+           + page_programs * geo.program_us;
+  }
+
+  flash_op_counts operator-(const flash_op_counts& o) const {
+    return {sector_erases - o.sector_erases, block_erases - o.block_erases,
+            page_programs - o.page_programs};
+  }
 };
 
 /// Calls `fn(offset, part)` for each part of `data`, to be programmed at `offset`, that lies in
@@ -66,6 +95,12 @@ public:
 
   /// While protected, erase and program fail.
   virtual caf::error set_write_protect(bool on) = 0;
+
+  /// The operations done since the chip was opened, when the backend counts them (the file
+  /// backend does; a programmer that plans its own erases does not say).
+  virtual std::optional<flash_op_counts> op_counts() const {
+    return std::nullopt;
+  }
 };
 
 } // namespace fwrescue

@@ -18,20 +18,27 @@
 namespace fwrescue {
 
 caf::expected<std::unique_ptr<file_flash>>
-file_flash::open(const std::string& path, uint32_t erase_size, uint32_t program_size,
-                 uint32_t erase_us, uint32_t program_us) {
+file_flash::open(const std::string& path, const flash_geometry& shape) {
+  auto erase_size = shape.erase_size;
+  auto program_size = shape.program_size;
   if (erase_size == 0 || program_size == 0 || erase_size % program_size != 0)
     return make_error(errc::invalid_argument,
                       fmt::format("flash {}: erase size {} must be a non-zero multiple of the "
                                   "program size {}",
                                   path, erase_size, program_size));
+  if (shape.block_erase_size % erase_size != 0)
+    return make_error(errc::invalid_argument,
+                      fmt::format("flash {}: block erase size {} must be 0 or a multiple of the "
+                                  "erase size {}",
+                                  path, shape.block_erase_size, erase_size));
   int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0)
     return make_error(errc::io_failure,
                       fmt::format("flash {}: cannot open: {}", path, std::strerror(errno)));
   // Owns fd until the object does, so every early return below closes it.
-  std::unique_ptr<file_flash> result{
-    new file_flash(path, fd, flash_geometry{0, erase_size, program_size}, erase_us, program_us)};
+  auto geometry = shape;
+  geometry.size = 0;
+  std::unique_ptr<file_flash> result{new file_flash(path, fd, geometry)};
   struct stat st {};
   if (::fstat(fd, &st) != 0)
     return make_error(errc::io_failure,
@@ -53,10 +60,8 @@ file_flash::open(const std::string& path, uint32_t erase_size, uint32_t program_
   return result;
 }
 
-file_flash::file_flash(std::string path, int fd, flash_geometry geometry, uint32_t erase_us,
-                       uint32_t program_us)
-  : path_(std::move(path)), fd_(fd), geometry_(geometry), erase_us_(erase_us),
-    program_us_(program_us) {
+file_flash::file_flash(std::string path, int fd, flash_geometry geometry)
+  : path_(std::move(path)), fd_(fd), geometry_(geometry) {
 }
 
 file_flash::~file_flash() {
@@ -95,9 +100,20 @@ caf::error file_flash::erase(uint64_t offset, uint64_t length) {
       return err;
   }
   mark(offset, length, true);
-  if (erase_us_ > 0)
-    std::this_thread::sleep_for(std::chrono::microseconds{erase_us_}
-                                * (length / geometry_.erase_size));
+  // Aligned whole blocks take one block erase each; the sectors before the first and after the
+  // last take one sector erase each.
+  flash_op_counts ops;
+  auto block = geometry_.block_erase_size;
+  for (uint64_t at = offset; at < offset + length;) {
+    if (block != 0 && at % block == 0 && offset + length - at >= block) {
+      ++ops.block_erases;
+      at += block;
+    } else {
+      ++ops.sector_erases;
+      at += geometry_.erase_size;
+    }
+  }
+  spend(ops);
   return caf::none;
 }
 
@@ -113,8 +129,7 @@ caf::error file_flash::program(uint64_t offset, std::span<const uint8_t> data) {
                               data.size(), offset, page));
   if (auto err = and_into(offset, data))
     return err;
-  if (program_us_ > 0)
-    std::this_thread::sleep_for(std::chrono::microseconds{program_us_});
+  spend({0, 0, 1});
   return caf::none;
 }
 
@@ -125,16 +140,28 @@ caf::error file_flash::program_range(uint64_t offset, std::span<const uint8_t> d
   for (size_t done = 0; done < data.size(); done += chunk)
     if (auto err = and_into(offset + done, data.subspan(done, std::min(chunk, data.size() - done))))
       return err;
-  if (program_us_ > 0) {
-    // The chip's time is per page programmed; pages of all 0xff are skipped, as program() is.
-    uint64_t pages = 0;
-    for_each_page_to_program(geometry_.program_size, offset, data, [&](uint64_t, auto) {
-      ++pages;
-      return caf::error{};
-    });
-    std::this_thread::sleep_for(std::chrono::microseconds{program_us_} * pages);
-  }
+  // One program per page; pages of all 0xff are skipped, as the default program_range does.
+  flash_op_counts ops;
+  for_each_page_to_program(geometry_.program_size, offset, data, [&](uint64_t, auto) {
+    ++ops.page_programs;
+    return caf::error{};
+  });
+  spend(ops);
   return caf::none;
+}
+
+void file_flash::spend(const flash_op_counts& ops) {
+  ops_.sector_erases += ops.sector_erases;
+  ops_.block_erases += ops.block_erases;
+  ops_.page_programs += ops.page_programs;
+  // One sleep for the whole call: a sleep per operation would add the scheduler's wake-up
+  // latency to every page.
+  if (auto us = ops.chip_us(geometry_); us > 0)
+    std::this_thread::sleep_for(std::chrono::microseconds{us});
+}
+
+std::optional<flash_op_counts> file_flash::op_counts() const {
+  return ops_;
 }
 
 caf::error file_flash::and_into(uint64_t offset, std::span<const uint8_t> data) {

@@ -18,15 +18,19 @@ namespace fwrescue {
 /// program_range costs one pwrite per megabyte (and program_range one pread as well), however
 /// many sectors or pages it covers; `sync()` makes them durable.
 ///
-/// The optional timing model sleeps `erase_us` per sector and `program_us` per program, as a
-/// datasheet's typical times, so that tests and demos see realistic durations.
+/// An erase covers each aligned whole block of `block_erase_size` in its range with one block
+/// erase and the rest with sector erases, as a chip's command set does; every operation is
+/// counted (op_counts()). The optional timing model sleeps the geometry's `erase_us` per sector
+/// erase, `block_erase_us` per block erase and `program_us` per page programmed, a datasheet's
+/// typical times, so that tests, demos and benchmarks see a chip's durations.
 class file_flash : public flash {
 public:
-  /// Opens an existing, non-empty file whose size is a multiple of `erase_size`.
-  /// `erase_size` must be a non-zero multiple of the non-zero `program_size`.
+  /// Opens an existing, non-empty file whose size is a multiple of `shape.erase_size`; the
+  /// chip's size is the file's (`shape.size` is not used). `erase_size` must be a non-zero
+  /// multiple of the non-zero `program_size`, and `block_erase_size` 0 or a multiple of
+  /// `erase_size`.
   static caf::expected<std::unique_ptr<file_flash>> open(const std::string& path,
-                                                         uint32_t erase_size, uint32_t program_size,
-                                                         uint32_t erase_us, uint32_t program_us);
+                                                         const flash_geometry& shape);
 
   file_flash(const file_flash&) = delete;
   file_flash& operator=(const file_flash&) = delete;
@@ -38,6 +42,7 @@ public:
   caf::error program(uint64_t offset, std::span<const uint8_t> data) override;
   caf::error program_range(uint64_t offset, std::span<const uint8_t> data) override;
   caf::error set_write_protect(bool on) override;
+  std::optional<flash_op_counts> op_counts() const override;
 
   /// Flushes written data to the device (fdatasync).
   caf::error sync();
@@ -47,8 +52,10 @@ public:
   }
 
 private:
-  file_flash(std::string path, int fd, flash_geometry geometry, uint32_t erase_us,
-             uint32_t program_us);
+  file_flash(std::string path, int fd, flash_geometry geometry);
+
+  /// Sleeps the model's time for `ops`, and counts them.
+  void spend(const flash_op_counts& ops);
 
   /// The error for a failed system call: "flash <path>: <op> at 0x<offset>: <strerror>".
   caf::error io_error(const char* op, uint64_t offset, int err) const;
@@ -80,8 +87,7 @@ private:
   std::string path_;
   int fd_;
   flash_geometry geometry_;
-  uint32_t erase_us_;
-  uint32_t program_us_;
+  flash_op_counts ops_;
   bool write_protected_ = false;
   /// Per sector: erased by this object and not programmed since, so it reads all 0xff and a
   /// program can write its data without reading the cells first. Only a shortcut: a sector not

@@ -29,6 +29,10 @@ region_flash::region_flash(std::shared_ptr<flash> chip, uint64_t offset, uint64_
 flash_geometry region_flash::geometry() const {
   auto geo = chip_->geometry();
   geo.size = size_;
+  // The chip's blocks are aligned on the chip; a region starting inside one sees none whole at
+  // the offsets a planner would pick, so it plans sector by sector.
+  if (geo.block_erase_size != 0 && offset_ % geo.block_erase_size != 0)
+    geo.block_erase_size = 0;
   return geo;
 }
 
@@ -71,6 +75,10 @@ caf::error region_flash::rewrite(uint64_t offset, std::span<const uint8_t> data)
 
 caf::error region_flash::set_write_protect(bool on) {
   return chip_->set_write_protect(on);
+}
+
+std::optional<flash_op_counts> region_flash::op_counts() const {
+  return chip_->op_counts();
 }
 
 } // namespace fwrescue

@@ -35,6 +35,7 @@ public:
   caf::error program_range(uint64_t offset, std::span<const uint8_t> data) override;
   caf::error rewrite(uint64_t offset, std::span<const uint8_t> data) override;
   caf::error set_write_protect(bool on) override;
+  std::optional<flash_op_counts> op_counts() const override;
 
 private:
   region_flash(std::shared_ptr<flash> chip, uint64_t offset, uint64_t size);

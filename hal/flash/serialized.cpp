@@ -40,4 +40,9 @@ caf::error serialized_flash::set_write_protect(bool on) {
   return chip_->set_write_protect(on);
 }
 
+std::optional<flash_op_counts> serialized_flash::op_counts() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return chip_->op_counts();
+}
+
 } // namespace fwrescue

@@ -24,12 +24,13 @@ public:
   caf::error program_range(uint64_t offset, std::span<const uint8_t> data) override;
   caf::error rewrite(uint64_t offset, std::span<const uint8_t> data) override;
   caf::error set_write_protect(bool on) override;
+  std::optional<flash_op_counts> op_counts() const override;
 
 private:
   std::shared_ptr<flash> chip_;
   /// Geometry does not change while the chip is open; it is read once, without the lock.
   flash_geometry geometry_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
 };
 
 } // namespace fwrescue

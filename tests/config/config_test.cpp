@@ -47,6 +47,31 @@ std::vector<uint8_t> bytes_of(const std::string& s) {
 
 } // namespace
 
+TEST_CASE("a timing preset fills a part's datasheet figures; keys beside it override them") {
+  auto cfg = parse_config(minimal + "timing = \"w25q256\"\n", source);
+  REQUIRE(cfg);
+  CHECK(cfg->flash.timing == "w25q256");
+  CHECK(cfg->flash.block_erase_size == 65536);
+  CHECK(cfg->flash.erase_us == 45000);
+  CHECK(cfg->flash.block_erase_us == 150000);
+  CHECK(cfg->flash.program_us == 700);
+  cfg = parse_config(minimal
+                       + "timing = \"w25q256\"\nprogram_us = 300\nblock_erase_size = 32768\n"
+                         "block_erase_us = 120000\n",
+                     source);
+  REQUIRE(cfg);
+  CHECK(cfg->flash.erase_us == 45000);
+  CHECK(cfg->flash.block_erase_size == 32768);
+  CHECK(cfg->flash.block_erase_us == 120000);
+  CHECK(cfg->flash.program_us == 300);
+  // Without a preset the figures are the keys alone; 0 turns block erase off.
+  cfg = parse_config(minimal + "erase_us = 10\nblock_erase_size = 0\n", source);
+  REQUIRE(cfg);
+  CHECK(cfg->flash.erase_us == 10);
+  CHECK(cfg->flash.block_erase_us == 0);
+  CHECK(cfg->flash.block_erase_size == 0);
+}
+
 TEST_CASE("a config with only the required keys gets every default") {
   auto cfg = parse_config(minimal, source);
   REQUIRE(cfg);
@@ -60,8 +85,11 @@ TEST_CASE("a config with only the required keys gets every default") {
   CHECK(cfg->flash.backend == flash.backend);
   CHECK(cfg->flash.erase_size == flash.erase_size);
   CHECK(cfg->flash.program_size == flash.program_size);
-  CHECK(cfg->flash.erase_us == flash.erase_us);
-  CHECK(cfg->flash.program_us == flash.program_us);
+  CHECK(cfg->flash.timing == "none");
+  CHECK(cfg->flash.block_erase_size == 65536);
+  CHECK(cfg->flash.erase_us == 0);
+  CHECK(cfg->flash.block_erase_us == 0);
+  CHECK(cfg->flash.program_us == 0);
   host_power_config power;
   CHECK(cfg->host_power.backend == power.backend);
   CHECK(cfg->host_power.during_flash == power.during_flash);
@@ -208,6 +236,8 @@ restart_window_s = 1
   CHECK(cfg->flash.program_size == 65536);
   CHECK(cfg->flash.erase_us == 30000);
   CHECK(cfg->flash.program_us == 700);
+  // Sectors as large as the default block: the chip is taken to have no larger erase.
+  CHECK(cfg->flash.block_erase_size == 0);
   CHECK(cfg->host_power.backend == "sim");
   CHECK(cfg->host_power.during_flash == "reset");
   CHECK(cfg->host_power.after_flash == "reset");
@@ -287,8 +317,8 @@ TEST_CASE("errors name the file, the line and the key in one line") {
   }
   SECTION("unknown table") {
     CHECK(error_of("[nodes]\nid = \"x\"\n" + minimal) == "peer.toml:1: unknown table 'nodes'");
-    CHECK(error_of(minimal + "[flash.timing]\nerase_us = 1\n")
-          == "peer.toml:12: unknown table 'flash.timing'");
+    CHECK(error_of(minimal + "[flash.model]\nerase_us = 1\n")
+          == "peer.toml:12: unknown table 'flash.model'");
   }
   SECTION("wrong type") {
     CHECK(error_of(minimal + "[recovery]\nblock_window = \"32\"\n")
@@ -337,6 +367,24 @@ TEST_CASE("errors name the file, the line and the key in one line") {
     CHECK(error_of(minimal + "program_size = 8192\n")
           == "peer.toml:12: key 'flash.program_size': expected a power of two no larger than "
              "flash.erase_size (4096), got 8192");
+  }
+  SECTION("flash timing") {
+    CHECK(error_of(minimal + "timing = \"w25q128\"\n")
+          == "peer.toml:12: key 'flash.timing': expected one of \"none\", \"w25q256\", got "
+             "\"w25q128\"");
+    CHECK(error_of(minimal + "erase_size = 65536\ntiming = \"w25q256\"\n")
+          == "peer.toml:13: key 'flash.timing': expected \"none\" (\"w25q256\" has 4096-byte "
+             "sectors and 256-byte pages; flash.erase_size is 65536, program_size 256), got "
+             "\"w25q256\"");
+    CHECK(error_of(minimal + "block_erase_size = 3000\n")
+          == "peer.toml:12: key 'flash.block_erase_size': expected 0 or a power of two up to "
+             "2147483648, got 3000");
+    CHECK(error_of(minimal + "block_erase_size = 2048\n")
+          == "peer.toml:12: key 'flash.block_erase_size': expected 0 or a multiple of "
+             "flash.erase_size (4096), got 2048");
+    CHECK(error_of(minimal + "block_erase_us = -1\n")
+          == "peer.toml:12: key 'flash.block_erase_us': expected an integer from 0 to "
+             "4294967295, got -1");
   }
   SECTION("backoff order") {
     CHECK(error_of(minimal + "[recovery]\nbackoff_initial_ms = 6000\n")

@@ -30,6 +30,16 @@ public:
     return geometry_;
   }
 
+  /// Gives the chip a block erase of `block_size` bytes and datasheet times, for planners to
+  /// plan with (the fake erases any whole sectors in one call, blocks or not).
+  void set_timing(uint32_t block_size, uint32_t erase_us, uint32_t block_erase_us,
+                  uint32_t program_us) {
+    geometry_.block_erase_size = block_size;
+    geometry_.erase_us = erase_us;
+    geometry_.block_erase_us = block_erase_us;
+    geometry_.program_us = program_us;
+  }
+
   caf::error read(uint64_t offset, std::span<uint8_t> out) override {
     auto n = ++read_calls_;
     if (!in_chip(offset, out.size()))

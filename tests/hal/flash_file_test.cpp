@@ -1,3 +1,5 @@
+#include <chrono>
+
 #include <catch2/catch.hpp>
 
 #include "common/error.hpp"
@@ -21,7 +23,7 @@ struct chip {
 
   explicit chip(size_t sectors = 4) : initial(test::random_bytes(sectors * sector, 11)) {
     test::write_bytes(path, initial);
-    auto opened = file_flash::open(path, sector, page, 0, 0);
+    auto opened = file_flash::open(path, {0, sector, page});
     REQUIRE(opened);
     flash = std::move(*opened);
   }
@@ -190,7 +192,7 @@ TEST_CASE("what was written is in the file for the next instance") {
   REQUIRE_FALSE(c.flash->sync());
   c.flash.reset();
   // The timing model only slows things down; it must not change results.
-  auto reopened = file_flash::open(c.path, sector, page, 1, 1);
+  auto reopened = file_flash::open(c.path, {0, sector, page, 0, 1, 0, 1});
   REQUIRE(reopened);
   std::vector<uint8_t> out(page);
   REQUIRE_FALSE((*reopened)->read(2 * sector + page, out));
@@ -202,25 +204,25 @@ TEST_CASE("what was written is in the file for the next instance") {
 
 TEST_CASE("opening a flash file that is missing, empty or not whole sectors fails clearly") {
   test::temp_dir dir;
-  auto missing = file_flash::open(dir.path("none.bin"), sector, page, 0, 0);
+  auto missing = file_flash::open(dir.path("none.bin"), {0, sector, page});
   REQUIRE_FALSE(missing);
   CHECK_THAT(describe(missing.error()), Catch::Contains(dir.path("none.bin")));
 
   test::write_bytes(dir.path("empty.bin"), {});
-  auto empty = file_flash::open(dir.path("empty.bin"), sector, page, 0, 0);
+  auto empty = file_flash::open(dir.path("empty.bin"), {0, sector, page});
   REQUIRE_FALSE(empty);
   CHECK_THAT(describe(empty.error()),
              Catch::Contains(dir.path("empty.bin")) && Catch::Contains("empty"));
 
   test::write_bytes(dir.path("odd.bin"), std::vector<uint8_t>(sector + 512, 0xff));
-  auto odd = file_flash::open(dir.path("odd.bin"), sector, page, 0, 0);
+  auto odd = file_flash::open(dir.path("odd.bin"), {0, sector, page});
   REQUIRE_FALSE(odd);
   CHECK(has_code(odd.error(), errc::invalid_argument));
   CHECK_THAT(describe(odd.error()),
              Catch::Contains(dir.path("odd.bin")) && Catch::Contains("not a multiple"));
 
   test::write_bytes(dir.path("ok.bin"), std::vector<uint8_t>(sector, 0xff));
-  auto bad_geometry = file_flash::open(dir.path("ok.bin"), sector, 0, 0, 0);
+  auto bad_geometry = file_flash::open(dir.path("ok.bin"), {0, sector, 0});
   REQUIRE_FALSE(bad_geometry);
   CHECK(has_code(bad_geometry.error(), errc::invalid_argument));
 }
@@ -253,4 +255,65 @@ TEST_CASE("the fake flash has the same NOR rules, counts what it does and fails 
   REQUIRE_FALSE(fake.set_write_protect(true));
   CHECK(fake.erase(0, sector));
   CHECK(fake.program(0, std::vector<uint8_t>(1, 0)));
+}
+
+TEST_CASE("an erase takes aligned whole blocks in one block erase each, and every operation is "
+          "counted") {
+  test::temp_dir dir;
+  auto path = dir.path("flash.bin");
+  constexpr uint32_t block = 16 * sector;
+  test::write_bytes(path, test::random_bytes(40 * sector, 3));
+  flash_geometry shape{0, sector, page, block};
+  auto opened = file_flash::open(path, shape);
+  REQUIRE(opened);
+  auto& chip = **opened;
+  CHECK(chip.geometry().block_erase_size == block);
+
+  REQUIRE_FALSE(chip.erase(0, 40 * sector));
+  CHECK(chip.op_counts()->block_erases == 2);
+  CHECK(chip.op_counts()->sector_erases == 8);
+  // Sectors 1..20: no block lies whole in it.
+  REQUIRE_FALSE(chip.erase(sector, 20 * sector));
+  CHECK(chip.op_counts()->block_erases == 2);
+  CHECK(chip.op_counts()->sector_erases == 28);
+  // Sectors 15..33: the block of sectors 16..31 whole, three sectors beside it.
+  REQUIRE_FALSE(chip.erase(15 * sector, 19 * sector));
+  CHECK(chip.op_counts()->block_erases == 3);
+  CHECK(chip.op_counts()->sector_erases == 31);
+
+  // Pages of all 0xff are not programmed; program() is one page.
+  auto data = test::random_bytes(2 * sector, 4);
+  std::fill(data.begin() + page, data.begin() + 2 * page, 0xff);
+  REQUIRE_FALSE(chip.program_range(0, data));
+  CHECK(chip.op_counts()->page_programs == 2 * sector / page - 1);
+  REQUIRE_FALSE(chip.program(page, std::vector<uint8_t>(page, 0)));
+  CHECK(chip.op_counts()->page_programs == 2 * sector / page);
+
+  flash_op_counts done{3, 2, 10};
+  CHECK(done.chip_us({0, sector, page, block, 45000, 150000, 700}) == 3 * 45000 + 2 * 150000
+                                                                         + 10 * 700);
+}
+
+TEST_CASE("a block erase size that is not a multiple of the sector is refused") {
+  test::temp_dir dir;
+  test::write_bytes(dir.path("ok.bin"), std::vector<uint8_t>(4 * sector, 0xff));
+  auto opened = file_flash::open(dir.path("ok.bin"), {0, sector, page, sector + sector / 2});
+  REQUIRE_FALSE(opened);
+  CHECK_THAT(describe(opened.error()), Catch::Contains("block erase size 6144"));
+}
+
+TEST_CASE("the timing model sleeps the datasheet's time of the operations done") {
+  test::temp_dir dir;
+  auto path = dir.path("flash.bin");
+  test::write_bytes(path, std::vector<uint8_t>(32 * sector, 0));
+  // 16 sector erases at 5 ms would take 80 ms; the block erase takes 20 ms.
+  auto opened = file_flash::open(path, {0, sector, page, 16 * sector, 5000, 20000, 1000});
+  REQUIRE(opened);
+  auto& chip = **opened;
+  auto t = std::chrono::steady_clock::now();
+  REQUIRE_FALSE(chip.erase(0, 16 * sector));
+  REQUIRE_FALSE(chip.program_range(0, std::vector<uint8_t>(4 * page, 0)));
+  auto took = std::chrono::steady_clock::now() - t;
+  CHECK(took >= std::chrono::milliseconds{24});
+  CHECK(chip.op_counts()->chip_us(chip.geometry()) == 24000);
 }

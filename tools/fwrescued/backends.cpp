@@ -16,8 +16,14 @@ namespace {
 
 caf::expected<std::shared_ptr<flash>> open_file(const node_config& c,
                                                 const std::shared_ptr<logger>&) {
-  auto f = file_flash::open(c.flash.path, c.flash.erase_size, c.flash.program_size,
-                            c.flash.erase_us, c.flash.program_us);
+  flash_geometry shape;
+  shape.erase_size = c.flash.erase_size;
+  shape.program_size = c.flash.program_size;
+  shape.block_erase_size = c.flash.block_erase_size;
+  shape.erase_us = c.flash.erase_us;
+  shape.block_erase_us = c.flash.block_erase_us;
+  shape.program_us = c.flash.program_us;
+  auto f = file_flash::open(c.flash.path, shape);
   if (!f)
     return std::move(f.error());
   return std::shared_ptr<flash>{std::move(*f)};

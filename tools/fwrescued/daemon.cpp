@@ -201,7 +201,11 @@ std::string fixed_setting_changed(const node_config& a, const node_config& b) {
       || a.flash.programmer != b.flash.programmer || a.flash.chip != b.flash.chip
       || a.flash.erase_size != b.flash.erase_size || a.flash.program_size != b.flash.program_size
       || a.flash.region_offset != b.flash.region_offset
-      || a.flash.region_size != b.flash.region_size)
+      || a.flash.region_size != b.flash.region_size
+      // The chip is opened with its block erase and timing model; a reload does not reopen it.
+      || a.flash.block_erase_size != b.flash.block_erase_size
+      || a.flash.erase_us != b.flash.erase_us || a.flash.block_erase_us != b.flash.block_erase_us
+      || a.flash.program_us != b.flash.program_us)
     return "flash";
   const auto& ha = a.host_power;
   const auto& hb = b.host_power;
