@@ -142,10 +142,15 @@ caf::behavior discovery(caf::stateful_actor<discovery_state>* self, context_ptr 
       st.notices = 0;
       st.ctx->link->broadcast(encode(request));
       st.ctx->log->info("discovery",
-                        "image request {} for {}:{} (svn >= {}) sent; collecting "
+                        "image request {} for {}:{} (svn >= {}{}) sent; collecting "
                         "offers for {} ms",
                         request.request_id, request.platform.vendor, request.platform.board,
-                        request.min_svn, st.ctx->config.recovery.discovery_window_ms);
+                        request.min_svn,
+                        request.exclude_roots.empty()
+                          ? std::string{}
+                          : fmt::format(", excluding {} image(s) that failed to boot here",
+                                        request.exclude_roots.size()),
+                        st.ctx->config.recovery.discovery_window_ms);
       self->delayed_send(self,
                          std::chrono::milliseconds(st.ctx->config.recovery.discovery_window_ms),
                          timeout_atom::value, request.request_id);

@@ -1,12 +1,14 @@
 #include "tools/fwrescue/admin_commands.hpp"
 
 #include <cerrno>
+#include <ctime>
 #include <cstring>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -17,6 +19,15 @@
 namespace fwrescue::cli {
 
 namespace {
+
+/// Seconds since the epoch as "2026-12-07 01:17:22 UTC".
+std::string utc_time(int64_t seconds) {
+  std::tm tm{};
+  auto t = static_cast<std::time_t>(seconds);
+  if (!::gmtime_r(&t, &tm))
+    return std::to_string(seconds);
+  return fmt::format("{:%Y-%m-%d %H:%M:%S} UTC", tm);
+}
 
 using json = nlohmann::ordered_json;
 
@@ -130,7 +141,7 @@ void print_status(const json& s) {
     } else {
       fmt::print("boots       watched on {}\n", text(b, "console"));
       for (const auto& r : b["history"])
-        fmt::print("  {} {:<10} root {}  {}\n", r.value("at", int64_t{0}),
+        fmt::print("  {} {:<7} root {}  {}\n", utc_time(r.value("at", int64_t{0})),
                    r.value("booted", false) ? "booted" : "FAILED", text(r, "root").substr(0, 16),
                    text(r, "detail"));
       for (const auto& root : b["failed_roots"])
