@@ -42,7 +42,9 @@ caf::expected<std::unique_ptr<qemu_host_power>> qemu_host_power::open(qemu_host_
   if (o.firmware.empty())
     return invalid("no firmware file: set host_power.firmware (the file the host boots from)");
   o.firmware = fs::absolute(o.firmware, ec).string();
-  o.state_dir = fs::absolute(o.state_dir, ec).string();
+  o.state_dir = fs::absolute(o.state_dir, ec).lexically_normal().string();
+  while (o.state_dir.size() > 1 && o.state_dir.back() == '/')
+    o.state_dir.pop_back();
   auto size = fs::file_size(o.firmware, ec);
   if (ec || !fs::is_regular_file(o.firmware))
     return invalid(fmt::format("firmware {}: not a readable regular file{}", o.firmware,
@@ -174,8 +176,9 @@ caf::error qemu_host_power::power_on() {
 caf::error qemu_host_power::power_off() {
   std::lock_guard lock{mutex_};
   auto s = state_locked();
+  // A QEMU whose QMP does not answer is ended all the same: off is the safe state.
   if (!s)
-    return s.error();
+    return stop(false);
   if (*s == power_state::off)
     return caf::none;
   return stop(*s == power_state::on);
@@ -190,13 +193,16 @@ caf::error qemu_host_power::hold_reset() {
     return refuse("hold_reset", "the host is off");
   if (*s == power_state::reset_held)
     return caf::none;
-  auto qmp = qmp_client::connect(qmp_path_, options_.qmp_timeout);
-  if (!qmp)
-    return fail("hold in reset", qmp.error());
-  // Reset first, so the guest lets go of whatever it was doing; then stop it before it runs on.
-  for (const char* cmd : {"system_reset", "stop"})
-    if (auto r = qmp->execute(cmd); !r)
-      return fail("hold in reset", r.error());
+  {
+    // QEMU serves one QMP client at a time: this one is closed before the state is read back.
+    auto qmp = qmp_client::connect(qmp_path_, options_.qmp_timeout);
+    if (!qmp)
+      return fail("hold in reset", qmp.error());
+    // Reset first, so the guest lets go of what it was doing; then stop it before it runs on.
+    for (const char* cmd : {"system_reset", "stop"})
+      if (auto r = qmp->execute(cmd); !r)
+        return fail("hold in reset", r.error());
+  }
   auto now = state_locked();
   if (!now)
     return now.error();

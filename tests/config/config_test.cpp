@@ -103,6 +103,16 @@ TEST_CASE("a config with only the required keys gets every default") {
   auto running = parse_config(minimal + "[host_power]\nduring_flash = \"running\"\n", source);
   REQUIRE(running);
   CHECK(running->host_power.during_flash == "on");
+  auto qemu = parse_config(minimal + "[host_power]\nbackend = \"qemu\"\nfirmware = \"fw/chip.bin\"\n"
+                                     "firmware_offset = 4096\nqemu_args = [\"-smp\", \"2\"]\n",
+                           source);
+  REQUIRE(qemu);
+  CHECK(qemu->host_power.backend == "qemu");
+  CHECK(qemu->host_power.firmware == "/etc/fwrescue/fw/chip.bin");
+  CHECK(qemu->host_power.firmware_offset == 4096);
+  CHECK(qemu->host_power.qemu_args == std::vector<std::string>{"-smp", "2"});
+  CHECK(qemu->host_power.qemu_accel == "tcg");
+  CHECK(qemu->host_power.powerdown_timeout_ms == 10000);
   monitor_config monitor;
   CHECK(cfg->monitor.interval_s == monitor.interval_s);
   CHECK(cfg->monitor.check_at_start == monitor.check_at_start);
@@ -409,6 +419,16 @@ TEST_CASE("errors name the file, the line and the key in one line") {
           == "peer.toml:13: key 'host_power.after_flash': expected \"restore\" or \"reset\" "
              "(\"leave\" needs host_power.during_flash = \"on\": a host turned off for the write "
              "is never left off), got \"leave\"");
+    CHECK(error_of(minimal + "[host_power]\nqemu_accel = \"hvf\"\n")
+          == "peer.toml:13: key 'host_power.qemu_accel': expected one of \"tcg\", \"kvm\", "
+             "\"auto\", got \"hvf\"");
+    // The backend appends its own machine options: a comma would smuggle in others.
+    CHECK(error_of(minimal + "[host_power]\nqemu_machine = \"q35,pflash0=x\"\n")
+          == "peer.toml:13: key 'host_power.qemu_machine': expected a QEMU machine type such as "
+             "\"q35\", got \"q35,pflash0=x\"");
+    CHECK(error_of(minimal + "[host_power]\nqemu_args = [\"\"]\n")
+          == "peer.toml:13: key 'host_power.qemu_args[0]': expected a non-empty string of "
+             "printable ASCII, got \"\"");
     CHECK(error_of(minimal + "[boot]\nsuccess_patterns = []\n")
           == "peer.toml:13: key 'boot.success_patterns': expected a non-empty array of strings, "
              "got an array");
