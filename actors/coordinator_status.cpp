@@ -123,6 +123,10 @@ std::string status_json(const coordinator_state& st) {
                              {"offers", offers}};
   }
   j["boot"] = boot_status(ctx);
+  nlohmann::ordered_json host{{"backend", ctx.config.host_power.backend}};
+  if (auto f = ctx.power_report ? ctx.power_report->last_failure() : std::nullopt)
+    host["last_error"] = {{"at", f->at}, {"what", f->what}};
+  j["host"] = host;
   return j.dump();
 }
 

@@ -14,6 +14,7 @@
 #include "hal/flash.hpp"
 #include "hal/flash/region.hpp"
 #include "hal/host_power.hpp"
+#include "hal/host_power/reporting.hpp"
 #include "hal/nv_store.hpp"
 #include "image/keys.hpp"
 #include "policies/policy.hpp"
@@ -31,6 +32,9 @@ struct node_context {
   /// Where that region lies on the chip.
   flash_layout layout;
   std::shared_ptr<host_power> power;
+  /// The same host, seen through its failure record (the daemon wraps `power` in it); null in
+  /// tests that do not need it.
+  std::shared_ptr<reporting_host_power> power_report;
   std::shared_ptr<nv_store> store;
   std::shared_ptr<transport> link;
   std::shared_ptr<const secret_key> node_key;

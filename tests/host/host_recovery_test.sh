@@ -12,6 +12,8 @@
 #             firmware in its top 3.5 MiB
 #   exclude   the installed image verifies but does not boot: power-cycled, excluded after
 #             two failed boots, replaced by the previous good image from the console
+#   no-qemu   QEMU cannot be run: a one-line error in the log and in status, the host left
+#             off, the flash untouched, the daemon still serving
 source "$(dirname "$0")/../integration/testlib.sh" "$1" "$2"
 case_name=$3
 
@@ -68,6 +70,22 @@ case $case_name in
     cluster_node bmc-c peer "${common[@]}" boot.failures_to_exclude=2
     cp "$bad" "$TEST_DIR/bmc-c/flash.fd"
     cp "$TEST_DIR/images/bad.fwm" "$TEST_DIR/bmc-c/state/installed.fwm"
+    ;;
+  no-qemu)
+    cluster_node bmc-c peer "${common[@]}" host_power.qemu_binary='"/nonexistent/qemu-system-x86_64"'
+    cp "$TEST_DIR/bmc-c/flash.fd" "$TEST_DIR/flash-before.fd"
+    cluster_start console
+    cluster_wait_ready console
+    cluster_start bmc-c
+    check "the failed start is one line in the log" cluster_wait_log bmc-c \
+      "cannot power the host on at start: host qemu: QEMU did not start: cannot run '/nonexistent/qemu-system-x86_64': No such file or directory" 30
+    check "status shows the host's error" \
+      wait_status bmc-c '"host":{"backend":"qemu","last_error":{"at":[0-9]*,"what":"power_on: host qemu: QEMU did not start' 10
+    check "fwrescue status prints it" bash -c "'$FWRESCUE' status --config '$TEST_DIR/bmc-c/node.toml' | grep -q '^host error .*cannot run'"
+    check "no QEMU runs" test ! -e "$TEST_DIR/bmc-c/state/host_qemu.pid"
+    check "the flash is untouched" cmp "$TEST_DIR/bmc-c/flash.fd" "$TEST_DIR/flash-before.fd"
+    finish
+    exit
     ;;
   *)
     echo "unknown case $case_name" >&2

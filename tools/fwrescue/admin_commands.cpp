@@ -134,6 +134,10 @@ void print_status(const json& s) {
       fmt::print("last recovery  FAILED after {} ms: {}\n", r.value("duration_ms", 0),
                  text(r, "detail"));
   }
+  if (s.contains("host") && s["host"].is_object() && s["host"].contains("last_error")) {
+    const auto& e = s["host"]["last_error"];
+    fmt::print("host error  {} {}\n", utc_time(e.value("at", int64_t{0})), text(e, "what"));
+  }
   if (s.contains("boot") && s["boot"].is_object()) {
     const auto& b = s["boot"];
     if (!b.value("watching", false)) {

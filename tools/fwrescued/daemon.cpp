@@ -122,7 +122,8 @@ caf::expected<std::shared_ptr<node_context>> build_context(node_config config,
   auto power = (*make_power)(config, ctx->log);
   if (!power)
     return std::move(power.error());
-  ctx->power = *power;
+  ctx->power_report = std::make_shared<reporting_host_power>(*power);
+  ctx->power = ctx->power_report;
   lan_options lan;
   lan.group = config.lan.group;
   lan.discovery_port = config.lan.discovery_port;
