@@ -90,7 +90,8 @@ public:
   /// Replaces whole sectors: erases [offset, offset + data.size()) (multiples of erase_size) and
   /// programs `data` there. The flasher writes through this alone, so a backend that talks to a
   /// programmer (which erases and programs in one operation) does it in one. Default: erase(),
-  /// then program_range().
+  /// then program_range(); where the geometry gives the erase time, sectors that already read
+  /// all 0xff are not erased (a block whole where that is cheaper, as erase() does).
   virtual caf::error rewrite(uint64_t offset, std::span<const uint8_t> data);
 
   /// While protected, erase and program fail.

@@ -22,8 +22,8 @@ std::string arg_after(int argc, char** argv, const char* option) {
   return {};
 }
 
-int listen_silently(const std::string& qmp) {
-  // "unix:PATH,server=on,wait=off"
+/// Binds and listens on the QMP socket of "unix:PATH,server=on,wait=off"; the descriptor, or -1.
+int listen_on(const std::string& qmp) {
   auto path = qmp.substr(5, qmp.find(',') - 5);
   int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
   sockaddr_un addr{};
@@ -32,11 +32,8 @@ int listen_silently(const std::string& qmp) {
   ::unlink(path.c_str());
   if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0
       || ::listen(fd, 4) != 0)
-    return 1;
-  for (;;) {
-    int c = ::accept(fd, nullptr, nullptr);
-    (void) c; // held open, never answered
-  }
+    return -1;
+  return fd;
 }
 
 } // namespace
@@ -61,9 +58,15 @@ int main(int argc, char** argv) {
   if (child > 0)
     return 0;
   ::setsid();
+  // As QEMU: the socket exists before the start is over (the foreground's output ends).
+  int fd = listen_on(qmp);
+  if (fd < 0)
+    return 1;
   std::ofstream{pidfile} << ::getpid() << "\n";
-  // The backend waits for the foreground's output to end, as QEMU closes it once started.
   std::freopen("/dev/null", "w", stdout);
   std::freopen("/dev/null", "w", stderr);
-  return listen_silently(qmp);
+  for (;;) {
+    int c = ::accept(fd, nullptr, nullptr);
+    (void) c; // held open, never answered
+  }
 }

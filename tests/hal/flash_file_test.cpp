@@ -317,3 +317,38 @@ TEST_CASE("the timing model sleeps the datasheet's time of the operations done")
   CHECK(took >= std::chrono::milliseconds{24});
   CHECK(chip.op_counts()->chip_us(chip.geometry()) == 24000);
 }
+
+TEST_CASE("a rewrite of a timed chip erases only the sectors that do not already read 0xff") {
+  test::temp_dir dir;
+  auto path = dir.path("flash.bin");
+  constexpr uint32_t block = 16 * sector;
+  // Block 0: blank but for sectors 3 and 9; block 1: every sector written; block 2: blank.
+  std::vector<uint8_t> before(48 * sector, 0xff);
+  auto written = test::random_bytes(48 * sector, 5);
+  std::copy_n(written.begin() + 3 * sector, sector, before.begin() + 3 * sector);
+  std::copy_n(written.begin() + 9 * sector, sector, before.begin() + 9 * sector);
+  std::copy_n(written.begin() + 16 * sector, 16 * sector, before.begin() + 16 * sector);
+  test::write_bytes(path, before);
+  auto opened = file_flash::open(path, {0, sector, page, block, 45000, 150000, 0});
+  REQUIRE(opened);
+  auto& chip = **opened;
+  auto image = test::random_bytes(48 * sector, 6);
+  REQUIRE_FALSE(chip.rewrite(0, image));
+  // Two sector erases beat one block erase for block 0; block 1 is one block erase; block 2
+  // is programmed without an erase.
+  CHECK(chip.op_counts()->sector_erases == 2);
+  CHECK(chip.op_counts()->block_erases == 1);
+  CHECK(chip.op_counts()->page_programs == 48 * sector / page);
+  std::vector<uint8_t> after(image.size());
+  REQUIRE_FALSE(chip.read(0, after));
+  CHECK(after == image);
+
+  // Without the erase time the range is erased unread, whatever it holds.
+  test::write_bytes(path, std::vector<uint8_t>(48 * sector, 0xff));
+  auto untimed = file_flash::open(path, {0, sector, page, block});
+  REQUIRE(untimed);
+  REQUIRE_FALSE((*untimed)->rewrite(0, image));
+  CHECK((*untimed)->op_counts()->block_erases == 3);
+  REQUIRE_FALSE((*untimed)->read(0, after));
+  CHECK(after == image);
+}
