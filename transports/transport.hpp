@@ -96,6 +96,12 @@ public:
 
   virtual link_properties properties() const = 0;
 
+  /// The properties of the link a session runs on: a node with several links sizes each
+  /// session's window, frames and deadlines from its own link.
+  virtual link_properties session_properties(session_id) const {
+    return properties();
+  }
+
   /// Starts the transport's thread; events go to `events`, which must outlive stop().
   virtual caf::error start(transport_events& events) = 0;
 
@@ -104,6 +110,12 @@ public:
 
   /// The address peers pass to open_session() to reach this node ("127.0.0.1:47711").
   virtual std::string session_address() const = 0;
+
+  /// The address a peer that sent us a datagram from `from` opens a session to: on a node with
+  /// several links, the session address on the link the datagram came in on.
+  virtual std::string session_address_for(const std::string& /*from*/) const {
+    return session_address();
+  }
 
   /// Sends a datagram to every node on the link.
   virtual void broadcast(std::vector<uint8_t> datagram) = 0;
