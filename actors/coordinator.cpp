@@ -9,6 +9,7 @@
 #include "actors/transfer.hpp"
 #include "common/error.hpp"
 #include "hal/boot_history.hpp"
+#include "transports/link_timing.hpp"
 
 namespace fwrescue {
 
@@ -122,8 +123,11 @@ void discover(self_ptr self) {
   st.request = req;
   // Discovery answers after its window; a little more than that is its deadline.
   ++st.job;
-  extend_deadline(self, std::chrono::milliseconds(st.ctx->config.recovery.discovery_window_ms)
-                          + std::chrono::seconds(5));
+  extend_deadline(self,
+                  node_discovery_window(
+                    std::chrono::milliseconds(st.ctx->config.recovery.discovery_window_ms),
+                    st.ctx->link->properties())
+                    + std::chrono::seconds(5));
   dispatch(self, roles::discovery, caf::make_message(req));
 }
 

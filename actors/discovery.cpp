@@ -6,6 +6,7 @@
 
 #include "common/error.hpp"
 #include "image/revocation.hpp"
+#include "transports/link_timing.hpp"
 
 namespace fwrescue {
 
@@ -82,9 +83,11 @@ void on_offer(self_ptr self, const std::string& from, const offer& o) {
                   o.fields.donor, from);
   auto rtt = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now()
                                                                    - st.sent_at);
-  ctx.log->info("discovery", "offer from {} ({}): {} svn {} in {} us", o.fields.donor,
-                to_string(role), m->fields.version, m->fields.svn, rtt.count());
-  candidate c{o, from, std::move(*m), static_cast<uint64_t>(rtt.count()), role};
+  ctx.log->info("discovery", "offer from {} ({}) over {}: {} svn {} in {} us", o.fields.donor,
+                to_string(role), ctx.link->address_properties(from).kind, m->fields.version,
+                m->fields.svn, rtt.count());
+  candidate c{o, from, std::move(*m), static_cast<uint64_t>(rtt.count()), role,
+              ctx.link->address_properties(from).nominal_rate_bps};
   st.collected.offers.push_back(std::move(c));
 }
 
@@ -141,6 +144,9 @@ caf::behavior discovery(caf::stateful_actor<discovery_state>* self, context_ptr 
       st.left_out = 0;
       st.notices = 0;
       st.ctx->link->broadcast(encode(request));
+      auto window =
+        node_discovery_window(std::chrono::milliseconds(st.ctx->config.recovery.discovery_window_ms),
+                              st.ctx->link->properties());
       st.ctx->log->info("discovery",
                         "image request {} for {}:{} (svn >= {}{}) sent; collecting "
                         "offers for {} ms",
@@ -150,10 +156,8 @@ caf::behavior discovery(caf::stateful_actor<discovery_state>* self, context_ptr 
                           ? std::string{}
                           : fmt::format(", excluding {} image(s) that failed to boot here",
                                         request.exclude_roots.size()),
-                        st.ctx->config.recovery.discovery_window_ms);
-      self->delayed_send(self,
-                         std::chrono::milliseconds(st.ctx->config.recovery.discovery_window_ms),
-                         timeout_atom::value, request.request_id);
+                        window.count());
+      self->delayed_send(self, window, timeout_atom::value, request.request_id);
     },
     [=](datagram_message& dm) {
       auto& st = self->state;

@@ -10,6 +10,7 @@
 #include "image/image_check.hpp"
 #include "image/revocation.hpp"
 #include "image/signing.hpp"
+#include "transports/link_timing.hpp"
 
 namespace fwrescue {
 
@@ -90,7 +91,9 @@ void answer_request(self_ptr self, const std::string& from, const image_request&
     f.role = ctx.config.role;
     f.active_uploads = st.active_uploads();
     f.max_uploads = ctx.config.donor.max_uploads;
-    f.session_address = ctx.link->session_address();
+    // The address on the link the request came in on: a recipient on the serial bus opens its
+    // session there.
+    f.session_address = ctx.link->session_address_for(from);
     f.manifest_body = img->manifest.body;
     f.manifest_sig = img->manifest.sig;
     f.revocation_serial = serial;
@@ -158,8 +161,10 @@ void on_accept(self_ptr self, session_id id, const accept& a) {
                 ctx.config.donor.max_uploads);
   send_frame(self, id, confirm{a.fields.request_id});
   const auto& digests = chosen->manifest.block_digests;
-  for (size_t first = 0; first < digests.size(); first += wire_limits::max_leaves_per_message) {
-    auto n = std::min(wire_limits::max_leaves_per_message, digests.size() - first);
+  auto per_frame =
+    digests_per_frame(wire_limits::max_leaves_per_message, ctx.link->session_properties(id));
+  for (size_t first = 0; first < digests.size(); first += per_frame) {
+    auto n = std::min<size_t>(per_frame, digests.size() - first);
     send_frame(self, id, leaves{first, {digests.begin() + first, digests.begin() + first + n}});
   }
 }

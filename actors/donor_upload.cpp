@@ -45,10 +45,10 @@ uint64_t blocks_per_frame(const manifest& m) {
 
 /// The lowest rate, in bytes per second, an upload that has work must move: the configured
 /// minimum, but at most a quarter of the link's rate and of the upload rate cap per slot.
-uint64_t min_rate_bytes(const node_context& ctx) {
+uint64_t min_rate_bytes(const node_context& ctx, session_id id) {
   uint64_t bits = uint64_t{ctx.config.limits.min_rate_kbps} * 1000;
   if (ctx.link)
-    if (auto link = ctx.link->properties().nominal_rate_bps; link != 0)
+    if (auto link = ctx.link->session_properties(id).nominal_rate_bps; link != 0)
       bits = std::min(bits, link / 4);
   if (auto cap = uint64_t{ctx.config.donor.upload_rate_kbps} * 1000; cap != 0)
     bits = std::min(bits, cap / 4 / std::max<uint64_t>(1, ctx.config.donor.max_uploads));
@@ -170,12 +170,12 @@ void watch(self_ptr self, session_id id) {
   if (up.pending.empty() && moved == 0)
     return end_upload(
       self, id, fmt::format("asked for no block for {} ms; the slot is freed", limits.idle_ms));
-  auto floor = min_rate_bytes(*st.ctx) * static_cast<uint64_t>(window.count()) / 1000;
+  auto floor = min_rate_bytes(*st.ctx, id) * static_cast<uint64_t>(window.count()) / 1000;
   // An upload held back by this donor's own rate cap is not the peer's doing.
   if (!up.pending.empty() && !up.pump_timer && moved < floor)
     return end_upload(self, id,
                       fmt::format("took {} bytes in {} ms, below the minimum of {} kbit/s", moved,
-                                  limits.idle_ms, min_rate_bytes(*st.ctx) * 8 / 1000));
+                                  limits.idle_ms, min_rate_bytes(*st.ctx, id) * 8 / 1000));
   self->delayed_send(self, window, watch_atom::value, id);
 }
 

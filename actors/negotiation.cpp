@@ -41,7 +41,7 @@ negotiation_result negotiate(const offers_collected& offers, const compatibility
                        .rtt_us = c.rtt_us,
                        .arrival = static_cast<uint32_t>(i),
                        .image_size = c.manifest.fields.image_size,
-                       .link_rate_bps = link_rate_bps,
+                       .link_rate_bps = c.link_rate_bps != 0 ? c.link_rate_bps : link_rate_bps,
                        .recent_failures = past.recent_failures,
                        .recent_bad_blocks = past.recent_bad_blocks});
     }

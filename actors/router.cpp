@@ -22,7 +22,7 @@ void transport_bridge::forward(Event ev) {
 
 void transport_bridge::on_datagram(const std::string& from, std::vector<uint8_t> bytes) {
   auto link = link_;
-  consumption_ticket ticket{nullptr, [link](void*) { link->datagram_consumed(); }};
+  consumption_ticket ticket{nullptr, [link, from](void*) { link->datagram_consumed_from(from); }};
   forward(datagram_event{from, std::move(bytes), std::move(ticket)});
 }
 

@@ -9,6 +9,7 @@
 #include "common/error.hpp"
 #include "image/hash.hpp"
 #include "image/signing.hpp"
+#include "transports/link_timing.hpp"
 
 namespace fwrescue {
 
@@ -67,11 +68,25 @@ void drop_donor(self_ptr self, const std::string& reason, bool bad_block = false
   race(self);
 }
 
+/// Blocks kept requested from the current donor: the configured window, or less on a slow link.
+uint32_t current_window(const transfer_state& st) {
+  return block_window(st.ctx->config.recovery.block_window,
+                      st.ctx->link->session_properties(st.session), st.target.fields.block_size);
+}
+
+/// How long the current donor may send nothing: the configured block timeout, or longer where
+/// its link needs that to move a window of blocks.
+std::chrono::milliseconds current_block_timeout(const transfer_state& st) {
+  uint64_t window_bytes = uint64_t{current_window(st)} * st.target.fields.block_size;
+  return block_timeout(std::chrono::milliseconds(st.ctx->config.recovery.block_timeout_ms),
+                       st.ctx->link->session_properties(st.session), window_bytes);
+}
+
 /// Pushes the current donor's deadline to a block timeout from now; one timer at a time
 /// watches it, and finds out when it fires whether the deadline moved meanwhile.
 void extend_deadline(self_ptr self) {
   auto& st = self->state;
-  auto timeout = std::chrono::milliseconds(st.ctx->config.recovery.block_timeout_ms);
+  auto timeout = current_block_timeout(st);
   st.deadline = self->clock().now() + timeout;
   if (!st.deadline_timer) {
     st.deadline_timer = true;
@@ -80,10 +95,10 @@ void extend_deadline(self_ptr self) {
 }
 
 /// The lowest rate, in bytes per second, a donor with blocks outstanding must send at: the
-/// configured minimum, but at most a quarter of the link's nominal rate.
-uint64_t min_rate_bytes(const node_context& ctx) {
+/// configured minimum, but at most a quarter of the nominal rate of the session's link.
+uint64_t min_rate_bytes(const node_context& ctx, session_id id) {
   uint64_t bits = uint64_t{ctx.config.limits.min_rate_kbps} * 1000;
-  if (auto link = ctx.link->properties().nominal_rate_bps; link != 0)
+  if (auto link = ctx.link->session_properties(id).nominal_rate_bps; link != 0)
     bits = std::min(bits, link / 4);
   return bits / 8;
 }
@@ -99,18 +114,19 @@ void check_deadline(self_ptr self, uint64_t epoch) {
     return;
   auto now = self->clock().now();
   if (now >= st.deadline)
-    return drop_donor(
-      self, fmt::format("sent nothing for {} ms", st.ctx->config.recovery.block_timeout_ms));
+    return drop_donor(self,
+                      fmt::format("sent nothing for {} ms", current_block_timeout(st).count()));
   auto window = std::chrono::milliseconds(st.ctx->config.limits.idle_ms);
   if (now - st.rate_checked >= window) {
     auto got = st.received - st.received_at_check;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - st.rate_checked);
-    auto floor = min_rate_bytes(*st.ctx) * static_cast<uint64_t>(ms.count()) / 1000;
+    auto floor = min_rate_bytes(*st.ctx, st.session) * static_cast<uint64_t>(ms.count()) / 1000;
     st.received_at_check = st.received;
     st.rate_checked = now;
     if (st.at == transfer_state::phase::pulling && !st.outstanding.empty() && got < floor)
       return drop_donor(self, fmt::format("sent {} bytes in {} ms, below the minimum of {} kbit/s",
-                                          got, ms.count(), min_rate_bytes(*st.ctx) * 8 / 1000));
+                                          got, ms.count(),
+                                          min_rate_bytes(*st.ctx, st.session) * 8 / 1000));
   }
   st.deadline_timer = true;
   self->delayed_send(self, st.deadline - now, deadline_atom::value, st.epoch);
@@ -121,7 +137,7 @@ void check_deadline(self_ptr self, uint64_t epoch) {
 /// many blocks and the donor answers each with one burst.
 void fill_window(self_ptr self) {
   auto& st = self->state;
-  auto window = st.ctx->config.recovery.block_window;
+  auto window = current_window(st);
   auto in_flight = [&] { return st.outstanding.size() + st.verifying; };
   if (in_flight() > window / 2)
     return;

@@ -86,6 +86,8 @@ struct transfer_state {
     /// The session is up and the accept sent.
     bool opened = false;
     clock::time_point deadline{};
+    /// The time it was given: the configured handshake time, or more on a slow link.
+    std::chrono::milliseconds timeout{};
   };
 
   context_ptr ctx;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "transports/link_timing.hpp"
 
 namespace fwrescue::transfer_steps {
 
@@ -23,8 +24,9 @@ void start_handshake(self_ptr self, candidate d) {
   const auto& addr = d.source.fields.session_address;
   st.ctx->log->info("transfer", "opening a session to {} at {}", d.source.fields.donor, addr);
   auto id = st.ctx->link->open_session(addr);
-  auto timeout = std::chrono::milliseconds(rc.handshake_timeout_ms);
-  st.handshakes[id] = {std::move(d), false, self->clock().now() + timeout};
+  auto timeout = handshake_timeout(std::chrono::milliseconds(rc.handshake_timeout_ms),
+                                   st.ctx->link->address_properties(addr));
+  st.handshakes[id] = {std::move(d), false, self->clock().now() + timeout, timeout};
   if (auto router = find_role(self->system(), roles::router))
     self->send(router, claim_session{id});
   self->delayed_send(self, timeout, handshake_atom::value, id);
@@ -178,9 +180,8 @@ void handshake_deadline(self_ptr self, session_id id) {
   auto i = st.handshakes.find(id);
   if (i == st.handshakes.end() || self->clock().now() < i->second.deadline)
     return;
-  fail_handshake(
-    self, id,
-    fmt::format("did not confirm within {} ms", st.ctx->config.recovery.handshake_timeout_ms));
+  fail_handshake(self, id,
+                 fmt::format("did not confirm within {} ms", i->second.timeout.count()));
 }
 
 } // namespace fwrescue::transfer_steps

@@ -186,6 +186,38 @@ struct lan_config {
   uint8_t multicast_ttl = 1;
 };
 
+/// [icmb]: the Intelligent Chassis Management Bus, a half-duplex RS-485 serial bus shared by the
+/// chassis of a rack (docs/slow-links.md).
+struct icmb_config {
+  bool enabled = false;
+  /// The serial device on the bus ("/dev/ttyS1"); required when enabled.
+  std::string device;
+  uint32_t baud = 19200;
+  /// This node's 16-bit bus address, 1..0xfffe (0xffff is broadcast); required when enabled.
+  uint16_t address = 0;
+  /// Payload bytes per bus frame; 0 leaves the transport's default.
+  uint32_t frame_payload = 0;
+};
+
+/// [ble]: L2CAP LE connection-oriented channels over Bluetooth LE (docs/ble.md).
+struct ble_config {
+  bool enabled = false;
+  /// This node's adapter address ("AA:BB:CC:DD:EE:FF"); empty binds any adapter. Required
+  /// with `emulation`, where it names the node's socket.
+  std::string address;
+  uint16_t psm = 0x81;
+  /// The adapter addresses of the other nodes: BLE has no broadcast at this layer, so discovery
+  /// asks each of them.
+  std::vector<std::string> peers;
+  /// SDU size asked for on each channel.
+  uint32_t mtu = 247;
+  /// A directory of Unix sockets standing in for the radio (tests and demos); empty uses
+  /// Bluetooth.
+  std::string emulation;
+  uint32_t emulated_rate_kbps = 500;
+  uint32_t emulated_credits = 8;
+};
+
 /// [limits]: what a remote peer can make this node spend. Every one of them has a safe default;
 /// docs/architecture.md ("What a hostile peer can cost us") says where each is enforced.
 struct limits_config {
@@ -276,6 +308,8 @@ struct node_config {
   policy_config policy;
   donor_config donor;
   lan_config lan;
+  icmb_config icmb;
+  ble_config ble;
   admin_config admin;
   supervisor_config supervisor;
   limits_config limits;
@@ -283,6 +317,9 @@ struct node_config {
   /// The admin socket path after applying the default.
   std::string admin_socket() const;
 };
+
+/// The link sections enabled, in the order the node runs them: "lan", "icmb", "ble".
+std::vector<std::string> enabled_links(const node_config& config);
 
 /// Parses and validates configuration text. `source` names it in errors, which read
 /// "FILE:LINE: key 'section.key': expected …" (errc::invalid_argument).

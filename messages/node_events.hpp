@@ -131,6 +131,8 @@ struct candidate {
   /// The role the offer is taken to have: the one it claims, except that a console claim
   /// signed by a key that is not a known console key counts as a peer's.
   node_role role = node_role::peer;
+  /// Nominal rate of the link the offer came over (0: unknown), for the policies that weigh it.
+  uint64_t link_rate_bps = 0;
 };
 
 /// One offer as negotiation judged it, for status and logs.

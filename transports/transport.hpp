@@ -21,6 +21,9 @@ struct link_properties {
   /// Nominal rate in bits per second and one-way latency in microseconds (0 when unknown).
   uint64_t nominal_rate_bps = 0;
   uint32_t latency_us = 0;
+  /// On a node with several links, the slowest one's rate (0: the same as nominal_rate_bps):
+  /// discovery waits long enough for offers to cross it.
+  uint64_t slowest_rate_bps = 0;
 };
 
 using session_id = uint64_t;
@@ -102,6 +105,11 @@ public:
     return properties();
   }
 
+  /// The properties of the link an address (a datagram's sender, a session address) is on.
+  virtual link_properties address_properties(const std::string& /*address*/) const {
+    return properties();
+  }
+
   /// Starts the transport's thread; events go to `events`, which must outlive stop().
   virtual caf::error start(transport_events& events) = 0;
 
@@ -142,6 +150,11 @@ public:
 
   /// The receiver has handled one datagram on_datagram() delivered.
   virtual void datagram_consumed() = 0;
+
+  /// The same, naming the datagram's sender: a node with several links tells the one it came on.
+  virtual void datagram_consumed_from(const std::string& /*from*/) {
+    datagram_consumed();
+  }
 
   /// Closes a session; on_session_closed follows with reason "closed locally".
   virtual void close_session(session_id id) = 0;

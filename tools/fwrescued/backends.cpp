@@ -9,6 +9,7 @@
 #include "hal/flash/flashrom.hpp"
 #include "hal/host_power/qemu.hpp"
 #include "hal/host_power/sim.hpp"
+#include "transports/lan/lan_transport.hpp"
 #include "tools/fwrescued/daemon.hpp"
 
 namespace fwrescue {
@@ -87,6 +88,20 @@ caf::expected<std::shared_ptr<host_power>> open_qemu(const node_config& c,
   return std::shared_ptr<host_power>{std::move(*p)};
 }
 
+caf::expected<std::shared_ptr<transport>> open_lan(const node_config& c,
+                                                   const std::shared_ptr<logger>&) {
+  lan_options lan;
+  lan.group = c.lan.group;
+  lan.discovery_port = c.lan.discovery_port;
+  lan.interface_address = c.lan.interface_address;
+  lan.session_port = c.lan.session_port;
+  lan.static_peers = c.lan.static_peers;
+  lan.multicast_ttl = c.lan.multicast_ttl;
+  lan.node_label = c.id;
+  lan.limits = session_limits_of(c.limits);
+  return std::shared_ptr<transport>{std::make_shared<lan_transport>(std::move(lan))};
+}
+
 } // namespace
 
 backends standard_backends() {
@@ -95,6 +110,7 @@ backends standard_backends() {
   out.flash.emplace("flashrom", open_flashrom);
   out.host_power.emplace("sim", open_sim);
   out.host_power.emplace("qemu", open_qemu);
+  out.transports.emplace("lan", open_lan);
   return out;
 }
 

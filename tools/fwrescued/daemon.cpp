@@ -34,13 +34,10 @@
 #include "image/hash.hpp"
 #include "tools/fwrescued/admin_server.hpp"
 #include "tools/fwrescued/trust.hpp"
-#include "transports/lan/lan_transport.hpp"
+#include "transports/link_set.hpp"
 
 namespace fwrescue {
 
-namespace {
-
-/// The transport's share of [limits].
 session_limits session_limits_of(const limits_config& l) {
   session_limits out;
   out.max_inbound = l.sessions;
@@ -52,6 +49,8 @@ session_limits session_limits_of(const limits_config& l) {
   out.descriptor_reserve = l.descriptor_reserve;
   return out;
 }
+
+namespace {
 
 /// Builds everything the actors depend on; the error says what is wrong with the setup.
 /// The names a registry knows, for an error about one it does not ("a, b", as for policies).
@@ -124,16 +123,28 @@ caf::expected<std::shared_ptr<node_context>> build_context(node_config config,
     return std::move(power.error());
   ctx->power_report = std::make_shared<reporting_host_power>(*power);
   ctx->power = ctx->power_report;
-  lan_options lan;
-  lan.group = config.lan.group;
-  lan.discovery_port = config.lan.discovery_port;
-  lan.interface_address = config.lan.interface_address;
-  lan.session_port = config.lan.session_port;
-  lan.static_peers = config.lan.static_peers;
-  lan.multicast_ttl = config.lan.multicast_ttl;
-  lan.node_label = config.id;
-  lan.limits = session_limits_of(config.limits);
-  ctx->link = std::make_shared<lan_transport>(std::move(lan));
+  auto names = enabled_links(config);
+  if (names.empty())
+    return make_error(errc::invalid_argument,
+                      fmt::format("{}: no link is enabled: enable at least one of [lan], [icmb] "
+                                  "and [ble]",
+                                  config.source));
+  std::vector<std::shared_ptr<transport>> links;
+  for (const auto& name : names) {
+    auto make = registry.transports.find(name);
+    if (make == registry.transports.end())
+      return make_error(errc::invalid_argument,
+                        fmt::format("{}: [{}] is enabled, but this build has no {} link "
+                                    "(known: {})",
+                                    config.source, name, name, known_names(registry.transports)));
+    auto link = make->second(config, ctx->log);
+    if (!link)
+      return std::move(link.error());
+    links.push_back(std::move(*link));
+  }
+  auto log = ctx->log;
+  ctx->link = std::make_shared<link_set>(
+    std::move(links), [log](std::string_view line) { log->warn("links", "{}", line); });
   ctx->config = std::move(config);
   return ctx;
 }
@@ -224,6 +235,15 @@ std::string fixed_setting_changed(const node_config& a, const node_config& b) {
       || a.lan.session_port != b.lan.session_port || a.lan.static_peers != b.lan.static_peers
       || a.lan.multicast_ttl != b.lan.multicast_ttl)
     return "lan";
+  if (a.icmb.enabled != b.icmb.enabled || a.icmb.device != b.icmb.device
+      || a.icmb.baud != b.icmb.baud || a.icmb.address != b.icmb.address
+      || a.icmb.frame_payload != b.icmb.frame_payload)
+    return "icmb";
+  if (a.ble.enabled != b.ble.enabled || a.ble.address != b.ble.address || a.ble.psm != b.ble.psm
+      || a.ble.peers != b.ble.peers || a.ble.mtu != b.ble.mtu || a.ble.emulation != b.ble.emulation
+      || a.ble.emulated_rate_kbps != b.ble.emulated_rate_kbps
+      || a.ble.emulated_credits != b.ble.emulated_credits)
+    return "ble";
   if (a.admin_socket() != b.admin_socket())
     return "admin.socket";
   // The transport was built with these; the rest of [limits] applies from the reload on.
@@ -332,9 +352,14 @@ int run_daemon(const std::string& config_path, const backends& registry) {
     stop_actors(sys, sup);
     return 2;
   }
+  std::vector<std::string> up;
+  if (auto set = std::dynamic_pointer_cast<link_set>(ctx->link))
+    for (const auto& l : set->links())
+      if (l.up)
+        up.push_back(l.address);
   log.info("main", "{} node for {}:{} up; sessions at {}; policy {}; hashing {} blocks at once",
            to_string(ctx->config.role), ctx->config.platform.vendor, ctx->config.platform.board,
-           ctx->link->session_address(), ctx->config.recovery.policy, blake2b_lanes());
+           fmt::join(up, ", "), ctx->config.recovery.policy, blake2b_lanes());
   auto reload_now = [&]() -> std::string {
     auto result = reload(sys, *current, config_path);
     if (!result) {

@@ -13,6 +13,7 @@
 #include "config/node_config.hpp"
 #include "hal/flash.hpp"
 #include "hal/host_power.hpp"
+#include "transports/transport.hpp"
 
 namespace fwrescue {
 
@@ -25,17 +26,27 @@ using flash_factory = std::function<caf::expected<std::shared_ptr<flash>>(
 using power_factory = std::function<caf::expected<std::shared_ptr<host_power>>(
   const node_config&, const std::shared_ptr<logger>& log)>;
 
+/// Builds one link from its section ([lan], [icmb], [ble]).
+using transport_factory = std::function<caf::expected<std::shared_ptr<transport>>(
+  const node_config&, const std::shared_ptr<logger>& log)>;
+
 /// The registries the configuration picks backends from by name (flash.backend,
-/// host_power.backend). The parser checks only that a name is given; a name missing here stops
-/// the daemon at start with the list of the known ones.
+/// host_power.backend, and each enabled link section). The parser checks only that a name is
+/// given; a name missing here stops the daemon at start with the list of the known ones.
 struct backends {
   std::map<std::string, flash_factory> flash;
   std::map<std::string, power_factory> host_power;
+  std::map<std::string, transport_factory> transports;
 };
 
 /// The production backends: flash "file" (hal/flash/file) and "flashrom" (hal/flash/flashrom),
-/// host power "sim" (hal/host_power/sim). Each name is listed here once.
+/// host power "sim" (hal/host_power/sim) and "qemu" (hal/host_power/qemu), links "lan"
+/// (transports/lan), "icmb" (transports/icmb) and "ble" (transports/ble). Each name is listed
+/// here once.
 backends standard_backends();
+
+/// The transports' share of [limits].
+session_limits session_limits_of(const limits_config& l);
 
 /// Runs the daemon from the configuration at `config_path` until SIGTERM or SIGINT (SIGHUP
 /// reloads). Returns the process's exit code: 0 after a shutdown, 2 when the configuration or
