@@ -4,6 +4,8 @@
 # packet loss and teardown do what they say. Skips (77) where namespaces are not allowed.
 source "$(dirname "$0")/testlib.sh" "$@"
 source "$(dirname "$0")/../support/netns.sh"
+# No cluster here: testlib's exit handler finds no daemons to stop in an empty directory.
+CLUSTER_DIR=$TEST_DIR
 
 if ! netns_available; then
   echo "SKIP: $NETNS_UNAVAILABLE"
@@ -14,8 +16,6 @@ for tool in ping socat tc nft ss; do
 done
 
 P=fwr-nt-$$
-# No cluster here: testlib's exit handler finds no daemons to stop in an empty directory.
-CLUSTER_DIR=$TEST_DIR
 trap 'netns_teardown "$P"; on_exit' EXIT
 netns_setup "$P" 2 || { echo "FAIL: netns_setup"; exit 1; }
 A1=$(netns_addr "$P" 1)

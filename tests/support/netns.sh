@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Network namespaces for LAN tests: N nodes, each in its own namespace with one veth to a
 # bridge that lives in a namespace of its own, so a test's LAN touches nothing of the host's
 # and two tests in parallel (different prefixes) never see each other. Sourced by tests.
@@ -72,20 +73,24 @@ netns_setup() {
   ip -n "$br" link set lo up
   # Snooping is off so multicast floods to every port: with no IGMP querier on this LAN the
   # bridge's view of group members would be a guess.
-  ip -n "$br" link add br0 type bridge mcast_snooping 0 &&
-    ip -n "$br" link set br0 up || { echo "netns_setup: cannot make the bridge in $br" >&2; return 1; }
+  if ! { ip -n "$br" link add br0 type bridge mcast_snooping 0 && ip -n "$br" link set br0 up; }; then
+    echo "netns_setup: cannot make the bridge in $br" >&2
+    return 1
+  fi
   for i in $(seq "$n"); do
     local ns=$prefix-$i
     _netns_add "$ns" || return 1
     # Both ends are made inside namespaces, so the host's interface names are never touched.
-    ip -n "$br" link add "vb$i" type veth peer name "$NETNS_IF" netns "$ns" &&
+    if ! { ip -n "$br" link add "vb$i" type veth peer name "$NETNS_IF" netns "$ns" &&
       ip -n "$br" link set "vb$i" master br0 &&
       ip -n "$br" link set "vb$i" up &&
       ip -n "$ns" link set lo up &&
       ip -n "$ns" addr add "$(netns_addr "$prefix" "$i")/24" dev "$NETNS_IF" &&
       ip -n "$ns" link set "$NETNS_IF" up &&
-      ip -n "$ns" route add 224.0.0.0/4 dev "$NETNS_IF" ||
-      { echo "netns_setup: cannot attach $ns to the bridge" >&2; return 1; }
+      ip -n "$ns" route add 224.0.0.0/4 dev "$NETNS_IF"; }; then
+      echo "netns_setup: cannot attach $ns to the bridge" >&2
+      return 1
+    fi
   done
 }
 
@@ -102,17 +107,20 @@ netns_rate() {
     return 1
   fi
   # Node to bridge leaves through the node's eth0, bridge to node through the bridge's vbI.
-  local where
-  for where in "$prefix-$i $NETNS_IF" "$prefix-br vb$i"; do
-    set -- $where
-    tc -n "$1" qdisc del dev "$2" root 2>/dev/null || true
-    [ "$kbit" = 0 ] && continue
-    # The bucket holds 20 ms of traffic, and never less than two full frames.
-    local burst=$((kbit * 1000 / 8 / 50))
-    [ "$burst" -lt 3200 ] && burst=3200
-    tc -n "$1" qdisc add dev "$2" root tbf rate "${kbit}kbit" burst "$burst" latency 200ms ||
-      { echo "netns_rate: cannot limit $2 in $1 to ${kbit} kbit/s" >&2; return 1; }
-  done
+  _netns_tbf "$prefix-$i" "$NETNS_IF" "$kbit" && _netns_tbf "$prefix-br" "vb$i" "$kbit"
+}
+
+# _netns_tbf NAMESPACE DEVICE KBIT: DEVICE's egress limited to KBIT (0: unlimited).
+_netns_tbf() {
+  tc -n "$1" qdisc del dev "$2" root 2>/dev/null || true
+  [ "$3" = 0 ] && return 0
+  # The bucket holds 20 ms of traffic, and never less than two full frames.
+  local burst=$(($3 * 1000 / 8 / 50))
+  [ "$burst" -lt 3200 ] && burst=3200
+  if ! tc -n "$1" qdisc add dev "$2" root tbf rate "${3}kbit" burst "$burst" latency 200ms; then
+    echo "netns_rate: cannot limit $2 in $1 to $3 kbit/s" >&2
+    return 1
+  fi
 }
 
 netns_loss() {

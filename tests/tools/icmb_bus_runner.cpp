@@ -165,7 +165,8 @@ std::vector<uint8_t> bus_node::receive(size_t n) {
 }
 
 std::vector<uint64_t> parse_stats(const std::string& line) {
-  static const std::regex form(R"(^bytes (\d+) collisions (\d+) bit_flips (\d+) dropped (\d+)\n?$)");
+  static const std::regex form(
+    R"(^bytes (\d+) collisions (\d+) bit_flips (\d+) dropped (\d+)\n?$)");
   std::smatch m;
   if (!std::regex_match(line, m, form))
     return {};

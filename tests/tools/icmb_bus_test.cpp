@@ -79,8 +79,8 @@ TEST_CASE("two nodes sending at once garble the bytes at every node") {
   auto slots = c[0] + c[1];
   auto seen = n2.receive(slots);
   REQUIRE(seen.size() == slots);
-  auto garbled = std::count_if(seen.begin(), seen.end(),
-                               [](uint8_t b) { return b != 0x55 && b != 0xaa; });
+  auto garbled =
+    std::count_if(seen.begin(), seen.end(), [](uint8_t b) { return b != 0x55 && b != 0xaa; });
   // A garbled byte never equals a sender's, and a clean one always does (no bit errors here).
   CHECK(static_cast<uint64_t>(garbled) == c[1]);
   CHECK(n0.receive(slots) == seen);

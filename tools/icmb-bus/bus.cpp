@@ -14,11 +14,9 @@ std::string render(const bus_counters& c) {
 
 bus::bus(size_t nodes, double bit_error_rate, uint64_t seed)
   : nodes_(nodes),
-    flip_threshold_(
-      bit_error_rate >= 1 ? 0 : static_cast<uint64_t>(std::ldexp(bit_error_rate, 64))),
-    always_flip_(bit_error_rate >= 1),
-    flip_rng_(seed),
-    garble_rng_(seed ^ 0x9e3779b97f4a7c15ULL) {
+    flip_threshold_(bit_error_rate >= 1 ? 0
+                                        : static_cast<uint64_t>(std::ldexp(bit_error_rate, 64))),
+    always_flip_(bit_error_rate >= 1), flip_rng_(seed), garble_rng_(seed ^ 0x9e3779b97f4a7c15ULL) {
   senders_.reserve(nodes);
 }
 

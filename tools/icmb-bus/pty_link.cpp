@@ -58,7 +58,8 @@ outcome<pty_link> pty_link::open(const std::string& link_path) {
   // Raw: no echo, no line editing, no CR/LF translation; every byte passes as it is.
   termios tio{};
   if (::tcgetattr(link.slave_, &tio) != 0)
-    return result::fail(sys_error(fmt::format("--link {}: cannot read {}'s mode", link_path, name)));
+    return result::fail(
+      sys_error(fmt::format("--link {}: cannot read {}'s mode", link_path, name)));
   ::cfmakeraw(&tio);
   if (::tcsetattr(link.slave_, TCSANOW, &tio) != 0)
     return result::fail(sys_error(fmt::format("--link {}: cannot make {} raw", link_path, name)));
@@ -70,11 +71,8 @@ outcome<pty_link> pty_link::open(const std::string& link_path) {
 }
 
 pty_link::pty_link(pty_link&& other) noexcept
-  : master_(other.master_),
-    slave_(other.slave_),
-    slave_name_(std::move(other.slave_name_)),
-    link_path_(std::move(other.link_path_)),
-    linked_(other.linked_) {
+  : master_(other.master_), slave_(other.slave_), slave_name_(std::move(other.slave_name_)),
+    link_path_(std::move(other.link_path_)), linked_(other.linked_) {
   other.master_ = -1;
   other.slave_ = -1;
   other.linked_ = false;
