@@ -6,6 +6,7 @@
 #include "common/error.hpp"
 #include "common/hex.hpp"
 #include "hal/boot_history.hpp"
+#include "transports/link_set.hpp"
 
 namespace fwrescue {
 
@@ -83,6 +84,19 @@ std::string status_json(const coordinator_state& st) {
   if (ctx.link) {
     auto c = ctx.link->counters();
     j["turned_away"] = {{"datagrams", c.dropped_datagrams}, {"sessions", c.refused_sessions}};
+  }
+  if (auto set = std::dynamic_pointer_cast<link_set>(ctx.link)) {
+    auto links = nlohmann::ordered_json::array();
+    for (const auto& l : set->links()) {
+      nlohmann::ordered_json one{{"name", l.name},
+                                 {"up", l.up},
+                                 {"address", l.address},
+                                 {"rate_bps", l.properties.nominal_rate_bps}};
+      if (!l.up)
+        one["error"] = l.error;
+      links.push_back(std::move(one));
+    }
+    j["links"] = std::move(links);
   }
   if (auto revoked = ctx.store->revocations(); revoked && *revoked)
     j["revocation_list"] = (*revoked)->fields.serial;

@@ -73,7 +73,7 @@ interface_address = \"127.0.0.1\""
   [ -n "${v[flash.backend]:-}" ] && [ "${v[flash.backend]}" != '"file"' ] && fixed[flash]=""
   local section key
   {
-    for section in node platform trust flash host_power boot monitor recovery policy donor lan limits; do
+    for section in node platform trust flash host_power boot monitor recovery policy donor lan icmb ble limits; do
       printf '[%s]\n' "$section"
       [ -n "${fixed[$section]:-}" ] && printf '%s\n' "${fixed[$section]}"
       for key in $(printf '%s\n' "${!v[@]}" | grep "^$section\." | sort); do

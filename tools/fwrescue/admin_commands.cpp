@@ -108,6 +108,16 @@ void print_status(const json& s) {
                    : std::string{};
     fmt::print("last check  {}{}\n", text(c, "detail"), fault);
   }
+  if (s.contains("links") && s["links"].is_array())
+    for (const auto& l : s["links"]) {
+      if (!l.is_object())
+        continue;
+      if (l.value("up", false))
+        fmt::print("link        {} up at {} ({} bit/s)\n", text(l, "name"), text(l, "address"),
+                   l.value("rate_bps", uint64_t{0}));
+      else
+        fmt::print("link        {} DOWN: {}\n", text(l, "name"), text(l, "error"));
+    }
   if (s.contains("turned_away") && s["turned_away"].is_object())
     fmt::print("turned away {} datagram(s), {} session(s) over the limits{}\n",
                s["turned_away"].value("datagrams", 0), s["turned_away"].value("sessions", 0),
