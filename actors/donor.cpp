@@ -11,6 +11,7 @@
 #include "image/revocation.hpp"
 #include "image/signing.hpp"
 #include "transports/link_timing.hpp"
+#include "transports/link_set.hpp"
 
 namespace fwrescue {
 
@@ -116,6 +117,12 @@ void refuse_accept(self_ptr self, session_id id, const accept& a, const wire_mes
   st.ctx->link->close_session(id);
 }
 
+/// The link part of a typed peer address ("lan" of "lan:192.0.2.7:40122"; empty without one).
+std::string link_of(const std::string& peer) {
+  auto parts = link_set::split(peer);
+  return parts ? parts->first : std::string{};
+}
+
 void on_accept(self_ptr self, session_id id, const accept& a) {
   auto& st = self->state;
   const auto& ctx = *st.ctx;
@@ -141,6 +148,18 @@ void on_accept(self_ptr self, session_id id, const accept& a) {
   if (o == st.offers.end() || o->second.challenge != a.fields.challenge
       || o->second.expires < self->clock().now())
     return refuse("no such offer (stale, replayed or already taken up)");
+  auto& offer = o->second;
+  if (offer.taken) {
+    if (offer.recipient != a.fields.recipient_key)
+      return refuse("no such offer (stale, replayed or already taken up)");
+    if (auto held = st.uploads.find(offer.session); held != st.uploads.end()) {
+      auto link = link_of(up.peer);
+      if (link_of(held->second.peer) == link)
+        return refuse("no such offer (stale, replayed or already taken up)");
+      end_upload(self, offer.session,
+                 fmt::format("{} took the offer up again over {}", a.fields.recipient, link));
+    }
+  }
   std::shared_ptr<const served_image> chosen;
   for (const auto& img : servable(st))
     if (img->manifest.fields.merkle_root == a.fields.merkle_root)
@@ -152,8 +171,11 @@ void on_accept(self_ptr self, session_id id, const accept& a) {
                   a.fields.recipient);
     return refuse_accept(self, id, a, busy{a.fields.request_id, 1000}, "busy");
   }
-  // An offer is taken up once: the same accept on another session finds nothing to take.
-  st.offers.erase(o);
+  // One session at a time holds the offer: the same accept on another session of the same link
+  // finds it taken.
+  offer.taken = true;
+  offer.recipient = a.fields.recipient_key;
+  offer.session = id;
   up.image = chosen;
   up.confirmed = true;
   ctx.log->info("donor", "serving {} {} to {} ({} of {} upload slots in use)", chosen->label,

@@ -29,6 +29,12 @@ struct donor_state {
   struct sent_offer {
     nonce challenge{};
     std::chrono::steady_clock::time_point expires;
+    /// Taken up by an accept: by which recipient, on which session. One session holds an offer
+    /// at a time; the same recipient may take it up again over another link (its first link
+    /// died) or once that session has ended.
+    bool taken = false;
+    public_key recipient{};
+    session_id session = 0;
   };
   struct upload {
     std::string peer;

@@ -79,8 +79,8 @@ struct donor_fixture : actor_fixture {
   }
 
   /// Opens a session from the recipient and sends `a` on it.
-  session_id take_up(const accept& a) {
-    auto s = link->open_inbound("10.0.0.9:51000");
+  session_id take_up(const accept& a, const std::string& peer = "10.0.0.9:51000") {
+    auto s = link->open_inbound(peer);
     run();
     link->deliver_frame(s, encode(a));
     run();
@@ -261,6 +261,40 @@ TEST_CASE_METHOD(donor_fixture, "an accept is taken up once: replayed on a secon
     run();
     CHECK_FALSE(link->is_open(first));
     CHECK(state_of<donor_state>(don).active_uploads() == 0);
+  }
+}
+
+TEST_CASE_METHOD(donor_fixture, "the recipient takes an offer up again over another link: the "
+                                "session on the first one ends") {
+  ctx->config.donor.max_uploads = 1;
+  start();
+  auto offers = offers_for(req);
+  auto a = accept_of(offers[0]);
+  auto on_lan = take_up(a, "lan:10.0.0.9:51000");
+  REQUIRE(std::holds_alternative<confirm>(sent_on(on_lan)[0]));
+  auto on_bus = take_up(a, "icmb:0x0009");
+  CHECK(std::holds_alternative<confirm>(sent_on(on_bus)[0]));
+  CHECK_FALSE(link->is_open(on_lan));
+  CHECK(state_of<donor_state>(don).active_uploads() == 1);
+
+  SECTION("another recipient cannot take it over") {
+    auto other = secret_key::generate();
+    accept_fields f{offers[0].fields.request_id, offers[0].fields.challenge, "recipient-y",
+                    other.public_part(), img.manifest.fields.merkle_root,
+                    offers[0].fields.donor_key};
+    auto s = take_up(make_accept(std::move(f), other), "ble:AA:BB:CC:DD:EE:01");
+    auto frames = sent_on(s);
+    REQUIRE(frames.size() == 1);
+    auto* d = std::get_if<decline>(&frames[0]);
+    REQUIRE(d != nullptr);
+    CHECK_THAT(d->reason, Catch::Contains("already taken up"));
+    CHECK(link->is_open(on_bus));
+  }
+  SECTION("once its session ended, the same recipient may take it up again") {
+    link->close_by_peer(on_bus);
+    run();
+    auto again = take_up(a, "icmb:0x0009");
+    CHECK(std::holds_alternative<confirm>(sent_on(again)[0]));
   }
 }
 
