@@ -1,5 +1,7 @@
 #include "actors/transfer_steps.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "common/error.hpp"
@@ -80,6 +82,13 @@ void start_job(self_ptr self, transfer_job& job) {
   race(self);
 }
 
+/// Whether a handshake with this donor is pending. A donor that offered over several links is
+/// tried over one at a time: its accept over a second link would take the offer from the first.
+bool in_handshake(const transfer_state& st, const public_key& donor) {
+  return std::any_of(st.handshakes.begin(), st.handshakes.end(),
+                     [&](const auto& h) { return h.second.donor.source.fields.donor_key == donor; });
+}
+
 void race(self_ptr self) {
   auto& st = self->state;
   if (!st.active || st.current)
@@ -87,7 +96,8 @@ void race(self_ptr self) {
   const auto& rc = st.ctx->config.recovery;
   auto now = self->clock().now();
   while (st.next < st.queue.size() && st.handshakes.size() < rc.parallel_handshakes
-         && (st.handshakes.empty() || now >= st.next_start)) {
+         && (st.handshakes.empty() || now >= st.next_start)
+         && !in_handshake(st, st.queue[st.next].source.fields.donor_key)) {
     start_handshake(self, st.queue[st.next++]);
     st.next_start = now + stagger(rc);
   }
@@ -104,7 +114,7 @@ void race(self_ptr self) {
   }
   // Handshakes are pending and more donors wait: the next starts when the stagger has passed.
   if (st.next < st.queue.size() && st.handshakes.size() < rc.parallel_handshakes
-      && !st.start_timer) {
+      && !st.start_timer && !in_handshake(st, st.queue[st.next].source.fields.donor_key)) {
     st.start_timer = true;
     self->delayed_send(self, st.next_start - now, race_atom::value);
   }
