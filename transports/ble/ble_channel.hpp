@@ -63,6 +63,12 @@ public:
   /// Receives one SDU into `sdu`; `reason` gets the text on failure.
   virtual io_status receive(std::vector<uint8_t>& sdu, std::string& reason) = 0;
 
+  /// Whether receive() has an SDU without reading the socket: one taken in while send() looked
+  /// for credits. poll() cannot see it, so the loop must not wait.
+  virtual bool buffered() const {
+    return false;
+  }
+
   /// When a send() blocked by the rate may succeed; nothing when no timer is needed.
   virtual std::optional<clock::time_point> wake_at() const {
     return std::nullopt;

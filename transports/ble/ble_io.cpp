@@ -108,7 +108,14 @@ void io_loop::run() {
       fds.push_back({l.ch->fd(), l.ch->poll_events(reading(l), writing(l)), 0});
       keys.push_back(key);
     }
-    auto n = ::poll(fds.data(), fds.size(), poll_timeout());
+    auto timeout = poll_timeout();
+    timespec ts{};
+    if (timeout) {
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(*timeout).count();
+      ts.tv_sec = ns / 1'000'000'000;
+      ts.tv_nsec = ns % 1'000'000'000;
+    }
+    auto n = ::ppoll(fds.data(), fds.size(), timeout ? &ts : nullptr, nullptr);
     if (n < 0 && errno != EINTR) {
       auto reason = fmt::format("poll failed: {}", errno);
       while (!links_.empty())
@@ -127,8 +134,9 @@ void io_loop::run() {
       if (it == links_.end())
         continue;
       auto wake_at = it->second.ch->wake_at();
-      // A reader that was paused is served when the receiver catches up: the wakeup says so.
-      if (fds[2 + i].revents != 0 || (wake_at && *wake_at <= now) || reading(it->second))
+      auto& l = it->second;
+      if (fds[2 + i].revents != 0 || (wake_at && *wake_at <= now)
+          || (reading(l) && l.ch->buffered()))
         serve(it);
     }
     expire();
@@ -136,13 +144,15 @@ void io_loop::run() {
   }
 }
 
-int io_loop::poll_timeout() const {
+std::optional<clock::duration> io_loop::poll_timeout() const {
   auto now = clock::now();
   auto next = clock::time_point::max();
   auto consider = [&](clock::time_point t) { next = std::min(next, t); };
   if (accept_paused_until_ > now)
     consider(accept_paused_until_);
   for (const auto& [key, l] : links_) {
+    if (reading(l) && l.ch->buffered())
+      return clock::duration::zero();
     if (auto at = l.ch->wake_at(); at && writing(l))
       consider(*at);
     if (l.closing)
@@ -152,9 +162,10 @@ int io_loop::poll_timeout() const {
     consider(l.active + config_.limits.idle);
   }
   if (next == clock::time_point::max())
-    return -1;
-  auto ms = std::chrono::ceil<std::chrono::milliseconds>(next - now).count();
-  return static_cast<int>(std::clamp<decltype(ms)>(ms, 0, 60'000));
+    return std::nullopt;
+  // Finer than poll()'s milliseconds: an SDU's airtime is a few of them, and rounding each
+  // wait up would cost a tenth of the rate.
+  return std::clamp<clock::duration>(next - now, clock::duration::zero(), std::chrono::seconds{60});
 }
 
 void io_loop::run_commands() {

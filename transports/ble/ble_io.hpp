@@ -142,7 +142,7 @@ private:
     return !stop_.load(std::memory_order_acquire);
   }
   void wake();
-  int poll_timeout() const;
+  std::optional<clock::duration> poll_timeout() const;
   void run_commands();
   void execute(broadcast_command& cmd);
   void execute(datagram_command& cmd);
