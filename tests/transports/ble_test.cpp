@@ -4,7 +4,10 @@
 
 #include "tests/transports/ble_fixture.hpp"
 
+#include <csignal>
+#include <filesystem>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 using namespace fwrescue;
 using namespace fwrescue::test;
@@ -217,4 +220,45 @@ TEST_CASE("ble: the real path fails at start on a kernel without Bluetooth, with
   temp_dir dir;
   node a{options(addr_a, dir)};
   CHECK(a.transport.session_address() == addr_a);
+}
+
+TEST_CASE("ble: nodes in separate processes talk over the emulation's directory") {
+  temp_dir dir;
+  auto pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    // The child is a node that echoes every frame and answers every datagram, for 20 s at most.
+    struct echo : recorder {
+      ble_transport* t = nullptr;
+      void on_frame(session_id id, bytes frame) override {
+        t->frame_consumed(id, frame.size());
+        t->send_frame(id, std::move(frame));
+      }
+      void on_datagram(const std::string& from, bytes data) override {
+        t->datagram_consumed();
+        t->send_datagram(from, std::move(data));
+      }
+    } events;
+    ble_transport t{options(addr_b, dir)};
+    events.t = &t;
+    if (t.start(events))
+      ::_exit(1);
+    std::this_thread::sleep_for(20s);
+    ::_exit(0);
+  }
+  auto oa = options(addr_a, dir);
+  oa.peers = {addr_b};
+  node a{oa};
+  // The child's socket appears once it has started.
+  REQUIRE(eventually([&] { return std::filesystem::exists(dir.path(addr_b + ".sock")); }));
+  a.transport.broadcast(text("ping"));
+  REQUIRE(a.events.wait([](auto& l) { return l.heard("ping"); }));
+  auto id = a.transport.open_session(addr_b);
+  auto frame = random_bytes(50 * 1024, 7);
+  a.transport.send_frame(id, frame);
+  REQUIRE(a.events.wait([&](auto& l) { return l.frames[id].size() == 1; }, 10s));
+  CHECK(a.events.inspect([&](auto& l) { return l.frames[id].at(0); }) == frame);
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
 }

@@ -245,6 +245,9 @@ void io_loop::expire() {
     } else if (l.inbound && !l.handshaken && now >= l.opened + limits.handshake) {
       ++refused_;
       drop(it, fmt::format("no whole frame within {} ms of connecting", limits.handshake.count()));
+    } else if (!l.open && !l.inbound && now >= l.active + limits.idle) {
+      drop(it, fmt::format("connect to {}: no answer within {} ms", to_string(l.peer),
+                           limits.idle.count()));
     } else if (now >= l.active + limits.idle) {
       // An idle datagram channel just closes: the next datagram opens a new one.
       if (l.kind == channel_kind::session)
