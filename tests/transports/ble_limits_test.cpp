@@ -17,8 +17,7 @@ namespace {
 const std::string addr_a = "0B:00:00:00:00:01";
 const std::string addr_b = "0B:00:00:00:00:02";
 
-ble_options limited(const std::string& address, const temp_dir& dir,
-                    void (*set)(session_limits&)) {
+ble_options limited(const std::string& address, const temp_dir& dir, void (*set)(session_limits&)) {
   auto o = options(address, dir);
   set(o.limits);
   return o;

@@ -16,8 +16,8 @@ using bytes = std::vector<uint8_t>;
 namespace {
 
 /// Feeds every SDU; returns the messages and the first error.
-std::pair<std::vector<bytes>, std::optional<std::string>>
-reassemble(const std::vector<bytes>& sdus, size_t limit) {
+std::pair<std::vector<bytes>, std::optional<std::string>> reassemble(const std::vector<bytes>& sdus,
+                                                                     size_t limit) {
   sdu_reassembler r{limit};
   std::vector<bytes> out;
   for (const auto& sdu : sdus) {

@@ -54,8 +54,9 @@ TEST_CASE("ble: a broadcast reaches each peer, and an answer comes back to its s
   REQUIRE(a.events.wait([](auto& l) { return l.heard("b has it") && l.heard("c has it"); }));
   auto from = a.events.inspect([](auto& l) { return l.datagrams; });
   for (const auto& [who, payload] : from)
-    CHECK(who == (std::string(payload.begin(), payload.end()) == "b has it" ? addr_b
-                                                                             : "0A:00:00:00:00:03"));
+    CHECK(who
+          == (std::string(payload.begin(), payload.end()) == "b has it" ? addr_b
+                                                                        : "0A:00:00:00:00:03"));
   // Datagrams ride channels, never sessions.
   CHECK(a.events.inspect([](auto& l) { return l.opens.size(); }) == 0);
   CHECK(b.events.inspect([](auto& l) { return l.opens.size(); }) == 0);

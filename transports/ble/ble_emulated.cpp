@@ -71,8 +71,8 @@ public:
     put16(p, own_mtu_);
     put16(p, granted_);
     if (!put(p))
-      return make_error(errc::io_failure, fmt::format("connect to {}: {}", to_string(peer_),
-                                                      errno_text(errno)));
+      return make_error(errc::io_failure,
+                        fmt::format("connect to {}: {}", to_string(peer_), errno_text(errno)));
     return {};
   }
 
@@ -97,8 +97,8 @@ public:
     auto n = ::recv(fd_.get(), in_.data(), in_.size(), 0);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
       return false;
-    auto who = inbound_ ? std::string{"channel set-up"}
-                        : fmt::format("connect to {}", to_string(peer_));
+    auto who =
+      inbound_ ? std::string{"channel set-up"} : fmt::format("connect to {}", to_string(peer_));
     if (n <= 0)
       return make_error(errc::io_failure,
                         fmt::format("{}: {}", who, n == 0 ? "closed by peer" : errno_text(errno)));
@@ -119,9 +119,8 @@ public:
       return make_error(errc::malformed, fmt::format("{}: not an emulated channel set-up", who));
     }
     if (peer_mtu_ < 23)
-      return make_error(errc::malformed,
-                        fmt::format("{}: peer's MTU {} is below the minimum of 23", who,
-                                    peer_mtu_));
+      return make_error(errc::malformed, fmt::format("{}: peer's MTU {} is below the minimum of 23",
+                                                     who, peer_mtu_));
     open_ = true;
     return true;
   }

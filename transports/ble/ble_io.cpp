@@ -16,10 +16,9 @@
 namespace fwrescue::ble {
 
 io_loop::io_loop(io_config config, std::unique_ptr<adapter> adapter, transport_events& events,
-                 std::atomic<session_id>& next_id, std::atomic<uint64_t>& dropped,
-                 unique_fd wakeup)
-  : config_(std::move(config)), adapter_(std::move(adapter)), events_(events),
-    next_id_(next_id), dropped_(dropped), wakeup_(std::move(wakeup)) {
+                 std::atomic<session_id>& next_id, std::atomic<uint64_t>& dropped, unique_fd wakeup)
+  : config_(std::move(config)), adapter_(std::move(adapter)), events_(events), next_id_(next_id),
+    dropped_(dropped), wakeup_(std::move(wakeup)) {
   rlimit nofile{};
   if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
     descriptor_limit_ = nofile.rlim_cur;
@@ -259,8 +258,8 @@ void io_loop::execute(frame_command& cmd) {
   if (it == links_.end() || it->second.closing)
     return;
   if (cmd.bytes.size() > max_frame) {
-    drop(it, fmt::format("frame of {} bytes exceeds the {}-byte limit", cmd.bytes.size(),
-                         max_frame));
+    drop(it,
+         fmt::format("frame of {} bytes exceeds the {}-byte limit", cmd.bytes.size(), max_frame));
     return;
   }
   it->second.out.push(std::move(cmd.bytes));

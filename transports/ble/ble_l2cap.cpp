@@ -31,14 +31,15 @@ sockaddr_l2 le_address(const device_address& address, uint16_t psm) {
 }
 
 caf::expected<unique_fd> open_socket(const std::string& who) {
-  unique_fd fd{::socket(AF_BLUETOOTH, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, BTPROTO_L2CAP)};
+  unique_fd fd{
+    ::socket(AF_BLUETOOTH, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, BTPROTO_L2CAP)};
   if (fd.get() >= 0)
     return fd;
   auto err = errno;
   if (err == EAFNOSUPPORT)
-    return make_error(errc::io_failure,
-                      fmt::format("{}: this kernel has no Bluetooth support (socket: {})", who,
-                                  errno_text(err)));
+    return make_error(
+      errc::io_failure,
+      fmt::format("{}: this kernel has no Bluetooth support (socket: {})", who, errno_text(err)));
   return make_error(errc::io_failure,
                     fmt::format("{}: cannot open an L2CAP socket: {}", who, errno_text(err)));
 }

@@ -57,8 +57,8 @@ sdu_reassembler::result sdu_reassembler::feed(std::span<const uint8_t> sdu) {
   result out;
   if (!expected_) {
     if (sdu.size() < message_header) {
-      out.error = fmt::format("SDU of {} bytes starts a message but holds no 4-byte length",
-                              sdu.size());
+      out.error =
+        fmt::format("SDU of {} bytes starts a message but holds no 4-byte length", sdu.size());
       return out;
     }
     size_t n = sdu[0] | sdu[1] << 8 | sdu[2] << 16 | size_t{sdu[3]} << 24;

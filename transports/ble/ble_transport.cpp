@@ -45,8 +45,8 @@ caf::expected<std::unique_ptr<ble::adapter>> open_adapter(const ble_options& opt
                                          "0x0080..0x00FF",
                                          options.psm));
   if (options.mtu < ble::min_mtu)
-    return option_error(who, fmt::format("MTU {} is below the LE minimum of {}", options.mtu,
-                                         ble::min_mtu));
+    return option_error(
+      who, fmt::format("MTU {} is below the LE minimum of {}", options.mtu, ble::min_mtu));
   if (options.emulation.empty()) {
     auto a = ble::l2cap_adapter::open({self, options.psm, options.mtu}, who);
     if (!a)
@@ -59,8 +59,8 @@ caf::expected<std::unique_ptr<ble::adapter>> open_adapter(const ble_options& opt
     return option_error(who, "emulated rate 0 is not a rate");
   if (options.emulated_credits == 0)
     return option_error(who, "0 emulated credits would let no SDU through");
-  ble::emulation_config emulation{options.emulation, *self, options.mtu,
-                                  options.emulated_credits, options.emulated_rate_bps};
+  ble::emulation_config emulation{options.emulation, *self, options.mtu, options.emulated_credits,
+                                  options.emulated_rate_bps};
   auto a = ble::emulated_adapter::open(std::move(emulation), who);
   if (!a)
     return std::move(a.error());
