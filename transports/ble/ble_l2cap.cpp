@@ -44,22 +44,20 @@ caf::expected<unique_fd> open_socket(const std::string& who) {
                     fmt::format("{}: cannot open an L2CAP socket: {}", who, errno_text(err)));
 }
 
-caf::error set_option(int fd, int name, int value, const char* what, const std::string& who) {
-  if (::setsockopt(fd, SOL_BLUETOOTH, name, &value, sizeof(value)) != 0)
-    return make_error(errc::io_failure,
-                      fmt::format("{}: cannot set {}: {}", who, what, errno_text(errno)));
-  return {};
-}
-
-/// The options every channel gets before it listens or connects: the MTU asked for, and the
-/// security level (docs/ble.md says why it is "low").
+/// The options every channel gets once bound (the kernel takes BT_RCVMTU only from a socket
+/// bound to an LE address) and before it listens or connects: the security level (docs/ble.md
+/// says why it is "low") and the MTU asked for. Both options are read by the kernel as the
+/// types below, a u16 for the MTU.
 caf::error prepare(int fd, uint16_t mtu, const std::string& who) {
   bt_security security{};
   security.level = BT_SECURITY_LOW;
   if (::setsockopt(fd, SOL_BLUETOOTH, BT_SECURITY, &security, sizeof(security)) != 0)
     return make_error(errc::io_failure,
                       fmt::format("{}: cannot set BT_SECURITY: {}", who, errno_text(errno)));
-  return set_option(fd, BT_RCVMTU, mtu, "BT_RCVMTU", who);
+  if (::setsockopt(fd, SOL_BLUETOOTH, BT_RCVMTU, &mtu, sizeof(mtu)) != 0)
+    return make_error(errc::io_failure, fmt::format("{}: cannot set BT_RCVMTU to {}: {}", who, mtu,
+                                                    errno_text(errno)));
+  return {};
 }
 
 class l2cap_channel : public channel {
@@ -73,7 +71,8 @@ public:
   }
 
   short poll_events(bool want_read, bool want_write) const override {
-    if (connecting_)
+    // An accepted channel is writable at once: progress() then reads its MTU.
+    if (connecting_ || send_mtu_ == 0)
       return POLLOUT;
     return static_cast<short>((want_read ? POLLIN : 0) | (want_write ? POLLOUT : 0));
   }
@@ -92,7 +91,7 @@ public:
       connecting_ = false;
     }
     // The peer's MTU is known once the channel is up; SDUs are cut to it.
-    int mtu = 0;
+    uint16_t mtu = 0;
     socklen_t len = sizeof(mtu);
     if (::getsockopt(fd_.get(), SOL_BLUETOOTH, BT_SNDMTU, &mtu, &len) != 0)
       return make_error(errc::io_failure,
@@ -158,14 +157,15 @@ caf::expected<std::unique_ptr<l2cap_adapter>> l2cap_adapter::open(l2cap_config c
   auto fd = open_socket(who);
   if (!fd)
     return std::move(fd.error());
-  if (auto err = prepare(fd->get(), config.mtu, who))
-    return err;
   auto addr = le_address(config.address.value_or(device_address{}), config.psm);
   if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
     return make_error(errc::io_failure,
                       fmt::format("{}: cannot bind PSM 0x{:04X} on {}: {}", who, config.psm,
                                   config.address ? to_string(*config.address) : "any adapter",
                                   errno_text(errno)));
+  // Accepted channels inherit the listener's MTU and security level.
+  if (auto err = prepare(fd->get(), config.mtu, who))
+    return err;
   if (::listen(fd->get(), 16) != 0)
     return make_error(errc::io_failure,
                       fmt::format("{}: cannot listen: {}", who, errno_text(errno)));
@@ -187,8 +187,7 @@ caf::expected<std::unique_ptr<channel>> l2cap_adapter::accept() {
       return std::unique_ptr<channel>{};
     return make_error(errc::io_failure, "accept: " + errno_text(errno));
   }
-  // The accepted channel inherits the listener's MTU and security; progress() reads the
-  // peer's MTU.
+  // progress() reads the peer's MTU once poll() reports the channel writable.
   return std::unique_ptr<channel>{
     std::make_unique<l2cap_channel>(std::move(fd), from_bdaddr(from.l2_bdaddr.b), false)};
 }
@@ -198,11 +197,11 @@ caf::expected<std::unique_ptr<channel>> l2cap_adapter::connect(const device_addr
   auto fd = open_socket(who);
   if (!fd)
     return std::move(fd.error());
-  if (auto err = prepare(fd->get(), config_.mtu, who))
-    return err;
   auto local = le_address(config_.address.value_or(device_address{}), 0);
   if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0)
     return make_error(errc::io_failure, fmt::format("{}: bind: {}", who, errno_text(errno)));
+  if (auto err = prepare(fd->get(), config_.mtu, who))
+    return err;
   auto remote = le_address(peer, config_.psm);
   auto rc = ::connect(fd->get(), reinterpret_cast<sockaddr*>(&remote), sizeof(remote));
   if (rc != 0 && errno != EINPROGRESS && errno != EAGAIN)
