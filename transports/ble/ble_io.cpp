@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "transports/lan/lan_socket.hpp"
 
 // The BLE transport's loop and the commands of other threads. ble_io_links.cpp serves the
 // channels themselves.
@@ -116,7 +117,7 @@ void io_loop::run() {
     }
     auto n = ::ppoll(fds.data(), fds.size(), timeout ? &ts : nullptr, nullptr);
     if (n < 0 && errno != EINTR) {
-      auto reason = fmt::format("poll failed: {}", errno);
+      auto reason = "poll failed: " + lan::errno_text(errno);
       while (!links_.empty())
         drop(links_.begin(), reason);
       continue;
