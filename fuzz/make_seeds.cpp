@@ -23,6 +23,7 @@
 #include "image/signing.hpp"
 #include "messages/manifest.hpp"
 #include "messages/protocol.hpp"
+#include "transports/ble/ble_sdu.hpp"
 
 namespace fwrescue::fuzz {
 namespace {
@@ -201,6 +202,35 @@ void write_lan_frames(corpus_writer& w) {
           lan_stream(5, {pattern(40, 4), pattern(41, 5), pattern(3, 6)}, 40));
 }
 
+/// The BLE SDU harness's input: the MTU byte (MTU - 23), the limit byte, then each SDU as a
+/// 2-byte little-endian length and its bytes.
+bytes ble_input(size_t mtu, uint8_t limit, const std::vector<bytes>& sdus) {
+  bytes out{static_cast<uint8_t>(mtu - ble::min_mtu), limit};
+  for (const auto& s : sdus) {
+    out.push_back(static_cast<uint8_t>(s.size()));
+    out.push_back(static_cast<uint8_t>(s.size() >> 8));
+    out.insert(out.end(), s.begin(), s.end());
+  }
+  return out;
+}
+
+void write_ble_sdu(corpus_writer& w) {
+  std::vector<bytes> frames;
+  for (const auto& [name, message] : sample_messages())
+    if (name == "accept" || name == "leaves" || name == "block_data" || name == "done")
+      frames.push_back(encode(message));
+  w.write("ble_sdu", "frames_mtu_247.bin", ble_input(247, 0, ble::segment_all(frames, 247)));
+  w.write("ble_sdu", "frames_mtu_23.bin", ble_input(23, 0, ble::segment_all(frames, 23)));
+  w.write("ble_sdu", "empty_messages.bin", ble_input(23, 0, ble::segment_all({{}, {1}, {}}, 23)));
+  // With a limit of 40 bytes: a message at the limit passes, the next one (41) closes.
+  w.write("ble_sdu", "at_small_limit.bin",
+          ble_input(30, 40, ble::segment_all({pattern(40, 4), pattern(41, 5)}, 30)));
+  // A continuation SDU that runs past its message's end.
+  auto sdus = ble::segment_all({pattern(60, 6)}, 40);
+  sdus.back().push_back(0);
+  w.write("ble_sdu", "past_the_end.bin", ble_input(40, 0, sdus));
+}
+
 void write_journal(corpus_writer& w) {
   auto file = encode_manifest_file(sample_manifest(hash_algorithm::blake2b_256, 4096, 512));
   auto seed = [&](const std::string& text, bool with_manifest) {
@@ -244,6 +274,7 @@ int main(int argc, char** argv) {
   write_protocol(w);
   write_manifest(w);
   write_lan_frames(w);
+  write_ble_sdu(w);
   write_journal(w);
   write_blake2b_lanes(w);
   return 0;
