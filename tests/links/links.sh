@@ -35,3 +35,20 @@ icmb_node() {
   cluster_node "$name" "$role" lan.enabled=false icmb.enabled=true \
     "icmb.device=\"$CLUSTER_DIR/bus/$name\"" "icmb.address=$address" "icmb.baud=$baud" "$@"
 }
+
+# ble_node NAME ROLE N [key=value ...]: a node on the emulated Bluetooth LE medium only (its LAN
+# is off), with adapter address AA:BB:CC:DD:EE:0N and every other BLE node of the test as a peer.
+# BLE_NODES lists the N of every node, so each knows the others before any starts.
+ble_node() {
+  local name=$1 role=$2 n=$3
+  shift 3
+  local peers="" m
+  for m in $BLE_NODES; do
+    [ "$m" = "$n" ] && continue
+    peers+="${peers:+, }\"AA:BB:CC:DD:EE:0$m\""
+  done
+  mkdir -p "$CLUSTER_DIR/ble"
+  cluster_node "$name" "$role" lan.enabled=false ble.enabled=true \
+    "ble.address=\"AA:BB:CC:DD:EE:0$n\"" "ble.peers=[$peers]" \
+    "ble.emulation=\"$CLUSTER_DIR/ble\"" "$@"
+}

@@ -9,6 +9,7 @@
 #include "hal/flash/flashrom.hpp"
 #include "hal/host_power/qemu.hpp"
 #include "hal/host_power/sim.hpp"
+#include "transports/ble/ble_transport.hpp"
 #include "transports/lan/lan_transport.hpp"
 #include "tools/fwrescued/daemon.hpp"
 
@@ -102,6 +103,21 @@ caf::expected<std::shared_ptr<transport>> open_lan(const node_config& c,
   return std::shared_ptr<transport>{std::make_shared<lan_transport>(std::move(lan))};
 }
 
+caf::expected<std::shared_ptr<transport>> open_ble(const node_config& c,
+                                                   const std::shared_ptr<logger>&) {
+  ble_options o;
+  o.address = c.ble.address;
+  o.psm = c.ble.psm;
+  o.peers = c.ble.peers;
+  o.mtu = static_cast<uint16_t>(c.ble.mtu);
+  o.emulation = c.ble.emulation;
+  o.emulated_rate_bps = uint64_t{c.ble.emulated_rate_kbps} * 1000;
+  o.emulated_credits = static_cast<uint16_t>(c.ble.emulated_credits);
+  o.limits = session_limits_of(c.limits);
+  o.node_label = c.id;
+  return std::shared_ptr<transport>{std::make_shared<ble_transport>(std::move(o))};
+}
+
 } // namespace
 
 backends standard_backends() {
@@ -111,6 +127,7 @@ backends standard_backends() {
   out.host_power.emplace("sim", open_sim);
   out.host_power.emplace("qemu", open_qemu);
   out.transports.emplace("lan", open_lan);
+  out.transports.emplace("ble", open_ble);
   return out;
 }
 
