@@ -51,6 +51,7 @@ cluster_node() {
     [donor.serve_installed]=true [donor.max_uploads]=2 [donor.upload_rate_kbps]=0
     [flash.erase_us]=0 [flash.program_us]=0 [host_power.during_flash]='"off"'
     [trust.svn_floor]=0
+    [lan.group]='"239.255.77.1"' [lan.interface_address]='"127.0.0.1"'
   )
   local kv
   for kv in "$@"; do v[${kv%%=*}]=${kv#*=}; done
@@ -65,9 +66,7 @@ board = \"${CLUSTER_BOARD:-q35}\""
     [trust]="manifest_keys = [\"../keys/release.pub\"]
 console_keys = [\"../keys/console-node.pub\"]"
     [flash]="path = \"flash.fd\""
-    [lan]="group = \"239.255.77.1\"
-discovery_port = $CLUSTER_PORT
-interface_address = \"127.0.0.1\""
+    [lan]="discovery_port = $CLUSTER_PORT"
   )
   # A flash backend other than the file names its chip itself.
   [ -n "${v[flash.backend]:-}" ] && [ "${v[flash.backend]}" != '"file"' ] && fixed[flash]=""
