@@ -153,10 +153,15 @@ void on_accept(self_ptr self, session_id id, const accept& a) {
   st.offers.erase(o);
   up.image = chosen;
   up.confirmed = true;
+  up.compress = a.fields.accepts_zstd;
+  up.leaves_omitted = a.fields.no_leaves;
   ctx.log->info("donor", "serving {} {} to {} ({} of {} upload slots in use)", chosen->label,
                 chosen->manifest.fields.version, a.fields.recipient, st.active_uploads(),
                 ctx.config.donor.max_uploads);
-  send_frame(self, id, confirm{a.fields.request_id});
+  send_frame(self, id, confirm{a.fields.request_id, up.leaves_omitted});
+  // A recipient that holds the digests, or walks the tree for the ones it lacks, asks for none.
+  if (up.leaves_omitted)
+    return;
   const auto& digests = chosen->manifest.block_digests;
   for (size_t first = 0; first < digests.size(); first += wire_limits::max_leaves_per_message) {
     auto n = std::min(wire_limits::max_leaves_per_message, digests.size() - first);
@@ -241,6 +246,8 @@ caf::behavior donor(caf::stateful_actor<donor_state>* self, context_ptr ctx) {
         on_accept(self, sm.id, *a);
       else if (auto* r = std::get_if<block_request>(&sm.msg))
         on_block_request(self, sm.id, *r);
+      else if (auto* n = std::get_if<node_request>(&sm.msg))
+        on_node_request(self, sm.id, *n);
       else if (std::holds_alternative<done>(sm.msg)
                || std::holds_alternative<abort_transfer>(sm.msg))
         self->state.ctx->link->close_session(sm.id);
