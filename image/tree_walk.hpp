@@ -29,7 +29,8 @@ struct node_range {
 /// received pair (or the lone last node of an odd level, which moves up unchanged) against its
 /// parent, verified one level up; children equal to its own end the descent there. So d
 /// differing leaves of n cost O(d log n) digests, and a node that does not hash to its parent
-/// is caught at once: nothing unverified is ever used.
+/// is caught at once: nothing unverified is ever used. Ranges of a level two nodes apart are
+/// asked for as one, since a request costs more than the pair between them.
 ///
 /// A pure value: the transfer drives it from the messages it receives, tests without actors.
 class tree_walk {

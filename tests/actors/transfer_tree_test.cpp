@@ -301,3 +301,17 @@ TEST_CASE_METHOD(slow_link_fixture, "compressed runs the accept did not take dro
         == "sent blocks from 0 compressed, which the accept did not take");
   CHECK_FALSE(link->is_open(a));
 }
+
+TEST_CASE_METHOD(slow_link_fixture, "a flash the monitor found damaged all over is learnt through "
+                                    "the leaves, which cost less there") {
+  auto [bad, walk] = GENERATE(table<std::vector<leaf_range>, bool>({
+    {{{3, 5}}, true},                  // one run: a walk
+    {{{1, 2}, {5, 6}}, false},         // more than 32 blocks / 32 runs
+    {{{0, 17}}, false},                // more than half the blocks
+  }));
+  start({&donor_a}, report(true, bad, "damaged"));
+  auto s = session_to(donor_a);
+  link->accept_open(s);
+  run();
+  CHECK(accept_on(s).fields.no_leaves == walk);
+}

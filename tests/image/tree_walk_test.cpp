@@ -102,10 +102,35 @@ TEST_CASE("d scattered blocks cost O(d log n) digests and are all found") {
       auto sent = walk_honestly(walk, theirs, 7);
       CHECK(walk.differing() == ranges_of(bad));
       CHECK(walk.leaves() == leaves);
-      CHECK(sent <= 2 * d * (height - 1));
+      // A pair per differing node and level, and at most one pair between two of them.
+      CHECK(sent <= 4 * d * (height - 1));
       // Never more than every node below the root once.
       CHECK(sent <= 2 * n);
     }
+  }
+}
+
+TEST_CASE("blocks close together are asked for in one range, and the pair between checked") {
+  auto leaves = random_leaves(64, 7);
+  merkle_tree theirs{alg, leaves};
+  // Blocks 1 and 5 differ: at the leaves, pairs 0..1 and 4..5 are wanted, one pair apart.
+  tree_walk walk{merkle_tree{alg, altered(leaves, {1, 5})}, theirs.root()};
+  while (walk.level() > 0)
+    for (const auto& r : walk.requests(16384))
+      REQUIRE_FALSE(walk.take(r.level, r.first, theirs.level(r.level).subspan(r.first, r.count)));
+  auto asked = walk.requests(16384);
+  REQUIRE(asked == std::vector<node_range>{{0, 0, 6}});
+  SECTION("honest") {
+    REQUIRE_FALSE(walk.take(0, 0, theirs.level(0).first(6)));
+    CHECK(walk.done());
+    CHECK(walk.differing() == std::vector<leaf_range>{{1, 2}, {5, 6}});
+    CHECK(walk.leaves() == leaves);
+  }
+  SECTION("the pair in between forged") {
+    auto forged = std::vector<digest>(leaves.begin(), leaves.begin() + 6);
+    forged[3][0] ^= 1;
+    CHECK(describe(walk.take(0, 0, forged))
+          == "tree nodes 2 and 3 of level 0 do not hash to their parent");
   }
 }
 
