@@ -188,13 +188,14 @@ void on_node_request(self_ptr self, session_id id, const node_request& r) {
   }
   const auto& tree = *up.tree;
   if (r.level >= tree.height())
-    return end_upload(self, id, fmt::format("tree level {} does not exist (the tree has {})",
-                                            r.level, tree.height()));
+    return end_upload(
+      self, id,
+      fmt::format("tree level {} does not exist (the tree has {})", r.level, tree.height()));
   auto level = tree.level(r.level);
   if (r.first >= level.size() || r.count > level.size() - r.first)
     return end_upload(self, id,
-                      fmt::format("tree nodes {}..{} of level {} do not exist (it has {})",
-                                  r.first, r.first + r.count, r.level, level.size()));
+                      fmt::format("tree nodes {}..{} of level {} do not exist (it has {})", r.first,
+                                  r.first + r.count, r.level, level.size()));
   // A walk asks for each node at most once: the whole tree bounds what a session costs.
   auto limit = tree_nodes(tree);
   if (up.nodes_sent + r.count > limit)

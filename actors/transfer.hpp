@@ -174,11 +174,11 @@ struct transfer_state {
 /// recovery.parallel_handshakes at once, each given recovery.handshake_timeout_ms); the first to
 /// confirm is pulled from and the others are let go. It learns the block digests (from the
 /// installed manifest when it has the image's root, else by walking the donor's tree top-down
-/// against its flash, else from the donor's leaves) and checks they build the signed root, reuses every block the flash or the staging file already holds,
-/// then requests the rest in a window of outstanding requests and verifies each block before
-/// staging it. A donor that is busy, declines, stalls (recovery.block_timeout_ms), falls below
-/// limits.min_rate_kbps, disconnects or sends a bad block is dropped and the next one continues
-/// with the blocks already verified.
+/// against its flash, else from the donor's leaves) and checks they build the signed root, reuses
+/// every block the flash or the staging file already holds, then requests the rest in a window of
+/// outstanding requests and verifies each block before staging it. A donor that is busy, declines,
+/// stalls (recovery.block_timeout_ms), falls below limits.min_rate_kbps, disconnects or sends a bad
+/// block is dropped and the next one continues with the blocks already verified.
 caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ctx);
 
 } // namespace fwrescue

@@ -14,14 +14,14 @@ caf::error expand_run(const transfer_state& st, block_data& b) {
   if (b.encoding == block_encoding::raw)
     return caf::none;
   if (!st.compress)
-    return make_error(errc::malformed,
-                      fmt::format("sent blocks from {} compressed, which the accept did not take",
-                                  b.first));
+    return make_error(
+      errc::malformed,
+      fmt::format("sent blocks from {} compressed, which the accept did not take", b.first));
   // The run may hold at most the blocks outstanding from its first, and no more than a frame's
   // worth: more output than that is a decompression bomb, and is never allocated.
   const auto& m = st.target.fields;
-  auto end = std::min(m.block_count(),
-                      b.first + std::max<uint64_t>(1, block_data_bytes / m.block_size));
+  auto end =
+    std::min(m.block_count(), b.first + std::max<uint64_t>(1, block_data_bytes / m.block_size));
   uint64_t bound = 0;
   for (auto i = b.first; i < end && st.outstanding.count(i); ++i)
     bound += m.block_length(i);

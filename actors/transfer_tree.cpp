@@ -65,7 +65,13 @@ void advance_walk(self_ptr self) {
   auto& st = self->state;
   if (st.walk->done())
     return finish_walk(self);
-  for (const auto& r : st.walk->requests(wire_limits::max_nodes_per_message))
+  // Each answer is one frame: on a link with small frames, fewer nodes per request (a nodes
+  // message carries under 128 bytes besides its digests).
+  uint64_t per_request = wire_limits::max_nodes_per_message;
+  if (auto frame = st.ctx->link->session_properties(st.session).max_frame; frame > 0)
+    per_request =
+      std::clamp<uint64_t>(frame > 128 ? (frame - 128) / sizeof(digest) : 1, 1, per_request);
+  for (const auto& r : st.walk->requests(per_request))
     send_on(self, st.session,
             node_request{static_cast<uint8_t>(r.level), r.first, static_cast<uint32_t>(r.count)});
 }

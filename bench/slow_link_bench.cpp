@@ -139,12 +139,11 @@ void compression_table(const std::string& path) {
     compressed += z ? 1 : 0;
     ++runs;
   }
-  fmt::print("\nzstd level {} on the 64 KiB runs of {} ({} bytes):\n", block_zstd_level, path,
-             raw);
+  fmt::print("\nzstd level {} on the 64 KiB runs of {} ({} bytes):\n", block_zstd_level, path, raw);
   fmt::print("  {} of {} runs compressed; {} bytes sent instead of {} ({:.1f} %); "
              "at {:.1f} kbit/s {:.0f} s instead of {:.0f} s; compressing took {:.1f} ms/MiB\n",
-             compressed, runs, sent, raw, 100.0 * static_cast<double>(sent) / raw,
-             link_bps / 1000, sent * 8 / link_bps, raw * 8 / link_bps,
+             compressed, runs, sent, raw, 100.0 * static_cast<double>(sent) / raw, link_bps / 1000,
+             sent * 8 / link_bps, raw * 8 / link_bps,
              static_cast<double>(spent.count()) / 1e6 / (static_cast<double>(raw) / (1 << 20)));
 }
 

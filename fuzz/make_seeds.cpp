@@ -146,7 +146,8 @@ std::vector<std::pair<std::string, wire_message>> sample_messages() {
   list.roots.push_back(m.fields.merkle_root);
   out.emplace_back("revocations", revocation_notice{*sign_revocations(key_from(4), list)});
   out.emplace_back("node_request", node_request{2, 4, 2});
-  out.emplace_back("nodes", nodes{0, 4, {m.block_digests.begin() + 4, m.block_digests.begin() + 6}});
+  out.emplace_back("nodes",
+                   nodes{0, 4, {m.block_digests.begin() + 4, m.block_digests.begin() + 6}});
   // The slow-link variants: an accept asking for zstd and no leaves, the confirm omitting them,
   // and a compressed run.
   auto slow = af;
@@ -156,8 +157,7 @@ std::vector<std::pair<std::string, wire_message>> sample_messages() {
   out.emplace_back("confirm_leaves_omitted", confirm{42, true});
   auto padded = pattern(4096, 8);
   std::fill(padded.begin() + 1024, padded.end(), 0xff);
-  out.emplace_back("block_data_zstd",
-                   block_data{2, *compress_run(padded), block_encoding::zstd});
+  out.emplace_back("block_data_zstd", block_data{2, *compress_run(padded), block_encoding::zstd});
   return out;
 }
 

@@ -32,9 +32,8 @@ caf::expected<std::vector<uint8_t>> decompress_run(std::span<const uint8_t> fram
   if (ZSTD_isError(frame_size))
     return bad_frame(fmt::format("not a zstd frame ({})", ZSTD_getErrorName(frame_size)));
   if (frame_size != frame.size())
-    return bad_frame(
-      fmt::format("{} bytes follow the zstd frame of {} bytes", frame.size() - frame_size,
-                  frame_size));
+    return bad_frame(fmt::format("{} bytes follow the zstd frame of {} bytes",
+                                 frame.size() - frame_size, frame_size));
   // The size the frame declares is only a claim; decompressing into a buffer of at most
   // max_bytes is what holds the bound, whatever the frame says.
   auto declared = ZSTD_getFrameContentSize(frame.data(), frame.size());

@@ -229,8 +229,8 @@ caf::error read(schema::Decline::Reader in, decline& out) {
 caf::error read_digests(const char* kind, uint64_t first, capnp::Data::Reader bytes, size_t limit,
                         std::vector<digest>& out) {
   if (bytes.size() % sizeof(digest) != 0)
-    return malformed(fmt::format("{}.digests is {} bytes, not a multiple of {}", kind,
-                                 bytes.size(), sizeof(digest)));
+    return malformed(fmt::format("{}.digests is {} bytes, not a multiple of {}", kind, bytes.size(),
+                                 sizeof(digest)));
   auto n = bytes.size() / sizeof(digest);
   if (n == 0)
     return malformed(fmt::format("{}.digests is empty", kind));
@@ -653,9 +653,9 @@ caf::expected<signed_manifest> offered_manifest(const offer& o) {
 const char* kind_name(const wire_message& m) {
   // In the order of wire_message's alternatives.
   static constexpr const char* names[] = {
-    "image_request", "offer",      "accept", "confirm", "busy",    "decline",    "leaves",
-    "block_request", "block_data", "done",   "abort",   "refusal", "revocations",
-    "node_request",  "nodes"};
+    "image_request", "offer",   "accept",        "confirm",      "busy",
+    "decline",       "leaves",  "block_request", "block_data",   "done",
+    "abort",         "refusal", "revocations",   "node_request", "nodes"};
   static_assert(std::size(names) == std::variant_size_v<wire_message>);
   return names[m.index()];
 }

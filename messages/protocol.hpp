@@ -183,8 +183,7 @@ struct revocation_notice {
 
 using wire_message =
   std::variant<image_request, offer, accept, confirm, busy, decline, leaves, block_request,
-               block_data, done, abort_transfer, refusal, revocation_notice, node_request,
-               nodes>;
+               block_data, done, abort_transfer, refusal, revocation_notice, node_request, nodes>;
 
 /// Limits every decoder enforces. They bound what an untrusted peer can make us allocate.
 namespace wire_limits {

@@ -521,7 +521,8 @@ merkle_tree tree_of(const test_image& t) {
 
 } // namespace
 
-TEST_CASE_METHOD(donor_fixture, "an accept asking for no leaves gets none, and tree nodes instead") {
+TEST_CASE_METHOD(donor_fixture,
+                 "an accept asking for no leaves gets none, and tree nodes instead") {
   start();
   auto offers = offers_for(req);
   REQUIRE(offers.size() == 1);

@@ -95,8 +95,7 @@ struct slow_link_fixture : transfer_fixture {
       if (d.staged[i]) {
         INFO("block " << i);
         CHECK(std::equal(file.begin() + static_cast<ptrdiff_t>(i * 1024),
-                         file.begin() + static_cast<ptrdiff_t>((i + 1) * 1024),
-                         block(i).begin()));
+                         file.begin() + static_cast<ptrdiff_t>((i + 1) * 1024), block(i).begin()));
       }
   }
 };
@@ -239,11 +238,8 @@ TEST_CASE_METHOD(slow_link_fixture, "a donor that does not know the new fields s
 
 TEST_CASE_METHOD(slow_link_fixture, "compression is asked for only on a link slower than "
                                     "recovery.compress_below_kbps") {
-  auto [rate, expected] = GENERATE(table<uint64_t, bool>({{0, false},
-                                                          {19200, true},
-                                                          {99'999'999, true},
-                                                          {100'000'000, false},
-                                                          {1'000'000'000, false}}));
+  auto [rate, expected] = GENERATE(table<uint64_t, bool>(
+    {{0, false}, {19200, true}, {99'999'999, true}, {100'000'000, false}, {1'000'000'000, false}}));
   INFO("nominal rate " << rate);
   link->set_session_rate(rate);
   start({&donor_a});
@@ -305,9 +301,9 @@ TEST_CASE_METHOD(slow_link_fixture, "compressed runs the accept did not take dro
 TEST_CASE_METHOD(slow_link_fixture, "a flash the monitor found damaged all over is learnt through "
                                     "the leaves, which cost less there") {
   auto [bad, walk] = GENERATE(table<std::vector<leaf_range>, bool>({
-    {{{3, 5}}, true},                  // one run: a walk
-    {{{1, 2}, {5, 6}}, false},         // more than 32 blocks / 32 runs
-    {{{0, 17}}, false},                // more than half the blocks
+    {{{3, 5}}, true},          // one run: a walk
+    {{{1, 2}, {5, 6}}, false}, // more than 32 blocks / 32 runs
+    {{{0, 17}}, false},        // more than half the blocks
   }));
   start({&donor_a}, report(true, bad, "damaged"));
   auto s = session_to(donor_a);

@@ -513,7 +513,8 @@ TEST_CASE("lengths and values beyond the limits are refused with the field named
   CHECK_THAT(error_of(nodes{0, 0, std::vector<digest>(wire_limits::max_nodes_per_message + 1)}),
              Contains("nodes.digests holds 16385 digests, the limit is 16384"));
   CHECK(decode(encode(nodes{0, 0, std::vector<digest>(wire_limits::max_nodes_per_message)})));
-  CHECK_THAT(error_of(nodes{200, 0, std::vector<digest>(1)}), Contains("nodes.level 200 is beyond"));
+  CHECK_THAT(error_of(nodes{200, 0, std::vector<digest>(1)}),
+             Contains("nodes.level 200 is beyond"));
   CHECK_THAT(error_of(nodes{0, ~uint64_t{0}, std::vector<digest>(2)}), Contains("nodes.first"));
 
   CHECK_THAT(error_of(raw([](auto env) { env.initOffer().initSignature(63); })),
