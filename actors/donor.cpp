@@ -178,10 +178,15 @@ void on_accept(self_ptr self, session_id id, const accept& a) {
   offer.session = id;
   up.image = chosen;
   up.confirmed = true;
+  up.compress = a.fields.accepts_zstd;
+  up.leaves_omitted = a.fields.no_leaves;
   ctx.log->info("donor", "serving {} {} to {} ({} of {} upload slots in use)", chosen->label,
                 chosen->manifest.fields.version, a.fields.recipient, st.active_uploads(),
                 ctx.config.donor.max_uploads);
-  send_frame(self, id, confirm{a.fields.request_id});
+  send_frame(self, id, confirm{a.fields.request_id, up.leaves_omitted});
+  // A recipient that holds the digests, or walks the tree for the ones it lacks, asks for none.
+  if (up.leaves_omitted)
+    return;
   const auto& digests = chosen->manifest.block_digests;
   auto per_frame =
     digests_per_frame(wire_limits::max_leaves_per_message, ctx.link->session_properties(id));
@@ -268,6 +273,8 @@ caf::behavior donor(caf::stateful_actor<donor_state>* self, context_ptr ctx) {
         on_accept(self, sm.id, *a);
       else if (auto* r = std::get_if<block_request>(&sm.msg))
         on_block_request(self, sm.id, *r);
+      else if (auto* n = std::get_if<node_request>(&sm.msg))
+        on_node_request(self, sm.id, *n);
       else if (std::holds_alternative<done>(sm.msg)
                || std::holds_alternative<abort_transfer>(sm.msg))
         self->state.ctx->link->close_session(sm.id);

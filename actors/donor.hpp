@@ -13,6 +13,7 @@
 
 #include "actors/node_context.hpp"
 #include "actors/router.hpp"
+#include "image/merkle.hpp"
 #include "messages/node_events.hpp"
 
 namespace fwrescue {
@@ -53,6 +54,14 @@ struct donor_state {
     bool pump_timer = false;
     /// When the session opened, for the watchdog.
     std::chrono::steady_clock::time_point opened{};
+    /// The accept took zstd: block runs are compressed when that makes them smaller.
+    bool compress = false;
+    /// The accept asked for no leaves; the recipient may ask for tree nodes instead.
+    bool leaves_omitted = false;
+    /// The served image's Merkle tree, built at the first node request; and the nodes sent so
+    /// far, at most as many as the tree holds (each node once, for an honest recipient).
+    std::shared_ptr<const merkle_tree> tree;
+    uint64_t nodes_sent = 0;
   };
 
   context_ptr ctx;
@@ -71,8 +80,9 @@ struct donor_state {
 };
 
 /// Answers image requests with signed offers for every compatible image it holds, admits up to
-/// donor.max_uploads sessions (Busy beyond that), sends the accepted image's block digests, then
-/// serves the blocks it is asked for.
+/// donor.max_uploads sessions (Busy beyond that), sends the accepted image's block digests
+/// (unless the accept asked for none: then it answers requests for tree nodes), then serves the
+/// blocks it is asked for, compressed with zstd when the accept took it and that is smaller.
 ///
 /// A recipient can make it spend only so much: an offer is taken up once; an upload session
 /// must send its accept within limits.handshake_ms and then keep asking for blocks and reading

@@ -26,6 +26,10 @@ void pump(self_ptr self, session_id id);
 
 void on_block_request(self_ptr self, session_id id, const block_request& r);
 
+/// Answers a request for nodes of the served image's Merkle tree, or ends the upload when the
+/// nodes do not exist or the session has asked for more than the whole tree.
+void on_node_request(self_ptr self, session_id id, const node_request& r);
+
 /// The upload's watchdog fired (every limits.idle_ms).
 void watch(self_ptr self, session_id id);
 

@@ -8,6 +8,7 @@
 #include "common/error.hpp"
 #include "common/file_io.hpp"
 #include "common/unique_fd.hpp"
+#include "messages/block_codec.hpp"
 
 namespace fwrescue::donor_steps {
 
@@ -36,6 +37,31 @@ caf::error read_blocks(const node_context& ctx, const served_image& img, uint64_
     return make_error(errc::io_failure, fmt::format("image {}: cannot read blocks {}..{}: {}",
                                                     img.path, first, first + count, describe(io)));
   return caf::none;
+}
+
+/// A block_data frame of the `length` bytes of blocks from `first`: compressed with zstd when
+/// the recipient took it and that is smaller, else the blocks read straight into the frame.
+caf::expected<std::vector<uint8_t>> block_frame(const node_context& ctx, const served_image& img,
+                                                bool compress, uint64_t first, size_t length) {
+  if (!compress)
+    return encode_block_data(
+      first, length, [&](std::span<uint8_t> out) { return read_blocks(ctx, img, first, out); });
+  block_data run{first, std::vector<uint8_t>(length)};
+  if (auto err = read_blocks(ctx, img, first, run.bytes))
+    return err;
+  if (auto smaller = compress_run(run.bytes)) {
+    run.bytes = std::move(*smaller);
+    run.encoding = block_encoding::zstd;
+  }
+  return encode(run);
+}
+
+/// Nodes in all levels of `t`: what one session may ask for in all.
+uint64_t tree_nodes(const merkle_tree& t) {
+  uint64_t n = 0;
+  for (size_t k = 0; k < t.height(); ++k)
+    n += t.level(k).size();
+  return n;
 }
 
 /// Several blocks per frame: fewer, larger frames cost both sides less.
@@ -106,9 +132,7 @@ void pump(self_ptr self, session_id id) {
     auto& r = up.pending.front();
     auto k = static_cast<uint32_t>(std::min<uint64_t>(per_frame, r.count));
     auto length = blocks_length(img, r.first, k);
-    // The blocks are read straight into the frame.
-    auto frame = encode_block_data(
-      r.first, length, [&](std::span<uint8_t> out) { return read_blocks(ctx, img, r.first, out); });
+    auto frame = block_frame(ctx, img, up.compress, r.first, length);
     if (!frame) {
       ctx.log->error("donor", "{}", describe(frame.error()));
       return end_upload(self, id, "donor cannot read its image");
@@ -150,6 +174,39 @@ void on_block_request(self_ptr self, session_id id, const block_request& r) {
   up.pending_blocks += r.count;
   if (!up.awaiting_drain && !up.pump_timer)
     pump(self, id);
+}
+
+void on_node_request(self_ptr self, session_id id, const node_request& r) {
+  auto& st = self->state;
+  auto i = st.uploads.find(id);
+  if (i == st.uploads.end() || !i->second.confirmed)
+    return end_upload(self, id, "tree node request before a confirmed accept");
+  auto& up = i->second;
+  if (!up.tree) {
+    const auto& m = up.image->manifest;
+    up.tree = std::make_shared<const merkle_tree>(m.fields.hash, m.block_digests);
+  }
+  const auto& tree = *up.tree;
+  if (r.level >= tree.height())
+    return end_upload(
+      self, id,
+      fmt::format("tree level {} does not exist (the tree has {})", r.level, tree.height()));
+  auto level = tree.level(r.level);
+  if (r.first >= level.size() || r.count > level.size() - r.first)
+    return end_upload(self, id,
+                      fmt::format("tree nodes {}..{} of level {} do not exist (it has {})", r.first,
+                                  r.first + r.count, r.level, level.size()));
+  // A walk asks for each node at most once: the whole tree bounds what a session costs.
+  auto limit = tree_nodes(tree);
+  if (up.nodes_sent + r.count > limit)
+    return end_upload(self, id,
+                      fmt::format("asked for {} tree nodes, more than the {} of the whole tree",
+                                  up.nodes_sent + r.count, limit));
+  up.nodes_sent += r.count;
+  // Nodes are progress too: the watchdog does not end a walk for asking for no blocks yet.
+  up.sent += uint64_t{r.count} * sizeof(digest);
+  auto from = level.begin() + static_cast<ptrdiff_t>(r.first);
+  send_frame(self, id, nodes{r.level, r.first, {from, from + r.count}});
 }
 
 /// Every limits.idle_ms an upload must have moved something: a session that never confirmed,

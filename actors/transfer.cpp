@@ -51,9 +51,11 @@ void send_frame(self_ptr self, const wire_message& m) {
   send_on(self, self->state.session, m);
 }
 
-/// Gives up on the current donor and moves on to the next one. `bad_block` marks a donor that
-/// sent data failing verification, which policies weigh more heavily than a slow one.
-void drop_donor(self_ptr self, const std::string& reason, bool bad_block = false) {
+} // namespace
+
+/// `bad_block` marks a donor that sent data failing verification, which policies weigh more
+/// heavily than a slow one.
+void transfer_steps::drop_donor(self_ptr self, const std::string& reason, bool bad_block) {
   auto& st = self->state;
   record_failure(self, donor_name(st), reason, bad_block);
   if (st.session != 0) {
@@ -64,9 +66,12 @@ void drop_donor(self_ptr self, const std::string& reason, bool bad_block = false
   st.current.reset();
   st.outstanding.clear();
   st.verifying = 0;
+  st.walk.reset();
   ++st.epoch;
   race(self);
 }
+
+namespace {
 
 /// Blocks kept requested from the current donor: the configured window, or less on a slow link.
 uint32_t current_window(const transfer_state& st) {
@@ -307,6 +312,14 @@ void on_digests(self_ptr self, const leaves& l) {
   st.digests_received += l.digests.size();
   if (st.digests_received < n)
     return;
+  digests_complete(self);
+}
+
+} // namespace
+
+void transfer_steps::digests_complete(self_ptr self) {
+  auto& st = self->state;
+  auto n = st.target.fields.block_count();
   if (auto tree = block_digest_tree(st.target); !tree)
     return drop_donor(self, "sent block digests that do not build the signed Merkle root");
   if (auto err = prepare_staging(self))
@@ -317,10 +330,14 @@ void on_digests(self_ptr self, const leaves& l) {
   fill_window(self);
 }
 
+namespace {
+
 /// A run of blocks from the donor: each must have been requested and be whole. The run goes to
 /// a verifier; on_verified stages what verifies.
 void on_blocks(self_ptr self, block_data& b) {
   auto& st = self->state;
+  if (auto err = expand_run(st, b))
+    return drop_donor(self, describe(err), true);
   const auto& m = st.target.fields;
   auto n = m.block_count();
   size_t at = 0;
@@ -413,6 +430,10 @@ void on_message(self_ptr self, session_message& sm) {
         if (st.at != transfer_state::phase::receiving_digests)
           return drop_donor(self, "sent block digests before confirming");
         on_digests(self, m);
+      } else if constexpr (std::is_same_v<T, nodes>) {
+        if (st.at != transfer_state::phase::walking)
+          return drop_donor(self, "sent tree nodes that were not asked for");
+        on_nodes(self, m);
       } else if constexpr (std::is_same_v<T, block_data>) {
         st.received += m.bytes.size();
         on_blocks(self, m);
@@ -444,7 +465,7 @@ void begin_pull(self_ptr self, session_id id, candidate d) {
   st.received = st.received_at_check = 0;
   st.rate_checked = self->clock().now();
   extend_deadline(self);
-  st.ctx->log->info("transfer", "donor {} confirmed; receiving block digests", donor_name(st));
+  st.ctx->log->info("transfer", "donor {} confirmed", donor_name(st));
   st.target = st.current->manifest;
   st.target.block_digests.assign(st.target.fields.block_count(), digest{});
   st.digests_received = 0;
@@ -454,6 +475,7 @@ void begin_pull(self_ptr self, session_id id, candidate d) {
   donor_confirmed c{donor_name(st)};
   c.job = st.job;
   tell_coordinator(self, caf::make_message(c));
+  start_digests(self);
 }
 
 } // namespace transfer_steps

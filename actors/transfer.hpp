@@ -15,6 +15,7 @@
 #include "actors/node_context.hpp"
 #include "actors/router.hpp"
 #include "actors/staging_file.hpp"
+#include "image/tree_walk.hpp"
 #include "image/verified_blocks.hpp"
 #include "messages/node_events.hpp"
 
@@ -76,7 +77,16 @@ public:
 
 struct transfer_state {
   using clock = std::chrono::steady_clock;
-  enum class phase { idle, connecting, confirming, receiving_digests, pulling };
+  enum class phase { idle, connecting, confirming, receiving_digests, walking, pulling };
+  /// Where the block digests of the image come from once a donor confirms.
+  enum class digest_plan {
+    /// Every digest arrives as leaves (the image's shape differs from anything we can hash).
+    leaves,
+    /// The installed manifest has the image's root: its digests are the image's.
+    held,
+    /// Our flash, hashed in the image's shape, is compared top-down with the donor's tree.
+    walk,
+  };
 
   /// A donor being connected to and asked to confirm. Several may be at once: the next one
   /// starts while the earlier ones have not answered, and each has its own deadline, so donors
@@ -88,6 +98,9 @@ struct transfer_state {
     clock::time_point deadline{};
     /// The time it was given: the configured handshake time, or more on a slow link.
     std::chrono::milliseconds timeout{};
+    /// What the accept asked for: no leaves (plan held or walk), zstd-compressed blocks.
+    digest_plan plan = digest_plan::leaves;
+    bool compress = false;
   };
 
   context_ptr ctx;
@@ -123,6 +136,11 @@ struct transfer_state {
   // a new job starts afresh.
   signed_manifest target;
   uint64_t digests_received = 0;
+  /// The current donor's plan (leaves when it confirmed without omitting them), whether its
+  /// block runs may come compressed, and the tree walk under way (plan walk).
+  digest_plan plan = digest_plan::leaves;
+  bool compress = false;
+  std::unique_ptr<tree_walk> walk;
   digest staged_root{};
   std::vector<bool> have;
   /// The blocks of `have` that are in the staging file (the others are on the flash).
@@ -156,12 +174,13 @@ struct transfer_state {
 /// Pulls an image from the ranked donors: opens sessions and sends signed accepts, best donor
 /// first and the next ones staggered while earlier ones have not confirmed (up to
 /// recovery.parallel_handshakes at once, each given recovery.handshake_timeout_ms); the first to
-/// confirm is pulled from and the others are let go. It receives the block digests and checks
-/// they build the signed root, reuses every block the flash or the staging file already holds,
-/// then requests the rest in a window of outstanding requests and verifies each block before
-/// staging it. A donor that is busy, declines, stalls (recovery.block_timeout_ms), falls below
-/// limits.min_rate_kbps, disconnects or sends a bad block is dropped and the next one continues
-/// with the blocks already verified.
+/// confirm is pulled from and the others are let go. It learns the block digests (from the
+/// installed manifest when it has the image's root, else by walking the donor's tree top-down
+/// against its flash, else from the donor's leaves) and checks they build the signed root, reuses
+/// every block the flash or the staging file already holds, then requests the rest in a window of
+/// outstanding requests and verifies each block before staging it. A donor that is busy, declines,
+/// stalls (recovery.block_timeout_ms), falls below limits.min_rate_kbps, disconnects or sends a bad
+/// block is dropped and the next one continues with the blocks already verified.
 caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ctx);
 
 } // namespace fwrescue

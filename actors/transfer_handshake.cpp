@@ -127,12 +127,16 @@ bool handshake_opened(self_ptr self, session_id id) {
     return false;
   auto& h = i->second;
   h.opened = true;
+  h.plan = plan_digests(self, h.donor);
+  h.compress = wants_compression(self, id);
   accept_fields fields{st.request.request_id,
                        st.request.challenge,
                        st.ctx->config.id,
                        st.ctx->node_key->public_part(),
                        h.donor.manifest.fields.merkle_root,
-                       h.donor.source.fields.donor_key};
+                       h.donor.source.fields.donor_key,
+                       h.compress,
+                       h.plan != transfer_state::digest_plan::leaves};
   send_on(self, id, make_accept(std::move(fields), *st.ctx->node_key));
   if (st.at == transfer_state::phase::connecting)
     st.at = transfer_state::phase::confirming;
@@ -150,6 +154,12 @@ bool handshake_message(self_ptr self, session_message& sm) {
       if constexpr (std::is_same_v<T, confirm>) {
         if (!i->second.opened)
           return fail_handshake(self, sm.id, "sent a confirm before the accept");
+        auto asked_none = i->second.plan != transfer_state::digest_plan::leaves;
+        if (m.leaves_omitted && !asked_none)
+          return fail_handshake(self, sm.id, "omitted the block digests it was asked for");
+        // A donor that does not know the field sends leaves although the accept asked for none.
+        st.plan = m.leaves_omitted ? i->second.plan : transfer_state::digest_plan::leaves;
+        st.compress = i->second.compress;
         auto d = std::move(i->second.donor);
         st.handshakes.erase(i);
         // The first to confirm is pulled from; the others are let go at once, freeing their

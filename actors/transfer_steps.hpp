@@ -43,6 +43,32 @@ void handshake_deadline(self_ptr self, session_id id);
 /// `d` confirmed on session `id`: it becomes the donor pulled from.
 void begin_pull(self_ptr self, session_id id, candidate d);
 
+/// Every block digest of the target is known: checks they build the signed root, finds the
+/// blocks already present and starts pulling the others (or finishes).
+void digests_complete(self_ptr self);
+
+/// Gives up on the current donor and moves on to the next one.
+void drop_donor(self_ptr self, const std::string& reason, bool bad_block = false);
+
+// -- learning the digests without leaves (transfer_tree.cpp) ------------------------------------
+
+/// How the digests of `d`'s image will be learnt, as the accept to `d` announces it.
+transfer_state::digest_plan plan_digests(self_ptr self, const candidate& d);
+
+/// Whether the accept on session `id` asks for zstd-compressed blocks: the session's link is
+/// slower than recovery.compress_below_kbps.
+bool wants_compression(self_ptr self, session_id id);
+
+/// The current donor confirmed: starts the plan (for leaves, waits for them).
+void start_digests(self_ptr self);
+
+/// Nodes of the donor's tree, answering the walk's requests.
+void on_nodes(self_ptr self, const nodes& n);
+
+/// Turns a zstd-compressed run into its blocks, bounded by the blocks outstanding from its
+/// first (and never more than one frame's worth); a raw run is left as it is.
+caf::error expand_run(const transfer_state& st, block_data& b);
+
 /// Gives up on a donor, current or not yet confirmed, and lets the coordinator know. `bad_block`
 /// marks a donor that sent data failing verification.
 void record_failure(self_ptr self, const std::string& donor, const std::string& reason,

@@ -207,6 +207,7 @@ void read_recovery(table_reader r, recovery_config& rec) {
   r.integer("block_window", rec.block_window, 1, 1024);
   r.integer("verified_in_memory_mib", rec.verified_in_memory_mib, 0, 4096);
   r.integer("block_timeout_ms", rec.block_timeout_ms, 1, u32_max);
+  r.integer("compress_below_kbps", rec.compress_below_kbps, 0, u32_max);
   r.integer("handshake_timeout_ms", rec.handshake_timeout_ms, 1, u32_max);
   r.integer("parallel_handshakes", rec.parallel_handshakes, 1, 16);
   r.integer("flash_retries", rec.flash_retries, 0, 100);

@@ -122,6 +122,9 @@ struct recovery_config {
   uint32_t verified_in_memory_mib = 64;
   /// A donor that sends nothing for this long is dropped.
   uint32_t block_timeout_ms = 2000;
+  /// Blocks are asked for compressed with zstd on a session whose link's nominal rate is known
+  /// and below this many kbit/s; 0 never asks.
+  uint32_t compress_below_kbps = 100000;
   /// A donor that has not confirmed this long after its session was asked for is dropped.
   uint32_t handshake_timeout_ms = 1000;
   /// Donors being connected to and asked to confirm at once: the next one is tried while the

@@ -7,6 +7,7 @@
 // Everything is derived from fixed keys, times and contents, so the same build writes the same
 // bytes and a diff of the corpus shows only what an encoding change did.
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -21,6 +22,7 @@
 #include "image/merkle.hpp"
 #include "image/revocation.hpp"
 #include "image/signing.hpp"
+#include "messages/block_codec.hpp"
 #include "messages/manifest.hpp"
 #include "messages/protocol.hpp"
 #include "transports/ble/ble_sdu.hpp"
@@ -144,6 +146,19 @@ std::vector<std::pair<std::string, wire_message>> sample_messages() {
   list.keys.push_back(key_from(9).public_part().bytes);
   list.roots.push_back(m.fields.merkle_root);
   out.emplace_back("revocations", revocation_notice{*sign_revocations(key_from(4), list)});
+  out.emplace_back("node_request", node_request{2, 4, 2});
+  out.emplace_back("nodes",
+                   nodes{0, 4, {m.block_digests.begin() + 4, m.block_digests.begin() + 6}});
+  // The slow-link variants: an accept asking for zstd and no leaves, the confirm omitting them,
+  // and a compressed run.
+  auto slow = af;
+  slow.accepts_zstd = true;
+  slow.no_leaves = true;
+  out.emplace_back("accept_slow_link", make_accept(slow, recipient));
+  out.emplace_back("confirm_leaves_omitted", confirm{42, true});
+  auto padded = pattern(4096, 8);
+  std::fill(padded.begin() + 1024, padded.end(), 0xff);
+  out.emplace_back("block_data_zstd", block_data{2, *compress_run(padded), block_encoding::zstd});
   return out;
 }
 

@@ -4,7 +4,8 @@
 //
 // Besides "does not crash", it checks what callers rely on for whatever decodes:
 // - it encodes, and the encoding decodes to the same value and encodes to the same bytes;
-// - a block_data built in place (encode_block_data) is byte for byte what encode() builds;
+// - a raw block_data built in place (encode_block_data) is byte for byte what encode() builds;
+//   a zstd one never decompresses beyond the bound it is given;
 // - is_refusal() agrees with decode() on the message kind;
 // - verify_offer / verify_accept say exactly what the signature over the body says (the fields
 //   decode() returned are the body's), and the offered manifest always decodes;
@@ -19,6 +20,7 @@
 #include "fuzz/fuzz_check.hpp"
 #include "image/hash.hpp"
 #include "image/keys.hpp"
+#include "messages/block_codec.hpp"
 #include "messages/protocol.hpp"
 
 namespace fwrescue::fuzz {
@@ -35,7 +37,7 @@ auto tied(const offer_fields& f) {
 }
 auto tied(const accept_fields& f) {
   return std::tie(f.request_id, f.challenge, f.recipient, f.recipient_key, f.merkle_root,
-                  f.donor_key);
+                  f.donor_key, f.accepts_zstd, f.no_leaves);
 }
 auto tied(const offer& m) {
   return std::tuple_cat(std::tie(m.body, m.sig), tied(m.fields));
@@ -44,7 +46,7 @@ auto tied(const accept& m) {
   return std::tuple_cat(std::tie(m.body, m.sig), tied(m.fields));
 }
 auto tied(const confirm& m) {
-  return std::tie(m.request_id);
+  return std::tie(m.request_id, m.leaves_omitted);
 }
 auto tied(const busy& m) {
   return std::tie(m.request_id, m.retry_after_ms);
@@ -59,7 +61,13 @@ auto tied(const block_request& m) {
   return std::tie(m.first, m.count);
 }
 auto tied(const block_data& m) {
-  return std::tie(m.first, m.bytes);
+  return std::tie(m.first, m.bytes, m.encoding);
+}
+auto tied(const node_request& m) {
+  return std::tie(m.level, m.first, m.count);
+}
+auto tied(const nodes& m) {
+  return std::tie(m.level, m.first, m.digests);
 }
 auto tied(const done&) {
   return std::tuple<>{};
@@ -88,6 +96,12 @@ const secret_key& our_key() {
 }
 
 void check_block_data(const block_data& m, const std::vector<uint8_t>& encoded) {
+  if (m.encoding == block_encoding::zstd) {
+    auto run = decompress_run(m.bytes, block_data_bytes);
+    check(!run || (!run->empty() && run->size() <= block_data_bytes),
+          "a zstd run decompresses within its bound or not at all");
+    return;
+  }
   auto in_place = encode_block_data(m.first, m.bytes.size(), [&](std::span<uint8_t> out) {
     std::memcpy(out.data(), m.bytes.data(), out.size());
     return caf::error{};

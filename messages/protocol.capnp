@@ -53,6 +53,9 @@ struct AcceptBody {
   merkleRoot @4 :Data;            # which of the donor's images: its manifest's root (32 bytes)
   donorKey @5 :Data;              # the node key of the donor taken up (32 bytes), so an accept
                                   # sent to one donor cannot be replayed to another
+  acceptsZstd @6 :Bool;           # the donor may send BlockData runs compressed with zstd
+  noLeaves @7 :Bool;              # the recipient needs no Leaves: it holds the digests, or asks
+                                  # for the nodes it lacks with NodeRequest
 }
 
 # The bytes a node key signs. One node key signs both offers and accepts, so the union tag
@@ -79,6 +82,8 @@ struct Accept {
 # Donor -> recipient: the transfer may start; Leaves frames follow.
 struct Confirm {
   requestId @0 :UInt64;
+  leavesOmitted @1 :Bool;         # the accept asked for no Leaves and none follow; the donor
+                                  # answers NodeRequests (false: Leaves follow, as before)
 }
 
 # Donor -> recipient: at the upload limit.
@@ -111,6 +116,28 @@ struct BlockRequest {
 struct BlockData {
   first @0 :UInt64;
   bytes @1 :Data;                 # 1 .. 2^20 bytes
+  encoding @2 :BlockEncoding;     # how `bytes` hold the run (raw for an older donor)
+}
+
+enum BlockEncoding {
+  raw @0;                         # the blocks themselves
+  zstd @1;                        # one zstd frame holding them; only when the accept said
+                                  # acceptsZstd
+}
+
+# Recipient -> donor: send the Merkle tree's nodes [first, first + count) of `level` (0: the
+# leaves, as docs/manifest.md §3 numbers the levels).
+struct NodeRequest {
+  level @0 :UInt8;
+  first @1 :UInt64;
+  count @2 :UInt32;               # 1..16384
+}
+
+# Donor -> recipient: the tree's nodes [first, first + n) of `level`, answering a NodeRequest.
+struct Nodes {
+  level @0 :UInt8;
+  first @1 :UInt64;
+  digests @2 :Data;               # n * 32 bytes, 1 <= n <= 16384
 }
 
 # Recipient -> donor: every block arrived; the session ends.
@@ -146,5 +173,7 @@ struct Envelope {
     refusal @12 :Refusal;
     revocations @13 :Data;        # a revocation list file (FWRREVOK...), at most 1400 bytes:
                                   # a donor's answer to a request holding an older serial
+    nodeRequest @14 :NodeRequest;
+    nodes @15 :Nodes;
   }
 }

@@ -144,6 +144,8 @@ caf::expected<accept_fields> decode_accept_body(std::span<const uint8_t> bytes) 
       return err;
     if (auto err = read_fixed("accept.donor_key", in.getDonorKey(), out.donor_key.bytes))
       return err;
+    out.accepts_zstd = in.getAcceptsZstd();
+    out.no_leaves = in.getNoLeaves();
     return out;
   };
   return parse<accept_fields>(bytes, max_signed_body, "accept.body", read);
@@ -208,6 +210,7 @@ caf::error read(schema::Accept::Reader in, accept& out) {
 
 caf::error read(schema::Confirm::Reader in, confirm& out) {
   out.request_id = in.getRequestId();
+  out.leaves_omitted = in.getLeavesOmitted();
   return caf::none;
 }
 
@@ -222,23 +225,56 @@ caf::error read(schema::Decline::Reader in, decline& out) {
   return read_text("decline.reason", in.getReason(), text_rule::optional, out.reason);
 }
 
-caf::error read(schema::Leaves::Reader in, leaves& out) {
-  out.first = in.getFirst();
-  auto bytes = in.getDigests();
+/// Reads a list of 1..`limit` digests starting at index `first`, whose end must not overflow.
+caf::error read_digests(const char* kind, uint64_t first, capnp::Data::Reader bytes, size_t limit,
+                        std::vector<digest>& out) {
   if (bytes.size() % sizeof(digest) != 0)
-    return malformed(fmt::format("leaves.digests is {} bytes, not a multiple of {}", bytes.size(),
+    return malformed(fmt::format("{}.digests is {} bytes, not a multiple of {}", kind, bytes.size(),
                                  sizeof(digest)));
   auto n = bytes.size() / sizeof(digest);
   if (n == 0)
-    return malformed("leaves.digests is empty");
-  if (n > wire_limits::max_leaves_per_message)
-    return malformed(fmt::format("leaves.digests holds {} digests, the limit is {}", n,
-                                 wire_limits::max_leaves_per_message));
-  if (out.first > std::numeric_limits<uint64_t>::max() - n)
-    return malformed(fmt::format("leaves.first {} plus {} digests overflows", out.first, n));
-  out.digests.resize(n);
-  std::memcpy(out.digests.data(), bytes.begin(), bytes.size());
+    return malformed(fmt::format("{}.digests is empty", kind));
+  if (n > limit)
+    return malformed(fmt::format("{}.digests holds {} digests, the limit is {}", kind, n, limit));
+  if (first > std::numeric_limits<uint64_t>::max() - n)
+    return malformed(fmt::format("{}.first {} plus {} digests overflows", kind, first, n));
+  out.resize(n);
+  std::memcpy(out.data(), bytes.begin(), bytes.size());
   return caf::none;
+}
+
+caf::error read(schema::Leaves::Reader in, leaves& out) {
+  out.first = in.getFirst();
+  return read_digests("leaves", out.first, in.getDigests(), wire_limits::max_leaves_per_message,
+                      out.digests);
+}
+
+caf::error read(schema::NodeRequest::Reader in, node_request& out) {
+  auto level = in.getLevel();
+  if (level >= wire_limits::max_tree_levels)
+    return malformed(fmt::format("node_request.level {} is beyond the {} levels a tree can have",
+                                 level, wire_limits::max_tree_levels));
+  out.level = level;
+  out.first = in.getFirst();
+  out.count = in.getCount();
+  if (out.count == 0 || out.count > wire_limits::max_nodes_per_message)
+    return malformed(fmt::format("node_request.count {} is outside 1..{}", out.count,
+                                 wire_limits::max_nodes_per_message));
+  if (out.first > std::numeric_limits<uint64_t>::max() - out.count)
+    return malformed(
+      fmt::format("node_request.first {} plus count {} overflows", out.first, out.count));
+  return caf::none;
+}
+
+caf::error read(schema::Nodes::Reader in, nodes& out) {
+  auto level = in.getLevel();
+  if (level >= wire_limits::max_tree_levels)
+    return malformed(fmt::format("nodes.level {} is beyond the {} levels a tree can have", level,
+                                 wire_limits::max_tree_levels));
+  out.level = level;
+  out.first = in.getFirst();
+  return read_digests("nodes", out.first, in.getDigests(), wire_limits::max_nodes_per_message,
+                      out.digests);
 }
 
 caf::error read(schema::BlockRequest::Reader in, block_request& out) {
@@ -261,6 +297,11 @@ caf::error read(schema::BlockData::Reader in, block_data& out) {
   if (bytes.size() > manifest_limits::max_block_size)
     return malformed(fmt::format("block_data.bytes is {} bytes, the limit is {}", bytes.size(),
                                  manifest_limits::max_block_size));
+  // Check the wire value before narrowing it, so 256 cannot pass as raw.
+  auto encoding = static_cast<uint16_t>(in.getEncoding());
+  if (encoding > static_cast<uint16_t>(block_encoding::zstd))
+    return malformed(fmt::format("block_data.encoding {} is unknown", encoding));
+  out.encoding = static_cast<block_encoding>(encoding);
   out.bytes.assign(bytes.begin(), bytes.end());
   return caf::none;
 }
@@ -330,6 +371,10 @@ caf::expected<wire_message> read_envelope(capnp::MessageReader& reader) {
       return read_as<refusal>(env.getRefusal());
     case kind::REVOCATIONS:
       return read_as<revocation_notice>(env.getRevocations());
+    case kind::NODE_REQUEST:
+      return read_as<node_request>(env.getNodeRequest());
+    case kind::NODES:
+      return read_as<nodes>(env.getNodes());
   }
   return malformed(fmt::format("unknown message kind {}", static_cast<unsigned>(env.which())));
 }
@@ -376,6 +421,8 @@ std::vector<uint8_t> encode_signed(const accept_fields& f) {
   in.setRecipientKey(as_data(f.recipient_key.bytes));
   in.setMerkleRoot(as_data(f.merkle_root));
   in.setDonorKey(as_data(f.donor_key.bytes));
+  in.setAcceptsZstd(f.accepts_zstd);
+  in.setNoLeaves(f.no_leaves);
   return to_bytes(builder);
 }
 
@@ -408,7 +455,9 @@ void write(schema::Envelope::Builder env, const accept& m) {
 }
 
 void write(schema::Envelope::Builder env, const confirm& m) {
-  env.initConfirm().setRequestId(m.request_id);
+  auto out = env.initConfirm();
+  out.setRequestId(m.request_id);
+  out.setLeavesOmitted(m.leaves_omitted);
 }
 
 void write(schema::Envelope::Builder env, const busy& m) {
@@ -441,6 +490,23 @@ void write(schema::Envelope::Builder env, const block_data& m) {
   auto out = env.initBlockData();
   out.setFirst(m.first);
   out.setBytes(as_data(m.bytes));
+  out.setEncoding(static_cast<schema::BlockEncoding>(m.encoding));
+}
+
+void write(schema::Envelope::Builder env, const node_request& m) {
+  auto out = env.initNodeRequest();
+  out.setLevel(m.level);
+  out.setFirst(m.first);
+  out.setCount(m.count);
+}
+
+void write(schema::Envelope::Builder env, const nodes& m) {
+  auto out = env.initNodes();
+  out.setLevel(m.level);
+  out.setFirst(m.first);
+  auto bytes = out.initDigests(m.digests.size() * sizeof(digest));
+  if (!m.digests.empty())
+    std::memcpy(bytes.begin(), m.digests.data(), bytes.size());
 }
 
 void write(schema::Envelope::Builder env, const done&) {
@@ -473,6 +539,7 @@ size_t payload_bytes(const wire_message& m) {
       [](const accept& a) { return a.body.size(); },
       [](const decline& d) { return d.reason.size(); },
       [](const leaves& l) { return l.digests.size() * sizeof(digest); },
+      [](const nodes& l) { return l.digests.size() * sizeof(digest); },
       [](const block_data& b) { return b.bytes.size(); },
       [](const abort_transfer& a) { return a.reason.size(); },
       [](const refusal& r) { return r.reason.size(); },
@@ -490,7 +557,7 @@ auto tied(const offer_fields& f) {
 
 auto tied(const accept_fields& f) {
   return std::tie(f.request_id, f.challenge, f.recipient, f.recipient_key, f.merkle_root,
-                  f.donor_key);
+                  f.donor_key, f.accepts_zstd, f.no_leaves);
 }
 
 } // namespace
@@ -586,8 +653,9 @@ caf::expected<signed_manifest> offered_manifest(const offer& o) {
 const char* kind_name(const wire_message& m) {
   // In the order of wire_message's alternatives.
   static constexpr const char* names[] = {
-    "image_request", "offer",      "accept", "confirm", "busy",    "decline",    "leaves",
-    "block_request", "block_data", "done",   "abort",   "refusal", "revocations"};
+    "image_request", "offer",   "accept",        "confirm",      "busy",
+    "decline",       "leaves",  "block_request", "block_data",   "done",
+    "abort",         "refusal", "revocations",   "node_request", "nodes"};
   static_assert(std::size(names) == std::variant_size_v<wire_message>);
   return names[m.index()];
 }

@@ -81,6 +81,10 @@ struct accept_fields {
   digest merkle_root{};
   /// The donor being taken up; a donor refuses an accept naming another node's key.
   public_key donor_key;
+  /// The donor may compress block runs with zstd (block_encoding::zstd).
+  bool accepts_zstd = false;
+  /// No `leaves` are wanted: the recipient holds the digests or asks for tree nodes.
+  bool no_leaves = false;
 };
 
 /// Recipient -> donor (first frame of a session).
@@ -93,6 +97,9 @@ struct accept {
 /// Donor -> recipient: the transfer may start; block digests follow in `leaves` frames.
 struct confirm {
   uint64_t request_id = 0;
+  /// The accept asked for no leaves and none follow; node requests are answered. False from a
+  /// donor that does not know the field: leaves follow.
+  bool leaves_omitted = false;
 };
 
 /// Donor -> recipient: at its upload limit; try another donor or later.
@@ -120,10 +127,35 @@ struct block_request {
   uint32_t count = 1;
 };
 
+/// How a block_data holds its run of blocks.
+enum class block_encoding : uint8_t {
+  /// The blocks themselves, concatenated.
+  raw = 0,
+  /// One zstd frame holding them; sent only to a recipient whose accept took zstd.
+  zstd = 1,
+};
+
 /// Donor -> recipient: blocks [first, first + k), k >= 1, whole and concatenated.
 struct block_data {
   uint64_t first = 0;
   std::vector<uint8_t> bytes;
+  block_encoding encoding = block_encoding::raw;
+};
+
+/// Recipient -> donor: send nodes [first, first + count) of one level of the accepted image's
+/// Merkle tree (level 0: the block digests; merkle_tree numbers the levels the same way).
+struct node_request {
+  uint8_t level = 0;
+  uint64_t first = 0;
+  uint32_t count = 1;
+};
+
+/// Donor -> recipient: nodes [first, first + digests.size()) of one level, answering a
+/// node_request. The recipient checks each pair against its parent, verified before.
+struct nodes {
+  uint8_t level = 0;
+  uint64_t first = 0;
+  std::vector<digest> digests;
 };
 
 /// The most block bytes a donor puts in one block_data (always at least one whole block).
@@ -151,13 +183,17 @@ struct revocation_notice {
 
 using wire_message =
   std::variant<image_request, offer, accept, confirm, busy, decline, leaves, block_request,
-               block_data, done, abort_transfer, refusal, revocation_notice>;
+               block_data, done, abort_transfer, refusal, revocation_notice, node_request, nodes>;
 
 /// Limits every decoder enforces. They bound what an untrusted peer can make us allocate.
 namespace wire_limits {
 /// A LAN frame's limit: room for a block_data carrying the largest (1 MiB) block.
 constexpr size_t max_message = 2u << 20;
 constexpr size_t max_leaves_per_message = 16384;
+/// The most nodes one node_request asks for and one nodes message carries.
+constexpr size_t max_nodes_per_message = 16384;
+/// Tree levels a node_request may name: a tree of 2^32 leaves has 33.
+constexpr size_t max_tree_levels = 64;
 constexpr size_t max_text = 256;
 } // namespace wire_limits
 

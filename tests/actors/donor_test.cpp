@@ -4,6 +4,7 @@
 
 #include "actors/donor.hpp"
 #include "image/revocation.hpp"
+#include "messages/block_codec.hpp"
 
 using namespace fwrescue;
 using namespace fwrescue::test;
@@ -59,10 +60,13 @@ struct donor_fixture : actor_fixture {
   accept accept_of(const offer& o) {
     return accept_of(o, img.manifest.fields.merkle_root);
   }
-  accept accept_of(const offer& o, const digest& root) {
+  /// `zstd` and `no_leaves` set the accept's fields of the same names.
+  accept accept_of(const offer& o, const digest& root, bool zstd = false, bool no_leaves = false) {
     accept_fields f{
       o.fields.request_id, o.fields.challenge, "recipient-x", recipient_key.public_part(), root,
       o.fields.donor_key};
+    f.accepts_zstd = zstd;
+    f.no_leaves = no_leaves;
     return make_accept(std::move(f), recipient_key);
   }
 
@@ -538,4 +542,120 @@ TEST_CASE_METHOD(donor_fixture, "under a revocation list the donor passes it on 
     REQUIRE(d != nullptr);
     CHECK_THAT(d->reason, Catch::Contains("node key is revoked"));
   }
+}
+
+// -- slow links: no leaves, tree nodes, compressed runs ------------------------------------------
+
+namespace {
+
+/// The donor's image, whose tree the node requests are answered from.
+merkle_tree tree_of(const test_image& t) {
+  return merkle_tree{t.manifest.fields.hash, t.manifest.block_digests};
+}
+
+} // namespace
+
+TEST_CASE_METHOD(donor_fixture,
+                 "an accept asking for no leaves gets none, and tree nodes instead") {
+  start();
+  auto offers = offers_for(req);
+  REQUIRE(offers.size() == 1);
+  auto s = take_up(accept_of(offers[0], img.manifest.fields.merkle_root, false, true));
+  auto frames = sent_on(s);
+  REQUIRE(frames.size() == 1);
+  auto* c = std::get_if<confirm>(&frames[0]);
+  REQUIRE(c != nullptr);
+  CHECK(c->leaves_omitted);
+
+  auto tree = tree_of(img); // 32 leaves: levels 0..5
+  link->deliver_frame(s, encode(node_request{4, 0, 2}));
+  link->deliver_frame(s, encode(node_request{0, 6, 3}));
+  run();
+  auto answers = only<nodes>(sent_on(s));
+  REQUIRE(answers.size() == 2);
+  CHECK((answers[0].level == 4 && answers[0].first == 0));
+  CHECK(answers[0].digests == std::vector<digest>(tree.level(4).begin(), tree.level(4).end()));
+  CHECK((answers[1].level == 0 && answers[1].first == 6));
+  CHECK(answers[1].digests
+        == std::vector<digest>(img.manifest.block_digests.begin() + 6,
+                               img.manifest.block_digests.begin() + 9));
+  CHECK(only<leaves>(sent_on(s)).empty());
+  CHECK(link->is_open(s));
+}
+
+TEST_CASE_METHOD(donor_fixture, "node requests for nodes that do not exist, or beyond the whole "
+                                "tree, end the upload with the reason") {
+  start();
+  auto offers = offers_for(req);
+  REQUIRE(offers.size() == 1);
+  auto s = take_up(accept_of(offers[0], img.manifest.fields.merkle_root, false, true));
+  std::string reason;
+  SECTION("a level the tree does not have") {
+    link->deliver_frame(s, encode(node_request{6, 0, 1}));
+    reason = "tree level 6 does not exist (the tree has 6)";
+  }
+  SECTION("a range past the level's end") {
+    link->deliver_frame(s, encode(node_request{1, 14, 3}));
+    reason = "tree nodes 14..17 of level 1 do not exist (it has 16)";
+  }
+  SECTION("more in all than the whole tree") {
+    // The tree has 32 + 16 + 8 + 4 + 2 + 1 = 63 nodes: an honest walk asks for each once.
+    link->deliver_frame(s, encode(node_request{0, 0, 32}));
+    link->deliver_frame(s, encode(node_request{1, 0, 16}));
+    link->deliver_frame(s, encode(node_request{0, 0, 16}));
+    reason = "asked for 64 tree nodes, more than the 63 of the whole tree";
+  }
+  run();
+  auto aborts = only<abort_transfer>(sent_on(s));
+  REQUIRE(aborts.size() == 1);
+  CHECK(aborts[0].reason == reason);
+  CHECK_FALSE(link->is_open(s));
+}
+
+TEST_CASE_METHOD(donor_fixture, "tree nodes are not served before a confirmed accept") {
+  start();
+  auto s = link->open_inbound("10.0.0.9:51000");
+  run();
+  link->deliver_frame(s, encode(node_request{0, 0, 1}));
+  run();
+  CHECK(only<nodes>(sent_on(s)).empty());
+  auto aborts = only<abort_transfer>(sent_on(s));
+  REQUIRE(aborts.size() == 1);
+  CHECK(aborts[0].reason == "tree node request before a confirmed accept");
+}
+
+TEST_CASE_METHOD(donor_fixture, "blocks are compressed only when the accept takes zstd, and only "
+                                "where that is smaller") {
+  // Blocks 0..15 are erased flash (0xff), 16..31 random.
+  auto bytes = random_bytes(32 * 1024, 31);
+  std::fill(bytes.begin(), bytes.begin() + 16 * 1024, 0xff);
+  auto padded = make_image(release_key, bytes);
+  bool zstd = GENERATE(false, true);
+  INFO("accepts zstd: " << zstd);
+  write_bytes(dir.path("padded.img"), padded.bytes);
+  write_bytes(dir.path("padded.fwm"), encode_manifest_file(padded.manifest));
+  ctx->config.donor.images = {{dir.path("padded.img"), dir.path("padded.fwm")}};
+  start(false);
+  auto offers = offers_for(req);
+  REQUIRE(offers.size() == 1);
+  auto s = take_up(accept_of(offers[0], padded.manifest.fields.merkle_root, zstd));
+  ask_blocks(s, 0, 16);
+  ask_blocks(s, 16, 16);
+  auto runs = only<block_data>(sent_on(s));
+  REQUIRE(runs.size() == 2);
+  CHECK(runs[0].first == 0);
+  CHECK(runs[1].first == 16);
+  // Random blocks never get smaller: raw either way.
+  CHECK(runs[1].encoding == block_encoding::raw);
+  CHECK(runs[1].bytes == std::vector<uint8_t>(bytes.begin() + 16 * 1024, bytes.end()));
+  if (!zstd) {
+    CHECK(runs[0].encoding == block_encoding::raw);
+    CHECK(runs[0].bytes == std::vector<uint8_t>(bytes.begin(), bytes.begin() + 16 * 1024));
+    return;
+  }
+  REQUIRE(runs[0].encoding == block_encoding::zstd);
+  CHECK(runs[0].bytes.size() < 1024);
+  auto run = decompress_run(runs[0].bytes, 16 * 1024);
+  REQUIRE(run);
+  CHECK(*run == std::vector<uint8_t>(bytes.begin(), bytes.begin() + 16 * 1024));
 }

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -53,6 +54,14 @@ public:
 
   link_properties properties() const override {
     return props_;
+  }
+
+  /// A session's link is the node's link, at the rate set_session_rate() gave, if any.
+  link_properties session_properties(session_id) const override {
+    auto p = props_;
+    if (session_rate_)
+      p.nominal_rate_bps = *session_rate_;
+    return p;
   }
 
   caf::error start(transport_events& events) override {
@@ -257,6 +266,11 @@ public:
     closed_.clear();
   }
 
+  /// Every session's link runs at `bps` nominally (0: unknown), as a slow link's would.
+  void set_session_rate(uint64_t bps) {
+    session_rate_ = bps;
+  }
+
 private:
   transport_events& events() {
     if (events_ == nullptr)
@@ -265,6 +279,7 @@ private:
   }
 
   link_properties props_;
+  std::optional<uint64_t> session_rate_;
   std::string address_;
   caf::error start_error_;
   transport_events* events_ = nullptr;

@@ -89,6 +89,8 @@ accept_fields sample_accept_fields(const secret_key& recipient_key) {
   f.recipient_key = recipient_key.public_part();
   f.merkle_root.fill(0x5a);
   f.donor_key = key_from(5).public_part();
+  f.accepts_zstd = true;
+  f.no_leaves = true;
   return f;
 }
 
@@ -111,7 +113,9 @@ std::vector<wire_message> samples() {
           done{},
           abort_transfer{"block 17 failed verification"},
           refusal{protocol_version, "protocol version 3 is not supported (this node speaks 2)"},
-          sample_notice()};
+          sample_notice(),
+          node_request{3, 10, 4},
+          nodes{3, 10, l.digests}};
 }
 
 template <class T>
@@ -211,8 +215,12 @@ TEST_CASE("every message kind survives encoding and decoding unchanged") {
   CHECK(a.fields.recipient == "bmc-rack3-u17");
   CHECK(a.fields.recipient_key == key_from(2).public_part());
   CHECK(a.fields.merkle_root == sample_manifest().merkle_root);
+  CHECK(a.fields.accepts_zstd);
+  CHECK(a.fields.no_leaves);
 
   CHECK(round_trip(confirm{42}).request_id == 42);
+  CHECK_FALSE(round_trip(confirm{42}).leaves_omitted);
+  CHECK(round_trip(confirm{42, true}).leaves_omitted);
   auto b = round_trip(busy{43, 1500});
   CHECK((b.request_id == 43 && b.retry_after_ms == 1500));
   auto d = round_trip(decline{44, "busy elsewhere"});
@@ -225,6 +233,14 @@ TEST_CASE("every message kind survives encoding and decoding unchanged") {
   auto data = round_trip(std::get<block_data>(all[8]));
   CHECK(data.first == 4001);
   CHECK(data.bytes == std::get<block_data>(all[8]).bytes);
+  CHECK(data.encoding == block_encoding::raw);
+  CHECK(round_trip(block_data{1, {1, 2, 3}, block_encoding::zstd}).encoding
+        == block_encoding::zstd);
+  auto nr = round_trip(node_request{12, 4094, 2});
+  CHECK((nr.level == 12 && nr.first == 4094 && nr.count == 2));
+  auto nd = round_trip(std::get<nodes>(all[14]));
+  CHECK((nd.level == 3 && nd.first == 10));
+  CHECK(nd.digests == l.digests);
   CHECK(round_trip(abort_transfer{"stop"}).reason == "stop");
   auto f = round_trip(refusal{1, "nope"});
   CHECK((f.supported_version == 1 && f.reason == "nope"));
@@ -237,7 +253,7 @@ TEST_CASE("kind names match the protocol document") {
   CHECK(names
         == std::vector<std::string>{"image_request", "offer", "accept", "confirm", "busy",
                                     "decline", "leaves", "block_request", "block_data", "done",
-                                    "abort", "refusal", "revocations"});
+                                    "abort", "refusal", "revocations", "node_request", "nodes"});
 }
 
 TEST_CASE("a signed offer verifies, and fails when any signed field changes") {
@@ -296,6 +312,8 @@ TEST_CASE("a signed accept verifies, and fails when any signed field changes") {
     {"recipient_key", [](accept_fields& f) { f.recipient_key = key_from(3).public_part(); }},
     {"merkle_root", [](accept_fields& f) { f.merkle_root[31] ^= 1; }},
     {"donor_key", [](accept_fields& f) { f.donor_key = key_from(6).public_part(); }},
+    {"accepts_zstd", [](accept_fields& f) { f.accepts_zstd = false; }},
+    {"no_leaves", [](accept_fields& f) { f.no_leaves = false; }},
   };
   for (const auto& [field, change] : changes) {
     INFO("changed " << field);
@@ -375,16 +393,16 @@ TEST_CASE("a message kind from a newer peer is refused as unknown") {
   auto env = builder.initRoot<schema::Envelope>();
   env.setProtocolVersion(protocol_version);
   env.initDone();
-  // Write discriminant 13, which this schema does not know, where the schema keeps it.
+  // Write discriminant 15, which this schema does not know, where the schema keeps it.
   auto offset =
     capnp::Schema::from<schema::Envelope>().getProto().getStruct().getDiscriminantOffset();
   auto data = builder.getRoot<capnp::AnyStruct>().getDataSection();
   REQUIRE(data.size() >= offset * 2 + 2);
-  data[offset * 2] = 13;
+  data[offset * 2] = 15;
   data[offset * 2 + 1] = 0;
   auto words = capnp::messageToFlatArray(builder);
   CHECK_THAT(error_of({words.asBytes().begin(), words.asBytes().size()}),
-             Catch::Contains("unknown message kind 13"));
+             Catch::Contains("unknown message kind 15"));
 }
 
 TEST_CASE("random and mutated bytes never crash the decoder") {
@@ -477,6 +495,27 @@ TEST_CASE("lengths and values beyond the limits are refused with the field named
   CHECK_THAT(error_of(block_request{0, 5000}), Contains("block_request.count 5000 is outside"));
   CHECK(decode(encode(block_request{0, 1024})));
   CHECK_THAT(error_of(block_request{~uint64_t{0}, 2}), Contains("block_request.first"));
+  CHECK_THAT(error_of(raw([](auto env) {
+               auto b = env.initBlockData();
+               b.initBytes(8);
+               b.setEncoding(static_cast<schema::BlockEncoding>(2));
+             })),
+             Contains("block_data.encoding 2 is unknown"));
+
+  CHECK_THAT(error_of(node_request{0, 0, 0}), Contains("node_request.count 0 is outside 1..16384"));
+  CHECK_THAT(error_of(node_request{0, 0, 16385}), Contains("node_request.count 16385 is outside"));
+  CHECK(decode(encode(node_request{63, 0, 16384})));
+  CHECK_THAT(error_of(node_request{64, 0, 1}), Contains("node_request.level 64 is beyond"));
+  CHECK_THAT(error_of(node_request{0, ~uint64_t{0}, 2}), Contains("node_request.first"));
+  CHECK_THAT(error_of(raw([](auto env) { env.initNodes().initDigests(31); })),
+             Contains("nodes.digests is 31 bytes, not a multiple of 32"));
+  CHECK_THAT(error_of(nodes{0, 0, {}}), Contains("nodes.digests is empty"));
+  CHECK_THAT(error_of(nodes{0, 0, std::vector<digest>(wire_limits::max_nodes_per_message + 1)}),
+             Contains("nodes.digests holds 16385 digests, the limit is 16384"));
+  CHECK(decode(encode(nodes{0, 0, std::vector<digest>(wire_limits::max_nodes_per_message)})));
+  CHECK_THAT(error_of(nodes{200, 0, std::vector<digest>(1)}),
+             Contains("nodes.level 200 is beyond"));
+  CHECK_THAT(error_of(nodes{0, ~uint64_t{0}, std::vector<digest>(2)}), Contains("nodes.first"));
 
   CHECK_THAT(error_of(raw([](auto env) { env.initOffer().initSignature(63); })),
              Contains("offer.signature is 63 bytes, expected 64"));
