@@ -1,0 +1,489 @@
+#include "transports/icmb/icmb_io.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+// The ICMB loop's frames received, its sessions under the session limits, and the commands
+// that open, feed and close them. icmb_io.cpp has the loop and medium access.
+
+namespace fwrescue::icmb {
+
+namespace {
+
+/// Our flags on a session's frames: the opener marks its own.
+uint8_t own_flags(const session& s) {
+  return s.inbound ? 0 : flag_from_opener;
+}
+
+std::string text_of(const std::vector<uint8_t>& bytes) {
+  std::string out;
+  for (auto b : bytes)
+    out.push_back(b >= 0x20 && b < 0x7f ? static_cast<char>(b) : '?');
+  return out;
+}
+
+} // namespace
+
+void io_loop::execute(open_command& cmd) {
+  auto fail = [&](std::string reason) {
+    counters_.remove(cmd.id);
+    if (live())
+      events_.on_session_closed(cmd.id, reason);
+  };
+  auto peer = parse_address(cmd.address);
+  if (!peer || *peer == 0 || *peer == broadcast_address)
+    return fail(fmt::format("malformed icmb address \"{}\": expected 0x0001 to 0xfffe",
+                            cmd.address));
+  if (*peer == config_.address)
+    return fail(fmt::format("{} is this node's own address", format_address(*peer)));
+  auto counters = counters_.find(cmd.id);
+  if (!counters)
+    return;
+  std::optional<uint8_t> conn;
+  for (int i = 0; i < 256 && !conn; ++i) {
+    auto c = next_conn_++;
+    if (by_key_.count(key_of(*peer, c, false)) == 0)
+      conn = c;
+  }
+  if (!conn)
+    return fail(fmt::format("256 sessions to {} open already", format_address(*peer)));
+  session s{config_.max_payload, max_frame};
+  s.peer = *peer;
+  s.conn = *conn;
+  s.nonce = static_cast<uint16_t>(rng_());
+  s.counters = std::move(counters);
+  s.opened = s.active = clock::now();
+  s.open_due = s.opened;
+  by_key_[key_of(s.peer, s.conn, false)] = cmd.id;
+  sessions_.emplace(cmd.id, std::move(s));
+}
+
+void io_loop::execute(frame_command& cmd) {
+  auto i = sessions_.find(cmd.id);
+  if (i == sessions_.end() || i->second.lingering)
+    return;
+  if (cmd.bytes.size() > max_frame) {
+    close_with(cmd.id, fmt::format("frame of {} bytes exceeds the {}-byte limit",
+                                   cmd.bytes.size(), max_frame));
+    return;
+  }
+  i->second.tx.queue(std::move(cmd.bytes));
+}
+
+void io_loop::execute(close_command& cmd) {
+  auto i = sessions_.find(cmd.id);
+  if (i == sessions_.end() || i->second.lingering)
+    return;
+  auto& s = i->second;
+  counters_.remove(cmd.id);
+  if (live())
+    events_.on_session_closed(cmd.id, "closed locally");
+  if (!s.open) {
+    end_session(cmd.id);
+    return;
+  }
+  // What was queued still goes out, for a while, and then the peer hears the close.
+  s.lingering = clock::now() + std::chrono::seconds{5};
+}
+
+void io_loop::execute(abort_command& cmd) {
+  auto i = sessions_.find(cmd.id);
+  if (i == sessions_.end())
+    return;
+  auto& s = i->second;
+  if (s.open)
+    send_reset(s.peer, s.conn, own_flags(s), "aborted");
+  close_with(cmd.id, cmd.reason);
+}
+
+void io_loop::handle(frame& f, clock::time_point now) {
+  if (f.src == config_.address)
+    return; // Our own frame, echoed by the bus.
+  if (f.dst != config_.address && f.dst != broadcast_address)
+    return;
+  switch (f.kind) {
+    case frame_kind::datagram:
+      handle_datagram(f);
+      return;
+    case frame_kind::open:
+      if (f.dst == config_.address && (f.flags & flag_from_opener) != 0)
+        handle_open(f, now);
+      return;
+    case frame_kind::data:
+    case frame_kind::ack:
+    case frame_kind::open_ok:
+    case frame_kind::close:
+    case frame_kind::reset:
+      if (f.dst == config_.address)
+        handle_session_frame(f, now);
+      return;
+  }
+}
+
+void io_loop::handle_datagram(frame& f) {
+  size_t count = f.ack & 0xff;
+  size_t index = f.ack >> 8;
+  if (count == 0 || index >= count || f.payload.size() > max_datagram) {
+    ++dropped_;
+    return;
+  }
+  if (count == 1) {
+    deliver_datagram(f.src, std::move(f.payload));
+    return;
+  }
+  auto key = uint32_t{f.src} << 16 | f.seq;
+  auto i = reassembly_.find(key);
+  if (i == reassembly_.end() || i->second.count != count) {
+    if (i == reassembly_.end() && reassembly_.size() >= max_reassembly) {
+      auto oldest = std::min_element(reassembly_.begin(), reassembly_.end(), [](auto& a, auto& b) {
+        return a.second.age < b.second.age;
+      });
+      reassembly_.erase(oldest);
+      ++dropped_;
+    }
+    partial p;
+    p.count = static_cast<uint8_t>(count);
+    p.parts.resize(count);
+    i = reassembly_.insert_or_assign(key, std::move(p)).first;
+  }
+  auto& p = i->second;
+  p.age = ++reassembly_clock_;
+  if (p.parts[index].empty() && !f.payload.empty())
+    ++p.have;
+  p.parts[index] = std::move(f.payload);
+  if (p.have < count)
+    return;
+  std::vector<uint8_t> whole;
+  for (auto& part : p.parts)
+    whole.insert(whole.end(), part.begin(), part.end());
+  reassembly_.erase(i);
+  if (whole.size() > max_datagram) {
+    ++dropped_;
+    return;
+  }
+  deliver_datagram(f.src, std::move(whole));
+}
+
+void io_loop::deliver_datagram(uint16_t from, std::vector<uint8_t> bytes) {
+  // Datagrams the receiver has not handled yet are bounded: a flood is dropped here.
+  if (datagram_backlog_.load() >= config_.limits.max_datagram_backlog) {
+    ++dropped_;
+    return;
+  }
+  ++datagram_backlog_;
+  if (live())
+    events_.on_datagram(format_address(from), std::move(bytes));
+}
+
+void io_loop::handle_open(frame& f, clock::time_point now) {
+  auto key = key_of(f.src, f.conn, true);
+  if (auto k = by_key_.find(key); k != by_key_.end()) {
+    auto& s = sessions_.at(k->second);
+    if (s.nonce == f.seq) {
+      // Our answer was lost: answer again.
+      frame ok{f.src, config_.address, frame_kind::open_ok, 0, f.conn, f.seq, 0, {}, 0};
+      queue_control(std::move(ok));
+      return;
+    }
+    close_with(k->second, "replaced by a new session from the same peer and number");
+  }
+  const auto& limits = config_.limits;
+  uint32_t inbound = 0;
+  uint32_t from_source = 0;
+  std::optional<session_id> oldest_silent;
+  for (const auto& [id, s] : sessions_) {
+    if (!s.inbound || s.lingering)
+      continue;
+    ++inbound;
+    from_source += s.peer == f.src ? 1 : 0;
+    if (!s.handshaken && (!oldest_silent || s.opened < sessions_.at(*oldest_silent).opened))
+      oldest_silent = id;
+  }
+  auto refuse = [&](std::string reason) {
+    ++refused_;
+    send_reset(f.src, f.conn, 0, std::move(reason));
+  };
+  if (from_source >= limits.max_inbound_per_source)
+    return refuse(fmt::format("{} sessions from {} already, the limit per source", from_source,
+                              format_address(f.src)));
+  if (inbound >= limits.max_inbound) {
+    if (!oldest_silent)
+      return refuse(fmt::format("{} sessions open already, the limit", inbound));
+    ++refused_;
+    auto& old = sessions_.at(*oldest_silent);
+    send_reset(old.peer, old.conn, own_flags(old), "replaced");
+    close_with(*oldest_silent,
+               "replaced by a new session: too many sessions, and this one had not spoken yet");
+  }
+  auto id = next_id_.fetch_add(1);
+  session s{config_.max_payload, std::min(limits.max_inbound_frame, max_frame)};
+  s.peer = f.src;
+  s.conn = f.conn;
+  s.inbound = true;
+  s.open = true;
+  s.nonce = f.seq;
+  s.opened = s.active = now;
+  s.counters = counters_.add(id);
+  by_key_[key] = id;
+  sessions_.emplace(id, std::move(s));
+  queue_control(frame{f.src, config_.address, frame_kind::open_ok, 0, f.conn, f.seq, 0, {}, 0});
+  if (live())
+    events_.on_session_opened(id, format_address(f.src), true);
+}
+
+void io_loop::handle_session_frame(frame& f, clock::time_point now) {
+  bool inbound = (f.flags & flag_from_opener) != 0;
+  auto k = by_key_.find(key_of(f.src, f.conn, inbound));
+  if (k == by_key_.end()) {
+    // Data for a session we do not have: the peer should stop at once rather than time out.
+    if (f.kind == frame_kind::data)
+      send_reset(f.src, f.conn, inbound ? 0 : flag_from_opener, "no such session");
+    return;
+  }
+  auto id = k->second;
+  auto& s = sessions_.at(id);
+  switch (f.kind) {
+    case frame_kind::open_ok:
+      if (!s.inbound && !s.open && f.seq == s.nonce) {
+        s.open = true;
+        s.active = now;
+        if (live())
+          events_.on_session_opened(id, format_address(s.peer), false);
+      }
+      return;
+    case frame_kind::reset:
+      if (s.lingering) {
+        end_session(id);
+        return;
+      }
+      close_with(id, fmt::format("{} by {}: {}", s.open ? "reset" : "refused",
+                                 format_address(s.peer), text_of(f.payload)));
+      return;
+    case frame_kind::ack: {
+      s.active = now;
+      bool has_sack = f.payload.size() == 4;
+      uint32_t sack = has_sack ? f.payload[0] | f.payload[1] << 8 | f.payload[2] << 16 |
+                                   uint32_t{f.payload[3]} << 24
+                               : 0;
+      s.tx.on_ack(f.ack, sack, has_sack, f.start);
+      return;
+    }
+    case frame_kind::data:
+      handle_data(id, s, f, now);
+      return;
+    case frame_kind::close:
+      if (s.lingering) {
+        end_session(id);
+        return;
+      }
+      s.close_at = widen_seq(f.seq, s.rx.expected());
+      if (s.rx.expected() >= *s.close_at)
+        close_with(id, "closed by peer");
+      return;
+    default:
+      return;
+  }
+}
+
+void io_loop::handle_data(session_id id, session& s, frame& f, clock::time_point now) {
+  if (!s.open && !s.inbound) {
+    // The peer answered our open and the answer was lost; its data says the same.
+    s.open = true;
+    if (live())
+      events_.on_session_opened(id, format_address(s.peer), false);
+  }
+  s.active = now;
+  s.tx.on_ack(f.ack, 0, false, f.start);
+  if (s.lingering)
+    return;
+  // Frames the receiver has not handled yet are bounded: past the limit, payloads are not
+  // taken (nor acknowledged), so the peer's backlog stays in its own queue.
+  if (s.counters->unconsumed.load() >= config_.limits.max_unconsumed)
+    return;
+  std::optional<std::string> error;
+  auto result = s.rx.on_data(
+    f.seq, std::move(f.payload),
+    [&](std::vector<uint8_t> bytes) {
+      s.handshaken = true;
+      s.counters->unconsumed += bytes.size();
+      if (live())
+        events_.on_frame(id, std::move(bytes));
+    },
+    error);
+  if (error) {
+    ++refused_;
+    send_reset(s.peer, s.conn, own_flags(s), *error);
+    close_with(id, *error);
+    return;
+  }
+  if (result == receive_window::result::fresh)
+    ++s.unacked;
+  if (result != receive_window::result::fresh || s.rx.sack() != 0 ||
+      (f.flags & flag_ack_request) != 0)
+    s.ack_now = true;
+  if ((s.ack_now || s.unacked >= ack_every) && !s.ack_queued) {
+    ack_queue_.push_back(id);
+    s.ack_queued = true;
+  }
+  if (s.close_at && s.rx.expected() >= *s.close_at)
+    close_with(id, "closed by peer");
+}
+
+frame io_loop::make_ack(session& s) {
+  frame f{s.peer, config_.address, frame_kind::ack, own_flags(s), s.conn, 0, s.rx.cumulative(),
+          {}, 0};
+  auto sack = s.rx.sack();
+  f.payload = {static_cast<uint8_t>(sack), static_cast<uint8_t>(sack >> 8),
+               static_cast<uint8_t>(sack >> 16), static_cast<uint8_t>(sack >> 24)};
+  s.unacked = 0;
+  s.ack_now = false;
+  return f;
+}
+
+void io_loop::send_reset(uint16_t to, uint8_t conn, uint8_t flags, std::string reason) {
+  frame f{to, config_.address, frame_kind::reset, flags, conn, 0, 0, {}, 0};
+  reason.resize(std::min<size_t>(reason.size(), 200));
+  f.payload.assign(reason.begin(), reason.end());
+  queue_control(std::move(f));
+}
+
+std::optional<io_loop::outgoing> io_loop::next_data_frame(clock::time_point now) {
+  if (sessions_.empty())
+    return std::nullopt;
+  auto start = sessions_.upper_bound(last_served_);
+  for (size_t n = 0; n < sessions_.size(); ++n, ++start) {
+    if (start == sessions_.end())
+      start = sessions_.begin();
+    auto& [id, s] = *start;
+    if (!s.open || !s.tx.has_work())
+      continue;
+    auto pick = s.tx.next();
+    if (!pick)
+      continue;
+    last_served_ = id;
+    s.active = now;
+    uint8_t flags = own_flags(s) | (pick->ack_request ? flag_ack_request : 0);
+    outgoing out{frame{s.peer, config_.address, frame_kind::data, flags, s.conn,
+                       static_cast<uint16_t>(pick->seq), s.rx.cumulative(), *pick->payload, 0},
+                 id, pick->seq};
+    if (pick->retransmit) {
+      std::lock_guard<std::mutex> guard{stats_mutex_};
+      ++stats_.retransmissions;
+    }
+    if (pick->fresh_bytes > 0 && !s.lingering) {
+      auto low = config_.limits.max_queued / 2;
+      auto was = s.counters->queued.fetch_sub(pick->fresh_bytes);
+      if (was >= low && was - pick->fresh_bytes < low && live())
+        events_.on_session_drained(id);
+    }
+    return out;
+  }
+  return std::nullopt;
+}
+
+std::chrono::nanoseconds io_loop::rto_of(const session& s) const {
+  return config_.times.rto * (int64_t{1} << s.tx.backoff());
+}
+
+void io_loop::expire_sessions(clock::time_point now) {
+  std::vector<session_id> ids;
+  ids.reserve(sessions_.size());
+  for (const auto& entry : sessions_)
+    ids.push_back(entry.first);
+  for (auto id : ids)
+    if (auto i = sessions_.find(id); i != sessions_.end())
+      expire(id, i->second, now);
+}
+
+void io_loop::expire(session_id id, session& s, clock::time_point now) {
+  const auto& limits = config_.limits;
+  const auto& times = config_.times;
+  if (s.lingering) {
+    if (s.tx.idle() || now >= *s.lingering) {
+      queue_control(frame{s.peer, config_.address, frame_kind::close, own_flags(s), s.conn,
+                          static_cast<uint16_t>(s.tx.next_seq()), 0, {}, 0});
+      end_session(id);
+      return;
+    }
+  } else if (!s.open) {
+    if (now < s.open_due)
+      return;
+    if (s.open_sent >= times.open_tries) {
+      auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - s.opened);
+      close_with(id, fmt::format("no answer from {}: {} opens over {} ms went unanswered",
+                                 format_address(s.peer), s.open_sent, waited.count()));
+      return;
+    }
+    ++s.open_sent;
+    s.open_due = clock::time_point::max();
+    queue_control(frame{s.peer, config_.address, frame_kind::open, flag_from_opener, s.conn,
+                        s.nonce, 0, {}, 0},
+                  id);
+    return;
+  } else {
+    if (s.inbound && !s.handshaken && now >= s.opened + limits.handshake) {
+      ++refused_;
+      send_reset(s.peer, s.conn, own_flags(s), "no frame within the handshake time");
+      close_with(id, fmt::format("no whole frame within {} ms of opening",
+                                 limits.handshake.count()));
+      return;
+    }
+    if (now >= s.active + limits.idle) {
+      ++refused_;
+      close_with(id, fmt::format("nothing sent or received for {} ms", limits.idle.count()));
+      return;
+    }
+  }
+  s.tx.expire(now, rto_of(s));
+  // The sender has gone quiet without asking: acknowledge what came in since the last ack.
+  if (s.unacked > 0 && !s.ack_queued && now - last_rx_ >= times.data_gap + times.jitter) {
+    ack_queue_.push_back(id);
+    s.ack_queued = true;
+  }
+}
+
+std::optional<clock::time_point> io_loop::session_deadline() const {
+  std::optional<clock::time_point> at;
+  auto consider = [&](clock::time_point t) {
+    if (!at || t < *at)
+      at = t;
+  };
+  const auto& limits = config_.limits;
+  for (const auto& [id, s] : sessions_) {
+    if (s.lingering) {
+      consider(*s.lingering);
+      continue;
+    }
+    if (!s.open) {
+      if (s.open_due != clock::time_point::max())
+        consider(s.open_due);
+      continue;
+    }
+    if (s.inbound && !s.handshaken)
+      consider(s.opened + limits.handshake);
+    consider(s.active + limits.idle);
+    if (auto d = s.tx.deadline(rto_of(s)))
+      consider(*d);
+    if (s.unacked > 0 && !s.ack_queued)
+      consider(last_rx_ + config_.times.data_gap + config_.times.jitter);
+  }
+  return at;
+}
+
+void io_loop::close_with(session_id id, const std::string& reason) {
+  end_session(id);
+  if (live())
+    events_.on_session_closed(id, reason);
+}
+
+void io_loop::end_session(session_id id) {
+  auto i = sessions_.find(id);
+  if (i == sessions_.end())
+    return;
+  by_key_.erase(key_of(i->second.peer, i->second.conn, i->second.inbound));
+  sessions_.erase(i);
+  counters_.remove(id);
+}
+
+} // namespace fwrescue::icmb
