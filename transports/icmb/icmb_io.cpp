@@ -117,14 +117,15 @@ void io_loop::run() {
   while (live()) {
     auto now = clock::now();
     auto until = next_wakeup(now);
-    auto ms = std::chrono::ceil<std::chrono::microseconds>(until - now).count();
-    // poll() counts whole milliseconds; the gaps are finer, so short waits round up to 1 ms
-    // only when nothing is due sooner than that.
-    int timeout = ms <= 0 ? 0 : static_cast<int>(std::min<int64_t>((ms + 999) / 1000, 1000));
+    // ppoll(), not poll(): the gaps are a millisecond or two, and poll() rounds to whole ones.
+    auto wait = std::clamp<clock::duration>(until - now, clock::duration::zero(),
+                                            std::chrono::seconds{1});
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
+    timespec timeout{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
     pollfd fds[2] = {{wakeup_.get(), POLLIN, 0}, {port_.get(), POLLIN, 0}};
-    if (tx_ && tx_->written < tx_->bytes.size() && tx_->written - tx_->echoed < write_ahead)
+    if (tx_ && tx_->written < tx_->bytes.size() && tx_->written - tx_->echoed < config_.times.write_ahead)
       fds[1].events |= POLLOUT;
-    auto n = ::poll(fds, 2, timeout);
+    auto n = ::ppoll(fds, 2, &timeout, nullptr);
     if (n < 0 && errno != EINTR)
       break;
     if (n > 0 && fds[0].revents != 0) {
@@ -145,13 +146,21 @@ clock::time_point io_loop::next_wakeup(clock::time_point now) {
     at = std::min(at, tx_->last_progress + config_.times.echo_timeout);
   } else if (!control_.empty() || !ack_queue_.empty()) {
     at = std::min(at, std::max(backoff_until_, last_rx_ + config_.times.ack_gap));
-  } else {
-    // Data may be waiting for the gap; when there is none the loop wakes for nothing, once.
+  } else if (has_data()) {
     at = std::min(at, std::max(backoff_until_, last_rx_ + config_.times.data_gap + jitter_));
   }
   if (auto s = session_deadline())
     at = std::min(at, *s);
   return at;
+}
+
+bool io_loop::has_data() const {
+  if (!datagrams_.empty())
+    return true;
+  for (const auto& entry : sessions_)
+    if (entry.second.open && entry.second.tx.has_work())
+      return true;
+  return false;
 }
 
 void io_loop::run_commands() {
@@ -334,8 +343,8 @@ bool io_loop::start_next(clock::time_point now) {
 
 void io_loop::write_some() {
   auto& t = *tx_;
-  while (t.written < t.bytes.size() && t.written - t.echoed < write_ahead) {
-    auto n = std::min(t.bytes.size() - t.written, write_ahead - (t.written - t.echoed));
+  while (t.written < t.bytes.size() && t.written - t.echoed < config_.times.write_ahead) {
+    auto n = std::min(t.bytes.size() - t.written, config_.times.write_ahead - (t.written - t.echoed));
     auto w = ::write(port_.get(), t.bytes.data() + t.written, n);
     if (w < 0 && errno == EINTR)
       continue;

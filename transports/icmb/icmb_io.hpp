@@ -36,8 +36,6 @@ constexpr size_t max_control_queue = 128;
 constexpr size_t max_datagram_queue = 64;
 /// Datagrams being put together from fragments at once; the oldest gives way.
 constexpr size_t max_reassembly = 16;
-/// Bytes written ahead of their echo: what still reaches the bus after a collision is seen.
-constexpr size_t write_ahead = 16;
 /// A receiver acknowledges after this many new payloads (or sooner when asked).
 constexpr unsigned ack_every = 4;
 
@@ -172,6 +170,8 @@ private:
   void write_some();
   void finish_tx(uint64_t end, clock::time_point now);
   clock::time_point next_wakeup(clock::time_point now);
+  /// Whether a session payload or a datagram waits for the bus.
+  bool has_data() const;
   /// Queues a control frame; `opening` names the session an open is for.
   void queue_control(frame f, std::optional<session_id> opening = std::nullopt);
 

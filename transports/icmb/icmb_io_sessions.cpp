@@ -437,7 +437,7 @@ void io_loop::expire(session_id id, session& s, clock::time_point now) {
   }
   s.tx.expire(now, rto_of(s));
   // The sender has gone quiet without asking: acknowledge what came in since the last ack.
-  if (s.unacked > 0 && !s.ack_queued && now - last_rx_ >= times.data_gap + times.jitter) {
+  if (s.unacked > 0 && !s.ack_queued && now - last_rx_ >= times.quiet) {
     ack_queue_.push_back(id);
     s.ack_queued = true;
   }
@@ -466,7 +466,7 @@ std::optional<clock::time_point> io_loop::session_deadline() const {
     if (auto d = s.tx.deadline(rto_of(s)))
       consider(*d);
     if (s.unacked > 0 && !s.ack_queued)
-      consider(last_rx_ + config_.times.data_gap + config_.times.jitter);
+      consider(last_rx_ + config_.times.quiet);
   }
   return at;
 }

@@ -18,6 +18,10 @@ struct timing {
   /// Upper end of the random wait added to data_gap, so that two nodes waiting for the same
   /// idle bus seldom start together.
   std::chrono::nanoseconds jitter{};
+  /// Idle time after which a receiver takes it that the sender has nothing more for now and
+  /// acknowledges what it has unasked: well past the longest data gap, so it does not race a
+  /// sender about to go on.
+  std::chrono::nanoseconds quiet{};
   /// Unit of the randomized backoff after a collision (doubling with each collision in a row).
   std::chrono::nanoseconds backoff_slot{};
   /// Bytes written must come back from the bus within this, or the bus is taken as jammed.
@@ -27,6 +31,9 @@ struct timing {
   /// How long an open waits for its answer, and how many times it is sent.
   std::chrono::nanoseconds open_retry{};
   int open_tries = 4;
+  /// Bytes written ahead of their echo: enough to keep the wire busy across a reading tick and
+  /// a late wakeup, few enough that little still reaches the bus after a collision is seen.
+  size_t write_ahead = 32;
 };
 
 /// The times for `baud` with payloads of up to `max_payload` bytes. The gaps have a floor of
