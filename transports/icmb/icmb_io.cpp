@@ -145,13 +145,18 @@ clock::time_point io_loop::next_wakeup(clock::time_point now) {
   if (tx_) {
     at = std::min(at, tx_->last_progress + config_.times.echo_timeout);
   } else if (!control_.empty() || !ack_queue_.empty()) {
-    at = std::min(at, std::max(backoff_until_, last_rx_ + config_.times.ack_gap));
+    at = std::min(at, last_rx_ + config_.times.ack_gap + backoff_);
   } else if (has_data()) {
-    at = std::min(at, std::max(backoff_until_, last_rx_ + config_.times.data_gap + jitter_));
+    at = std::min(at, last_rx_ + data_wait());
   }
   if (auto s = session_deadline())
     at = std::min(at, *s);
   return at;
+}
+
+std::chrono::nanoseconds io_loop::data_wait() const {
+  const auto& t = config_.times;
+  return t.data_gap + jitter_ + backoff_ + (last_was_ours_ ? t.defer : std::chrono::nanoseconds{});
 }
 
 bool io_loop::has_data() const {
@@ -210,6 +215,8 @@ void io_loop::read_port(clock::time_point now) {
     if (n <= 0)
       return; // EAGAIN; EIO while the other end of a pseudo-terminal is away.
     last_rx_ = now;
+    if (!tx_)
+      last_was_ours_ = false;
     jitter_ = std::chrono::nanoseconds{
       static_cast<int64_t>(rng_() % static_cast<uint64_t>(config_.times.jitter.count() + 1))};
     check_echo(buf, static_cast<size_t>(n), now);
@@ -251,9 +258,9 @@ void io_loop::collided(clock::time_point now, bool timeout) {
   tx_.reset();
   // A payload goes out again when the bus is free; an ack is rebuilt from the session then;
   // an open is repeated by its timer; a datagram fragment is lost, as datagrams may be.
-  if (t.payload)
-    if (auto i = sessions_.find(t.payload->first); i != sessions_.end())
-      i->second.tx.aborted(t.payload->second);
+  for (auto [id, seq] : t.payloads)
+    if (auto i = sessions_.find(id); i != sessions_.end())
+      i->second.tx.aborted(seq);
   if (t.ack_for)
     if (auto i = sessions_.find(*t.ack_for); i != sessions_.end())
       i->second.ack_now = true;
@@ -262,20 +269,24 @@ void io_loop::collided(clock::time_point now, bool timeout) {
       i->second.open_due = now;
   collisions_in_row_ = std::min(collisions_in_row_ + 1, 6u);
   auto slots = rng_() % (uint64_t{1} << collisions_in_row_);
-  backoff_until_ = now + config_.times.backoff_slot * static_cast<int64_t>(slots + 1);
+  backoff_ = config_.times.backoff_slot * static_cast<int64_t>(slots);
 }
 
 void io_loop::finish_tx(uint64_t end, clock::time_point now) {
   auto t = std::move(*tx_);
   tx_.reset();
   collisions_in_row_ = 0;
+  backoff_ = {};
+  last_was_ours_ = true;
   {
     std::lock_guard<std::mutex> guard{stats_mutex_};
     ++stats_.frames_sent;
   }
-  if (t.payload)
-    if (auto i = sessions_.find(t.payload->first); i != sessions_.end()) {
-      i->second.tx.transmitted(t.payload->second, end, now);
+  // Every payload of a burst is taken to end where the burst does: later than the first ones
+  // really end, which only makes the loss inference wait for a later ack.
+  for (auto [id, seq] : t.payloads)
+    if (auto i = sessions_.find(id); i != sessions_.end()) {
+      i->second.tx.transmitted(seq, end, now);
       i->second.active = now;
     }
   if (t.opening)
@@ -298,10 +309,8 @@ void io_loop::queue_control(frame f, std::optional<session_id> opening) {
 }
 
 bool io_loop::start_next(clock::time_point now) {
-  if (now < backoff_until_)
-    return false;
   auto idle = now - last_rx_;
-  if (idle < config_.times.ack_gap)
+  if (idle < config_.times.ack_gap + backoff_)
     return false;
   transmission t;
   t.control = true;
@@ -321,12 +330,16 @@ bool io_loop::start_next(clock::time_point now) {
     t.bytes = encode(entry.f);
     control_.pop_front();
   } else {
-    if (idle < config_.times.data_gap + jitter_)
+    if (idle < data_wait())
       return false;
     t.control = false;
     if (auto out = next_data_frame(now)) {
-      t.payload = std::make_pair(out->id, out->seq);
-      t.bytes = encode(out->f);
+      // A burst of frames back to back pays one gap; each keeps its own CRC, so a bit error
+      // costs one frame, not the burst.
+      for (size_t n = 0; out; out = ++n < max_burst ? next_data_frame(now) : std::nullopt) {
+        t.payloads.emplace_back(out->id, out->seq);
+        encode(out->f, t.bytes);
+      }
     } else if (!datagrams_.empty()) {
       auto& parts = datagrams_.front();
       t.bytes = encode(parts.front());

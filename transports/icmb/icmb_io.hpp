@@ -36,6 +36,8 @@ constexpr size_t max_control_queue = 128;
 constexpr size_t max_datagram_queue = 64;
 /// Datagrams being put together from fragments at once; the oldest gives way.
 constexpr size_t max_reassembly = 16;
+/// Session frames sent back to back in one turn on the bus.
+constexpr size_t max_burst = 2;
 /// A receiver acknowledges after this many new payloads (or sooner when asked).
 constexpr unsigned ack_every = 4;
 
@@ -45,7 +47,7 @@ struct io_config {
   std::string device;
   uint32_t baud = 19200;
   uint16_t address = 0;
-  size_t max_payload = 768;
+  size_t max_payload = 1024;
   session_limits limits;
   std::function<void(std::string_view)> warn;
   timing times;
@@ -170,6 +172,8 @@ private:
   void write_some();
   void finish_tx(uint64_t end, clock::time_point now);
   clock::time_point next_wakeup(clock::time_point now);
+  /// Idle time the next data frame needs.
+  std::chrono::nanoseconds data_wait() const;
   /// Whether a session payload or a datagram waits for the bus.
   bool has_data() const;
   /// Queues a control frame; `opening` names the session an open is for.
@@ -223,9 +227,14 @@ private:
   /// When the last byte came off the bus, and the random part of the next data gap.
   clock::time_point last_rx_{};
   std::chrono::nanoseconds jitter_{};
-  /// No transmission starts before this (collision backoff).
-  clock::time_point backoff_until_{};
+  /// Idle time added to the gaps after a collision (randomized, doubling with each collision in
+  /// a row). It is added to the idle time, not counted from the collision: both colliders
+  /// hear the same garbled tail, and a wait from the collision would end inside it for both.
+  std::chrono::nanoseconds backoff_{};
   unsigned collisions_in_row_ = 0;
+  /// The last frame on the bus was ours: our next data frame waits longer, so another node's
+  /// waiting data goes first and two busy senders take turns instead of colliding.
+  bool last_was_ours_ = false;
 
   /// The frame on the wire: its bytes, how many are written and how many came back.
   struct transmission {
@@ -234,8 +243,8 @@ private:
     size_t echoed = 0;
     clock::time_point last_progress{};
     bool control = false;
-    /// For data: the session and payload seq, to report the outcome.
-    std::optional<std::pair<session_id, uint64_t>> payload;
+    /// For data: the sessions and payload seqs, to report the outcome.
+    std::vector<std::pair<session_id, uint64_t>> payloads;
     /// For an ack: the session it acknowledges.
     std::optional<session_id> ack_for;
     /// For an open: the session waiting for its answer.

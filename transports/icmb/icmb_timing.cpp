@@ -16,6 +16,7 @@ timing make_timing(uint32_t baud, size_t max_payload) {
   // The margin between the gaps covers the time for an ack's first byte to be seen by the
   // node that would send data: a tick of the UART's (or emulator's) reading, plus scheduling.
   t.data_gap = t.ack_gap + std::max<ns>(microseconds{2500}, bytes(3));
+  t.defer = t.data_gap - t.ack_gap;
   t.jitter = std::max<ns>(microseconds{1000}, bytes(2));
   t.quiet = (t.data_gap + t.jitter) * 2 + milliseconds{2};
   t.backoff_slot = std::max<ns>(milliseconds{2}, bytes(8));

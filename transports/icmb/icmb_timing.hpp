@@ -15,6 +15,8 @@ struct timing {
   /// Idle time before a data frame may start: longer than ack_gap, so that a receiver's acks
   /// always win the bus over its donor's next block.
   std::chrono::nanoseconds data_gap{};
+  /// Added to data_gap when the last frame on the bus was our own.
+  std::chrono::nanoseconds defer{};
   /// Upper end of the random wait added to data_gap, so that two nodes waiting for the same
   /// idle bus seldom start together.
   std::chrono::nanoseconds jitter{};

@@ -29,7 +29,7 @@ struct icmb_options {
   /// 600 bytes at 19200 baud (h ≈ 31) and near 900 at 115200 (h ≈ 70), and stays within 1 %
   /// of the peak from 600 to 1000; 768 is within 1 % of both peaks. Every node on the bus must
   /// accept the largest payload any of them sends (up to 4096 always is).
-  size_t max_payload = 768;
+  size_t max_payload = 1024;
   /// What peers can make the transport spend (descriptor_reserve does not apply: sessions
   /// cost no descriptors here).
   session_limits limits;
