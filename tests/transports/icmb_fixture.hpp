@@ -101,6 +101,7 @@ inline std::pair<session_id, session_id> connect(node& a, node& b, size_t b_open
         return true;
     return l.reason(id) != nullptr;
   }));
+  INFO(a.events.inspect([&](auto& l) { return l.reason(id) ? *l.reason(id) : std::string{}; }));
   REQUIRE(a.events.inspect([&](auto& l) { return l.reason(id) == nullptr; }));
   REQUIRE(b.events.wait([&](auto& l) { return l.opens.size() > b_opens_before; }));
   auto theirs = b.events.inspect([&](auto& l) { return l.opens.at(b_opens_before); });

@@ -256,8 +256,9 @@ void io_loop::collided(clock::time_point now, bool timeout) {
   }
   auto t = std::move(*tx_);
   tx_.reset();
-  // A payload goes out again when the bus is free; an ack is rebuilt from the session then;
-  // an open is repeated by its timer; a datagram fragment is lost, as datagrams may be.
+  // A payload or control frame goes out again when the bus is free; an ack is rebuilt from the
+  // session then; an open is repeated by its timer; a datagram fragment is lost, as datagrams
+  // may be.
   for (auto [id, seq] : t.payloads)
     if (auto i = sessions_.find(id); i != sessions_.end())
       i->second.tx.aborted(seq);
@@ -267,6 +268,8 @@ void io_loop::collided(clock::time_point now, bool timeout) {
   if (t.opening)
     if (auto i = sessions_.find(*t.opening); i != sessions_.end())
       i->second.open_due = now;
+  if (t.resend)
+    control_.push_front({std::move(*t.resend), std::nullopt});
   collisions_in_row_ = std::min(collisions_in_row_ + 1, 6u);
   auto slots = rng_() % (uint64_t{1} << collisions_in_row_);
   backoff_ = config_.times.backoff_slot * static_cast<int64_t>(slots);
@@ -328,6 +331,8 @@ bool io_loop::start_next(clock::time_point now) {
     auto& entry = control_.front();
     t.opening = entry.opening;
     t.bytes = encode(entry.f);
+    if (!t.opening)
+      t.resend = std::move(entry.f);
     control_.pop_front();
   } else {
     if (idle < data_wait())

@@ -247,6 +247,8 @@ private:
     std::vector<std::pair<session_id, uint64_t>> payloads;
     /// For an ack: the session it acknowledges.
     std::optional<session_id> ack_for;
+    /// For another control frame: the frame, queued again when it collides.
+    std::optional<frame> resend;
     /// For an open: the session waiting for its answer.
     std::optional<session_id> opening;
   };
