@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include "tests/support/temp_dir.hpp"
 #include "transports/icmb/icmb_frame.hpp"
 #include "transports/icmb/icmb_session.hpp"
@@ -249,4 +251,27 @@ TEST_CASE("icmb timing: acks win the bus over data, and times scale with the bau
   CHECK(slow.rto > fast.rto);
   // The retransmission timer covers at least one whole data frame and its ack.
   CHECK(fast.rto > fast.byte_time * (768 + 2 * frame_overhead + 4));
+}
+
+TEST_CASE("icmb sessions: payloads shrink on a lossy bus, to the size that carries most") {
+  // 1 KiB payloads with 90 bytes of overhead at a bit-error rate of 1e-4: 59 % are lost.
+  double loss = 1 - std::pow(1 - 1e-4, 8 * (1024 + 90));
+  auto n = payload_for_loss(loss, 1024, 90);
+  CHECK(n >= 320);
+  CHECK(n <= 350); // sqrt(90 / 8e-4) = 335
+  send_window tx{1024, 90};
+  CHECK(tx.payload_size() == 1024);
+  tx.queue(bytes(100000, 1));
+  // Every payload the ack after it does not hold is lost.
+  uint64_t offset = 0;
+  for (int i = 0; i < 40; ++i) {
+    auto p = tx.next();
+    REQUIRE(p);
+    offset += 1000;
+    tx.transmitted(p->seq, offset, clock::now());
+    tx.on_ack(0, 0, true, offset + 1);
+  }
+  CHECK(tx.loss() > 0.5);
+  CHECK(tx.payload_size() < 400);
+  CHECK(tx.payload_size() >= 64);
 }

@@ -92,7 +92,8 @@ using lan::session_counters;
 
 /// One session as the loop keeps it.
 struct session {
-  session(size_t max_payload, size_t frame_limit) : tx(max_payload), rx(frame_limit) {
+  session(size_t max_payload, size_t overhead, size_t frame_limit)
+    : tx(max_payload, overhead), rx(frame_limit) {
   }
   uint16_t peer = 0;
   uint8_t conn = 0;
@@ -189,6 +190,8 @@ private:
   void deliver_datagram(uint16_t from, std::vector<uint8_t> bytes);
   void expire(session_id id, session& s, clock::time_point now);
   std::chrono::nanoseconds rto_of(const session& s) const;
+  /// What a data frame costs besides its payload, in byte times: header, CRC and gap.
+  size_t overhead_bytes() const;
   /// A session payload to send next, round robin among sessions: the frame, its session and seq.
   struct outgoing {
     frame f;

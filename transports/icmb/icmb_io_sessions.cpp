@@ -48,7 +48,7 @@ void io_loop::execute(open_command& cmd) {
   }
   if (!conn)
     return fail(fmt::format("256 sessions to {} open already", format_address(*peer)));
-  session s{config_.max_payload, max_frame};
+  session s{config_.max_payload, overhead_bytes(), max_frame};
   s.peer = *peer;
   s.conn = *conn;
   s.nonce = static_cast<uint16_t>(rng_());
@@ -217,7 +217,7 @@ void io_loop::handle_open(frame& f, clock::time_point now) {
                "replaced by a new session: too many sessions, and this one had not spoken yet");
   }
   auto id = next_id_.fetch_add(1);
-  session s{config_.max_payload, std::min(limits.max_inbound_frame, max_frame)};
+  session s{config_.max_payload, overhead_bytes(), std::min(limits.max_inbound_frame, max_frame)};
   s.peer = f.src;
   s.conn = f.conn;
   s.inbound = true;
@@ -380,6 +380,11 @@ std::optional<io_loop::outgoing> io_loop::next_data_frame(clock::time_point now)
     return out;
   }
   return std::nullopt;
+}
+
+size_t io_loop::overhead_bytes() const {
+  const auto& t = config_.times;
+  return frame_overhead + static_cast<size_t>((t.data_gap + t.jitter / 2) / t.byte_time);
 }
 
 std::chrono::nanoseconds io_loop::rto_of(const session& s) const {

@@ -1,6 +1,7 @@
 #include "transports/icmb/icmb_session.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include <fmt/format.h>
 
@@ -10,6 +11,26 @@ uint64_t widen_seq(uint16_t seq16, uint64_t reference) {
   auto diff = static_cast<int16_t>(static_cast<uint16_t>(seq16 - static_cast<uint16_t>(reference)));
   auto wide = static_cast<int64_t>(reference) + diff;
   return wide < 0 ? 0 : static_cast<uint64_t>(wide);
+}
+
+size_t payload_for_loss(double loss, size_t size, size_t overhead) {
+  if (loss <= 0)
+    return SIZE_MAX;
+  loss = std::min(loss, 0.99);
+  auto p = -std::log1p(-loss) / (8.0 * static_cast<double>(size + overhead));
+  return static_cast<size_t>(std::sqrt(static_cast<double>(overhead) / (8.0 * p)));
+}
+
+size_t send_window::payload_size() const {
+  // Below a few percent the gain is too small to be worth the noise in the estimate.
+  if (loss_ < 0.05)
+    return max_payload_;
+  auto n = payload_for_loss(loss_, max_payload_, overhead_);
+  return std::clamp<size_t>(n, std::min<size_t>(64, max_payload_), max_payload_);
+}
+
+void send_window::count(bool lost) {
+  loss_ = loss_ * (15.0 / 16.0) + (lost ? 1.0 / 16.0 : 0.0);
 }
 
 void send_window::queue(std::vector<uint8_t> frame) {
@@ -48,10 +69,11 @@ std::optional<send_window::pick> send_window::next() {
   if (unsent_ == 0 || next_ - base_ >= send_window_frames)
     return std::nullopt;
   entry e;
-  e.payload.reserve(std::min(max_payload_, unsent_));
-  while (e.payload.size() < max_payload_ && !queue_.empty()) {
+  auto limit = payload_size();
+  e.payload.reserve(std::min(limit, unsent_));
+  while (e.payload.size() < limit && !queue_.empty()) {
     auto& front = queue_.front();
-    auto n = std::min(max_payload_ - e.payload.size(), front.size() - front_taken_);
+    auto n = std::min(limit - e.payload.size(), front.size() - front_taken_);
     e.payload.insert(e.payload.end(), front.begin() + static_cast<std::ptrdiff_t>(front_taken_),
                      front.begin() + static_cast<std::ptrdiff_t>(front_taken_ + n));
     front_taken_ += n;
@@ -89,6 +111,8 @@ bool send_window::on_ack(uint16_t cum16, uint32_t sack, bool has_sack, uint64_t 
     return false; // Not about payloads we have sent (stale, or another incarnation).
   bool progress = cum > base_;
   while (base_ < cum) {
+    if (unacked_.front().st != state::sacked)
+      count(false);
     unacked_.pop_front();
     ++base_;
   }
@@ -96,13 +120,18 @@ bool send_window::on_ack(uint16_t cum16, uint32_t sack, bool has_sack, uint64_t 
     auto& e = unacked_[i];
     bool held = has_sack && i >= 1 && i <= 32 && (sack >> (i - 1) & 1) != 0;
     if (held) {
-      progress |= e.st != state::sacked;
+      if (e.st != state::sacked) {
+        progress = true;
+        count(false);
+      }
       e.st = state::sacked;
       continue;
     }
     // Only the first missing payload is known lost from a cumulative ack alone.
-    if (e.st == state::in_flight && e.end <= ack_start && (has_sack || i == 0))
+    if (e.st == state::in_flight && e.end <= ack_start && (has_sack || i == 0)) {
       e.st = state::pending;
+      count(true);
+    }
   }
   if (progress)
     backoff_ = 0;

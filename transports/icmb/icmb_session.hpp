@@ -32,7 +32,19 @@ constexpr size_t frame_prefix = 4;
 /// The sending half of a session.
 class send_window {
 public:
-  explicit send_window(size_t max_payload) : max_payload_(max_payload) {
+  /// Payloads are at most `max_payload` bytes; `overhead` is what each costs besides (header,
+  /// CRC and the idle gap, in byte times), for sizing payloads on a lossy bus.
+  explicit send_window(size_t max_payload, size_t overhead = 64)
+    : max_payload_(max_payload), overhead_(overhead) {
+  }
+
+  /// Bytes the next new payload takes at most: max_payload on a clean bus, less where payloads
+  /// are lost often (see payload_for_loss()).
+  size_t payload_size() const;
+
+  /// The share of payloads lost lately (a moving average).
+  double loss() const {
+    return loss_;
   }
 
   /// Queues one session frame (its length prefix is added here).
@@ -99,7 +111,12 @@ private:
   };
   entry* find(uint64_t seq);
 
+  /// Moves the loss average one payload's worth towards lost (1) or delivered (0).
+  void count(bool lost);
+
   size_t max_payload_;
+  size_t overhead_;
+  double loss_ = 0;
   std::deque<std::vector<uint8_t>> queue_;
   /// Bytes of queue_.front() already put in payloads.
   size_t front_taken_ = 0;
@@ -150,6 +167,12 @@ private:
   std::optional<size_t> frame_len_;
   std::vector<uint8_t> frame_;
 };
+
+/// The payload size that carries most per byte time when payloads of `size` bytes are lost
+/// at rate `loss` and each costs `overhead` bytes besides: from the bit-error rate p that the
+/// loss implies, p = -ln(1 - loss) / (8 (size + overhead)), the payload n maximising
+/// n / (n + overhead) × (1 - p)^(8 (n + overhead)) is about sqrt(overhead / (8 p)).
+size_t payload_for_loss(double loss, size_t size, size_t overhead);
 
 /// Widens the low 16 bits of a seq to the value nearest `reference`.
 uint64_t widen_seq(uint16_t seq16, uint64_t reference);
