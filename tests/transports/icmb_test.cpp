@@ -124,9 +124,16 @@ TEST_CASE("icmb: a session survives a bit-error rate of 1e-4") {
   node n0{options(b, 0)}, n1{options(b, 1)};
   auto [id0, id1] = connect(n0, n1);
   auto sent = big_frames(2, 400);
+  auto start = std::chrono::steady_clock::now();
   for (auto& f : sent)
     n0.transport.send_frame(id0, f);
   REQUIRE(wait_frames(n1, id1, sent.size(), 240s));
+  auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  WARN("bit-error rate 1e-4: " << elapsed << " s for " << 2 * 100 * 1024
+                               << " bytes, wire floor " << 2 * 100 * 1024 * 10.0 / 115200
+                               << " s; retransmissions " << n0.transport.stats().retransmissions
+                               << ", echo bit errors " << n0.transport.stats().echo_bit_errors
+                               << ", collisions " << n0.transport.stats().collisions);
   CHECK(same_frames(frames_of(n1, id1), sent));
   auto rx = n1.transport.stats().decoder;
   auto tx = n0.transport.stats();

@@ -1,6 +1,7 @@
 #include "transports/icmb/icmb_io.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <poll.h>
@@ -238,9 +239,17 @@ void io_loop::check_echo(const uint8_t* data, size_t size, clock::time_point now
   for (size_t i = 0; i < size && tx_; ++i) {
     if (tx_->echoed >= tx_->written)
       return; // Bytes beyond what we wrote: not ours (a collision's tail).
-    if (data[i] != tx_->bytes[tx_->echoed]) {
+    auto diff = static_cast<uint8_t>(data[i] ^ tx_->bytes[tx_->echoed]);
+    // One flipped bit is the line's noise: every node got the same damaged byte, the frame's
+    // CRC will drop it, and the other frames of the burst are still good. Two senders at once
+    // garble whole bytes, and stop the frame.
+    if (std::popcount(diff) > 1) {
       collided(now, false);
       return;
+    }
+    if (diff != 0) {
+      std::lock_guard<std::mutex> guard{stats_mutex_};
+      ++stats_.echo_bit_errors;
     }
     ++tx_->echoed;
     tx_->last_progress = now;

@@ -59,6 +59,8 @@ struct bus_stats {
   uint64_t bytes_written = 0;
   uint64_t frames_sent = 0;
   uint64_t collisions = 0;
+  /// Echoed bytes with one bit flipped (line noise, not a collision).
+  uint64_t echo_bit_errors = 0;
   /// Writes whose echo never came back within the echo timeout.
   uint64_t echo_timeouts = 0;
   uint64_t retransmissions = 0;
@@ -269,6 +271,7 @@ private:
     uint8_t count = 0;
     std::vector<std::vector<uint8_t>> parts;
     size_t have = 0;
+    size_t bytes = 0;
     uint64_t age = 0;
   };
   std::map<uint32_t, partial> reassembly_;

@@ -124,7 +124,10 @@ void io_loop::handle(frame& f, clock::time_point now) {
 void io_loop::handle_datagram(frame& f) {
   size_t count = f.ack & 0xff;
   size_t index = f.ack >> 8;
-  if (count == 0 || index >= count || f.payload.size() > max_datagram) {
+  // Fragments of a datagram hold at least 16 bytes each but the last (the smallest payload
+  // size), so more than this many cannot make a datagram that fits.
+  constexpr size_t max_fragments = (max_datagram + 15) / 16;
+  if (count == 0 || index >= count || count > max_fragments || f.payload.size() > max_datagram) {
     ++dropped_;
     return;
   }
@@ -149,7 +152,16 @@ void io_loop::handle_datagram(frame& f) {
   }
   auto& p = i->second;
   p.age = ++reassembly_clock_;
-  if (p.parts[index].empty() && !f.payload.empty())
+  if (!p.parts[index].empty())
+    return; // A repeat: the first copy stands.
+  // What a datagram being put together holds stays within one datagram.
+  p.bytes += f.payload.size();
+  if (p.bytes > max_datagram) {
+    reassembly_.erase(i);
+    ++dropped_;
+    return;
+  }
+  if (!f.payload.empty())
     ++p.have;
   p.parts[index] = std::move(f.payload);
   if (p.have < count)
