@@ -40,9 +40,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t i = 0; i < at_once.size(); ++i) {
     const auto& f = at_once[i];
     const auto& g = by_chunks[i];
-    check(f.start == g.start && f.payload == g.payload && f.seq == g.seq && f.ack == g.ack &&
-            f.dst == g.dst && f.src == g.src && f.kind == g.kind && f.flags == g.flags &&
-            f.conn == g.conn,
+    check(f.start == g.start && f.payload == g.payload && f.seq == g.seq && f.ack == g.ack
+            && f.dst == g.dst && f.src == g.src && f.kind == g.kind && f.flags == g.flags
+            && f.conn == g.conn,
           "the frames do not depend on how the stream is split");
     check(f.payload.size() <= std::min(limit, icmb::max_wire_payload),
           "no frame is above the payload limit");

@@ -28,7 +28,8 @@ TEST_CASE("icmb efficiency: a bulk one-way stream at 115200 baud on an ideal bus
   auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   auto s0 = n0.transport.stats();
   auto s1 = n1.transport.stats();
-  auto on_bus = (s0.bytes_written - before0.bytes_written) + (s1.bytes_written - before1.bytes_written);
+  auto on_bus =
+    (s0.bytes_written - before0.bytes_written) + (s1.bytes_written - before1.bytes_written);
   auto floor = static_cast<double>(payload) * 10 / b.baud();
   std::printf("icmb bulk 115200: %zu payload bytes in %.2f s, wire floor %.2f s: %.3fx time "
               "(%.1f %% of the raw rate); %llu bytes on the bus: %.3fx; %llu collisions, %llu "

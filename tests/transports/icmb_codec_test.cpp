@@ -174,8 +174,11 @@ std::vector<bytes> pump(send_window& tx, receive_window& rx, uint64_t& offset,
 TEST_CASE("icmb sessions: frames are cut into payloads and put back together") {
   send_window tx{768};
   receive_window rx{256 * 1024};
-  std::vector<bytes> frames{test::random_bytes(100 * 1024, 1), {}, test::random_bytes(1, 2),
-                            test::random_bytes(767, 3), test::random_bytes(5000, 4)};
+  std::vector<bytes> frames{test::random_bytes(100 * 1024, 1),
+                            {},
+                            test::random_bytes(1, 2),
+                            test::random_bytes(767, 3),
+                            test::random_bytes(5000, 4)};
   size_t total = 0;
   for (auto& f : frames) {
     tx.queue(f);
@@ -229,10 +232,12 @@ TEST_CASE("icmb sessions: duplicates and payloads outside the window are not del
 TEST_CASE("icmb sessions: a frame above the receiver's limit is refused by its length") {
   receive_window rx{1000};
   std::optional<std::string> error;
-  rx.on_data(0, {0xe8, 0x03, 0, 0}, [](bytes) {}, error);
+  rx.on_data(
+    0, {0xe8, 0x03, 0, 0}, [](bytes) {}, error);
   CHECK_FALSE(error);
   receive_window rx2{1000};
-  rx2.on_data(0, {0xe9, 0x03, 0, 0}, [](bytes) {}, error);
+  rx2.on_data(
+    0, {0xe9, 0x03, 0, 0}, [](bytes) {}, error);
   REQUIRE(error);
   CHECK(*error == "frame of 1001 bytes exceeds the 1000-byte limit");
 }

@@ -149,7 +149,8 @@ TEST_CASE("icmb limits: a receiver that does not consume holds its sender back, 
   }
   REQUIRE(n0.events.wait([&, id0 = id0](auto& l) { return l.reason(id0) != nullptr; }));
   CHECK(n0.events.inspect([&, id0 = id0](auto& l) { return *l.reason(id0); })
-          .rfind("peer does not read: ", 0) == 0);
+          .rfind("peer does not read: ", 0)
+        == 0);
   auto delivered = n1.events.inspect([&, id1 = id1](auto& l) {
     size_t n = 0;
     for (auto& f : l.frames[id1])

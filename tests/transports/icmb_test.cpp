@@ -99,6 +99,20 @@ TEST_CASE("icmb: a session carries frames of 100 KiB byte-exact at 115200 baud")
   CHECK(*n1.events.inspect([&](auto& l) { return l.reason(id1); }) == "closed by peer");
 }
 
+TEST_CASE("icmb: a session at the default 19200 baud") {
+  bus b{2, 19200};
+  node n0{options(b, 0)}, n1{options(b, 1)};
+  auto [id0, id1] = connect(n0, n1);
+  auto sent = std::vector<bytes>{random_bytes(3000, 1), random_bytes(10, 2)};
+  for (auto& f : sent)
+    n0.transport.send_frame(id0, f);
+  n1.transport.send_frame(id1, lan_tests::text("answer"));
+  REQUIRE(wait_frames(n1, id1, sent.size(), 60s));
+  CHECK(same_frames(frames_of(n1, id1), sent));
+  REQUIRE(wait_frames(n0, id0, 1, 60s));
+  CHECK(frames_of(n0, id0).at(0) == lan_tests::text("answer"));
+}
+
 TEST_CASE("icmb: both ends of a session send at once") {
   bus b{2};
   node n0{options(b, 0)}, n1{options(b, 1)};
@@ -129,18 +143,18 @@ TEST_CASE("icmb: a session survives a bit-error rate of 1e-4") {
     n0.transport.send_frame(id0, f);
   REQUIRE(wait_frames(n1, id1, sent.size(), 240s));
   auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  WARN("bit-error rate 1e-4: " << elapsed << " s for " << 2 * 100 * 1024
-                               << " bytes, wire floor " << 2 * 100 * 1024 * 10.0 / 115200
-                               << " s; retransmissions " << n0.transport.stats().retransmissions
-                               << ", echo bit errors " << n0.transport.stats().echo_bit_errors
-                               << ", collisions " << n0.transport.stats().collisions);
+  WARN("bit-error rate 1e-4: " << elapsed << " s for " << 2 * 100 * 1024 << " bytes, wire floor "
+                               << 2 * 100 * 1024 * 10.0 / 115200 << " s; retransmissions "
+                               << n0.transport.stats().retransmissions << ", echo bit errors "
+                               << n0.transport.stats().echo_bit_errors << ", collisions "
+                               << n0.transport.stats().collisions);
   CHECK(same_frames(frames_of(n1, id1), sent));
   auto rx = n1.transport.stats().decoder;
   auto tx = n0.transport.stats();
   // Damage happened and was caught, not delivered.
-  CHECK(rx.bad_header_crc + rx.bad_payload_crc + tx.decoder.bad_header_crc +
-          tx.decoder.bad_payload_crc >
-        0);
+  CHECK(rx.bad_header_crc + rx.bad_payload_crc + tx.decoder.bad_header_crc
+          + tx.decoder.bad_payload_crc
+        > 0);
   CHECK(tx.retransmissions > 0);
 }
 
@@ -166,8 +180,8 @@ TEST_CASE("icmb: start names a missing device, a file that is no tty, and a bad 
   SECTION("missing") {
     o.device = dir.path("nothing");
     icmb_transport t{o};
-    CHECK(describe(t.start(events)) ==
-          "icmb: cannot open " + dir.path("nothing") + ": No such file or directory");
+    CHECK(describe(t.start(events))
+          == "icmb: cannot open " + dir.path("nothing") + ": No such file or directory");
   }
   SECTION("not a tty") {
     o.device = dir.path("plain");
@@ -181,14 +195,15 @@ TEST_CASE("icmb: start names a missing device, a file that is no tty, and a bad 
     o.baud = 12345;
     o.node_label = "n";
     icmb_transport t{o};
-    CHECK(describe(t.start(events)) == "icmb (n): baud 12345 is not a rate the serial driver knows");
+    CHECK(describe(t.start(events))
+          == "icmb (n): baud 12345 is not a rate the serial driver knows");
   }
   SECTION("a bad address") {
     o.device = dir.path("nothing");
     o.address = 0xffff;
     icmb_transport t{o};
-    CHECK(describe(t.start(events)) ==
-          "icmb: address 0xffff is not a node address: use 0x0001 to 0xfffe");
+    CHECK(describe(t.start(events))
+          == "icmb: address 0xffff is not a node address: use 0x0001 to 0xfffe");
   }
 }
 

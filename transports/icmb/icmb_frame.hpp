@@ -19,7 +19,7 @@
 // The header has a CRC of its own so that a garbled length is refused as soon as the header
 // is in, instead of making the decoder swallow the frames after it while it waits for bytes
 // that never belonged to this frame. The payload has a CRC-32: at a bit-error rate of 1e-4 a
-// 768-byte payload is hit about every other frame, and over a 32 MiB image that is tens of
+// 1 KiB payload is hit about every other frame, and over a 32 MiB image that is tens of
 // thousands of damaged frames; CRC-16 would let about one in 65536 of them through, CRC-32
 // one in four billion (and detects every error of up to 3 bits in frames this size).
 

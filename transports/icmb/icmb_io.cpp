@@ -119,12 +119,14 @@ void io_loop::run() {
     auto now = clock::now();
     auto until = next_wakeup(now);
     // ppoll(), not poll(): the gaps are a millisecond or two, and poll() rounds to whole ones.
-    auto wait = std::clamp<clock::duration>(until - now, clock::duration::zero(),
-                                            std::chrono::seconds{1});
+    auto wait =
+      std::clamp<clock::duration>(until - now, clock::duration::zero(), std::chrono::seconds{1});
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
-    timespec timeout{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+    timespec timeout{static_cast<time_t>(ns / 1'000'000'000),
+                     static_cast<long>(ns % 1'000'000'000)};
     pollfd fds[2] = {{wakeup_.get(), POLLIN, 0}, {port_.get(), POLLIN, 0}};
-    if (tx_ && tx_->written < tx_->bytes.size() && tx_->written - tx_->echoed < config_.times.write_ahead)
+    if (tx_ && tx_->written < tx_->bytes.size()
+        && tx_->written - tx_->echoed < config_.times.write_ahead)
       fds[1].events |= POLLOUT;
     auto n = ::ppoll(fds, 2, &timeout, nullptr);
     if (n < 0 && errno != EINTR)
@@ -371,7 +373,8 @@ bool io_loop::start_next(clock::time_point now) {
 void io_loop::write_some() {
   auto& t = *tx_;
   while (t.written < t.bytes.size() && t.written - t.echoed < config_.times.write_ahead) {
-    auto n = std::min(t.bytes.size() - t.written, config_.times.write_ahead - (t.written - t.echoed));
+    auto n =
+      std::min(t.bytes.size() - t.written, config_.times.write_ahead - (t.written - t.echoed));
     auto w = ::write(port_.get(), t.bytes.data() + t.written, n);
     if (w < 0 && errno == EINTR)
       continue;

@@ -122,6 +122,11 @@ struct session {
   std::optional<clock::time_point> lingering;
 };
 
+/// Our flags on a session's frames: the opener marks its own.
+inline uint8_t own_flags(const session& s) {
+  return s.inbound ? 0 : flag_from_opener;
+}
+
 /// The serial port of a started ICMB transport and the loop that serves it: medium access,
 /// the sessions and the datagrams. Everything is touched by the thread in run() only, except
 /// what the any-thread methods say.
@@ -182,7 +187,7 @@ private:
   /// Queues a control frame; `opening` names the session an open is for.
   void queue_control(frame f, std::optional<session_id> opening = std::nullopt);
 
-  // icmb_io_sessions.cpp: frames received, sessions and their limits.
+  // icmb_io_commands.cpp and icmb_io_sessions.cpp: datagrams and sessions.
   void handle(frame& f, clock::time_point now);
   void handle_datagram(frame& f);
   void handle_open(frame& f, clock::time_point now);

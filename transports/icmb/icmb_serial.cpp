@@ -60,8 +60,8 @@ caf::expected<unique_fd> open_serial(const std::string& who, const std::string& 
   if (::tcgetattr(fd.get(), &tio) != 0) {
     if (errno == ENOTTY || errno == EINVAL)
       return io_error(who, fmt::format("{} is not a serial device", device));
-    return io_error(who, fmt::format("cannot read the settings of {}: {}", device,
-                                     std::strerror(errno)));
+    return io_error(
+      who, fmt::format("cannot read the settings of {}: {}", device, std::strerror(errno)));
   }
   ::cfmakeraw(&tio);
   tio.c_cflag &= ~static_cast<tcflag_t>(CSTOPB | PARENB | CSIZE | CRTSCTS);
@@ -71,8 +71,8 @@ caf::expected<unique_fd> open_serial(const std::string& who, const std::string& 
   ::cfsetispeed(&tio, *code);
   ::cfsetospeed(&tio, *code);
   if (::tcsetattr(fd.get(), TCSANOW, &tio) != 0)
-    return make_error(errc::invalid_argument, fmt::format("{}: {} refuses baud {}: {}", who,
-                                                          device, baud, std::strerror(errno)));
+    return make_error(errc::invalid_argument, fmt::format("{}: {} refuses baud {}: {}", who, device,
+                                                          baud, std::strerror(errno)));
   // tcsetattr() succeeds when the driver takes any of the settings; read them back.
   termios got{};
   if (::tcgetattr(fd.get(), &got) != 0 || ::cfgetospeed(&got) != *code)

@@ -158,9 +158,10 @@ bool send_window::expire(clock::time_point now, clock::duration rto) {
   return any;
 }
 
-receive_window::result receive_window::on_data(
-  uint16_t seq16, std::vector<uint8_t> payload,
-  const std::function<void(std::vector<uint8_t>)>& deliver, std::optional<std::string>& error) {
+receive_window::result
+receive_window::on_data(uint16_t seq16, std::vector<uint8_t> payload,
+                        const std::function<void(std::vector<uint8_t>)>& deliver,
+                        std::optional<std::string>& error) {
   auto seq = widen_seq(seq16, expected_);
   if (seq < expected_)
     return result::duplicate;
@@ -193,8 +194,9 @@ size_t receive_window::buffered() const {
   return frame_.size() + prefix_len_;
 }
 
-std::optional<std::string> receive_window::take(
-  std::vector<uint8_t> payload, const std::function<void(std::vector<uint8_t>)>& deliver) {
+std::optional<std::string>
+receive_window::take(std::vector<uint8_t> payload,
+                     const std::function<void(std::vector<uint8_t>)>& deliver) {
   size_t pos = 0;
   while (pos < payload.size() || (frame_len_ && *frame_len_ == 0)) {
     if (!frame_len_) {

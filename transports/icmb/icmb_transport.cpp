@@ -25,8 +25,8 @@ caf::expected<icmb::io_config> make_config(const icmb_options& options) {
     return bad(fmt::format("address {} is not a node address: use 0x0001 to 0xfffe",
                            icmb::format_address(options.address)));
   if (options.max_payload < 16 || options.max_payload > icmb::max_wire_payload)
-    return bad(fmt::format("max payload {} is outside 16..{}", options.max_payload,
-                           icmb::max_wire_payload));
+    return bad(
+      fmt::format("max payload {} is outside 16..{}", options.max_payload, icmb::max_wire_payload));
   if (options.baud == 0)
     return bad("baud 0 is not a rate");
   config.device = options.device;
@@ -55,10 +55,10 @@ link_properties icmb_transport::properties() const {
   props.max_frame = icmb::max_frame;
   props.nominal_rate_bps = options_.baud;
   auto t = icmb::make_timing(options_.baud, options_.max_payload);
-  auto one = t.byte_time * static_cast<int64_t>(options_.max_payload + icmb::frame_overhead) +
-             t.data_gap;
-  props.latency_us = static_cast<uint32_t>(
-    std::chrono::duration_cast<std::chrono::microseconds>(one).count());
+  auto one =
+    t.byte_time * static_cast<int64_t>(options_.max_payload + icmb::frame_overhead) + t.data_gap;
+  props.latency_us =
+    static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(one).count());
   return props;
 }
 

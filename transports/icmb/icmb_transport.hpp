@@ -22,13 +22,14 @@ struct icmb_options {
   uint32_t baud = 19200;
   /// This node's bus address, 0x0001..0xfffe (0xffff is broadcast); unique on the bus.
   uint16_t address = 0;
-  /// Payload bytes per bus frame, 16..4096. A frame adds 20 bytes and a data frame waits for
-  /// a gap of about 4 byte times (3 ms at least), so short frames waste the bus; long frames
-  /// are lost more often to bit errors. At a bit-error rate of 1e-5, goodput
-  /// p/(p+h) * (1-1e-5)^(8(p+h)), with h the frame's overhead in bytes and gap, peaks near
-  /// 600 bytes at 19200 baud (h ≈ 31) and near 900 at 115200 (h ≈ 70), and stays within 1 %
-  /// of the peak from 600 to 1000; 768 is within 1 % of both peaks. Every node on the bus must
-  /// accept the largest payload any of them sends (up to 4096 always is).
+  /// Payload bytes per bus frame, 16..4096. A data frame adds 20 bytes and waits for an idle
+  /// gap of about 7 ms at 115200 baud (80 byte times) or 13 byte times at 19200, so short
+  /// frames waste the bus, and long ones are lost more often to bit errors. At a bit-error
+  /// rate of 1e-5, goodput n/(n+h) × (1-1e-5)^(8(n+h)), h the overhead in byte times, peaks
+  /// near 1100 bytes at 115200 (h ≈ 100) and near 650 at 19200 (h ≈ 34); 1024 is within 1 %
+  /// of both peaks. On a noisier bus each session shrinks its payloads from the loss it sees
+  /// (icmb_session.hpp). Every node must accept the largest payload any node sends (4096
+  /// always is).
   size_t max_payload = 1024;
   /// What peers can make the transport spend (descriptor_reserve does not apply: sessions
   /// cost no descriptors here).
