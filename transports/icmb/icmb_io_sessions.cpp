@@ -55,7 +55,10 @@ void io_loop::handle_open(frame& f, clock::time_point now) {
       queue_control(std::move(ok));
       return;
     }
-    close_with(k->second, "replaced by a new session from the same peer and number");
+    if (s.lingering)
+      end_session(k->second); // Closed locally already; its event has been delivered.
+    else
+      close_with(k->second, "replaced by a new session from the same peer and number");
   }
   const auto& limits = config_.limits;
   uint32_t inbound = 0;
