@@ -32,6 +32,8 @@ constexpr size_t max_frame = 256 * 1024;
 /// Control frames (acks, opens, resets) waiting for the bus; more are dropped, so a peer that
 /// makes us answer every frame it sends cannot grow the queue.
 constexpr size_t max_control_queue = 128;
+/// Resets among them: the answers a flooding peer can make us queue ahead of real ones.
+constexpr size_t max_queued_resets = 8;
 /// Datagrams waiting for the bus; more are dropped and counted.
 constexpr size_t max_datagram_queue = 64;
 /// Datagrams being put together from fragments at once; the oldest gives way.

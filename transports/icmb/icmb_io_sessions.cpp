@@ -214,6 +214,13 @@ frame io_loop::make_ack(session& s) {
 }
 
 void io_loop::send_reset(uint16_t to, uint8_t conn, uint8_t flags, std::string reason) {
+  // Resets answer what peers send, so a peer that floods opens or stray data would line up
+  // one for each ahead of every other answer: only a few wait at once, and the rest of the
+  // flood goes unanswered (its sender's own timers tell it).
+  auto waiting = std::count_if(control_.begin(), control_.end(),
+                               [](const auto& e) { return e.f.kind == frame_kind::reset; });
+  if (static_cast<size_t>(waiting) >= max_queued_resets)
+    return;
   frame f{to, config_.address, frame_kind::reset, flags, conn, 0, 0, {}, 0};
   reason.resize(std::min<size_t>(reason.size(), 200));
   f.payload.assign(reason.begin(), reason.end());
