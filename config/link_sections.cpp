@@ -61,7 +61,8 @@ void read_icmb(table_reader r, icmb_config& icmb) {
   if (icmb.enabled && !r.has("address"))
     r.find("address", true);
   r.integer("frame_payload", icmb.frame_payload, 0, 4096,
-            "0 (the default) or payload bytes per bus frame, at most 4096");
+            "0 (the transport's default) or payload bytes per bus frame, 16 to 4096",
+            [](int64_t v) { return v == 0 || v >= 16; });
   r.finish();
 }
 

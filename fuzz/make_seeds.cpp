@@ -26,6 +26,7 @@
 #include "messages/manifest.hpp"
 #include "messages/protocol.hpp"
 #include "transports/ble/ble_sdu.hpp"
+#include "transports/icmb/icmb_frame.hpp"
 
 namespace fwrescue::fuzz {
 namespace {
@@ -246,6 +247,35 @@ void write_ble_sdu(corpus_writer& w) {
   w.write("ble_sdu", "past_the_end.bin", ble_input(40, 0, sdus));
 }
 
+/// ICMB bus streams: a one-byte feed size and a one-byte payload limit, then the bytes.
+void write_icmb_frames(corpus_writer& w) {
+  auto stream = [](uint8_t chunk, uint8_t limit, const std::vector<icmb::frame>& frames,
+                   const bytes& noise = {}) {
+    bytes out{chunk, limit};
+    out.insert(out.end(), noise.begin(), noise.end());
+    for (const auto& f : frames)
+      icmb::encode(f, out);
+    return out;
+  };
+  auto f = [](icmb::frame_kind kind, uint16_t seq, bytes payload) {
+    return icmb::frame{0x0012, 0x0034, kind, icmb::flag_from_opener, 7, seq, 3, std::move(payload),
+                       0};
+  };
+  std::vector<icmb::frame> session{f(icmb::frame_kind::open, 0x4242, {}),
+                                   f(icmb::frame_kind::data, 0, pattern(300, 1)),
+                                   f(icmb::frame_kind::ack, 0, {1, 0, 0, 0}),
+                                   f(icmb::frame_kind::close, 1, {})};
+  w.write("icmb_frames", "session_whole.bin", stream(255, 0, session));
+  w.write("icmb_frames", "session_3_byte_feeds.bin", stream(2, 0, session));
+  w.write("icmb_frames", "garbage_first.bin", stream(16, 0, session, pattern(40, 9)));
+  auto datagram = f(icmb::frame_kind::datagram, 5, pattern(200, 3));
+  datagram.dst = icmb::broadcast_address;
+  w.write("icmb_frames", "datagram_over_small_limit.bin", stream(255, 4, {datagram, session[1]}));
+  auto damaged = stream(255, 0, session);
+  damaged[30] ^= 0x10;
+  w.write("icmb_frames", "bit_error.bin", damaged);
+}
+
 void write_journal(corpus_writer& w) {
   auto file = encode_manifest_file(sample_manifest(hash_algorithm::blake2b_256, 4096, 512));
   auto seed = [&](const std::string& text, bool with_manifest) {
@@ -290,6 +320,7 @@ int main(int argc, char** argv) {
   write_manifest(w);
   write_lan_frames(w);
   write_ble_sdu(w);
+  write_icmb_frames(w);
   write_journal(w);
   write_blake2b_lanes(w);
   return 0;

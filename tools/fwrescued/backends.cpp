@@ -10,6 +10,7 @@
 #include "hal/host_power/qemu.hpp"
 #include "hal/host_power/sim.hpp"
 #include "transports/ble/ble_transport.hpp"
+#include "transports/icmb/icmb_transport.hpp"
 #include "transports/lan/lan_transport.hpp"
 #include "tools/fwrescued/daemon.hpp"
 
@@ -118,6 +119,20 @@ caf::expected<std::shared_ptr<transport>> open_ble(const node_config& c,
   return std::shared_ptr<transport>{std::make_shared<ble_transport>(std::move(o))};
 }
 
+caf::expected<std::shared_ptr<transport>> open_icmb(const node_config& c,
+                                                    const std::shared_ptr<logger>& log) {
+  icmb_options o;
+  o.device = c.icmb.device;
+  o.baud = c.icmb.baud;
+  o.address = c.icmb.address;
+  if (c.icmb.frame_payload != 0)
+    o.max_payload = c.icmb.frame_payload;
+  o.limits = session_limits_of(c.limits);
+  o.node_label = c.id;
+  o.warn = [log](std::string_view line) { log->warn("icmb", "{}", line); };
+  return std::shared_ptr<transport>{std::make_shared<icmb_transport>(std::move(o))};
+}
+
 } // namespace
 
 backends standard_backends() {
@@ -127,6 +142,7 @@ backends standard_backends() {
   out.host_power.emplace("sim", open_sim);
   out.host_power.emplace("qemu", open_qemu);
   out.transports.emplace("lan", open_lan);
+  out.transports.emplace("icmb", open_icmb);
   out.transports.emplace("ble", open_ble);
   return out;
 }
