@@ -465,7 +465,13 @@ void begin_pull(self_ptr self, session_id id, candidate d) {
   st.received = st.received_at_check = 0;
   st.rate_checked = self->clock().now();
   extend_deadline(self);
-  st.ctx->log->info("transfer", "donor {} confirmed", donor_name(st));
+  auto link = st.ctx->link->session_properties(id);
+  if (st.have_count > 0 && st.staged_root == st.current->manifest.fields.merkle_root)
+    st.ctx->log->info("transfer", "donor {} confirmed over {}; {} blocks held already are kept, {} to go",
+                      donor_name(st), link.kind, st.have_count,
+                      st.current->manifest.fields.block_count() - st.have_count);
+  else
+    st.ctx->log->info("transfer", "donor {} confirmed over {}", donor_name(st), link.kind);
   st.target = st.current->manifest;
   st.target.block_digests.assign(st.target.fields.block_count(), digest{});
   st.digests_received = 0;

@@ -10,7 +10,9 @@ source "$(dirname "$0")/links.sh"
 cluster_init "$TEST_DIR"
 ber=0
 [ "$mode" = noisy ] && ber=1e-5
-bus_start 115200 "$ber" console bmc-b bmc-c jammer || exit 1
+links=(console bmc-b bmc-c)
+[ "$mode" = noisy ] && links+=(jammer)
+bus_start 115200 "$ber" "${links[@]}" || exit 1
 icmb_node console console 1 115200 donor.serve_installed=false monitor.auto_recover=false
 icmb_node bmc-b peer 2 115200
 icmb_node bmc-c peer 3 115200

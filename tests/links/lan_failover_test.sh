@@ -47,9 +47,14 @@ sleep 0.8
 netns_link "$PREFIX" 1 down
 check "the stalled LAN session is dropped" cluster_wait_log bmc-c "dropping donor console: " 60
 check "the transfer goes on over the bus" cluster_wait_log bmc-c "opening a session to console at icmb:0x0001" 30
+kept=$(sed -n 's/.*confirmed over icmb; \([0-9]*\) blocks held already are kept.*/\1/p' \
+  "$CLUSTER_DIR/logs/bmc-c.log" | head -1)
+present=$(sed -n 's/.* \([0-9]*\) of [0-9]* blocks already present.*/\1/p' \
+  "$CLUSTER_DIR/logs/bmc-c.log" | head -1)
+check "blocks verified over the LAN are kept, not pulled again" test "${kept:-0}" -gt "${present:-0}"
 check "bmc-c recovers" cluster_wait_log bmc-c "recovered bmc-c from console in [0-9]+ ms" 180
 check "bmc-c's flash verifies" cluster_verify bmc-c
 check "one job: no second discovery was needed" \
   test "$(grep -c "image request .* sent" "$CLUSTER_DIR/logs/bmc-c.log")" = 1
-grep -E "blocks already present|dropping donor|recovered bmc-c" "$CLUSTER_DIR/logs/bmc-c.log"
+grep -E "blocks already present|confirmed over|dropping donor|recovered bmc-c" "$CLUSTER_DIR/logs/bmc-c.log"
 finish
