@@ -75,7 +75,7 @@ TEST_CASE("icmb limits: opens from one peer are bounded, and each costs one answ
   raw.send(flood);
   // The rogue does not listen before it talks, so an answer of ours may garble one of its
   // opens; the rest are refused.
-  REQUIRE(lan_tests::eventually([&] { return n0.transport.counters().refused_sessions >= 90; }));
+  REQUIRE(lan_tests::eventually([&] { return n0.transport.counters().refused_sessions >= 50; }));
   CHECK(inbound_opens(n0) == 3);
   // Another node still gets in; at the total, one that never spoke makes room.
   node n2{options(b, 2)};
