@@ -129,8 +129,10 @@ link_properties link_set::properties() const {
     p.max_datagram = std::min(p.max_datagram, lp.max_datagram);
     p.max_frame = std::min(p.max_frame, lp.max_frame);
     if (lp.nominal_rate_bps != 0
-        && (p.slowest_rate_bps == 0 || lp.nominal_rate_bps < p.slowest_rate_bps))
+        && (p.slowest_rate_bps == 0 || lp.nominal_rate_bps < p.slowest_rate_bps)) {
       p.slowest_rate_bps = lp.nominal_rate_bps;
+      p.slowest_latency_us = lp.latency_us;
+    }
     if (lp.nominal_rate_bps > p.nominal_rate_bps) {
       p.nominal_rate_bps = lp.nominal_rate_bps;
       p.latency_us = lp.latency_us;

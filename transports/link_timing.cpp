@@ -45,8 +45,10 @@ std::chrono::milliseconds discovery_window(std::chrono::milliseconds configured,
 
 link_properties slowest_link(const link_properties& all) {
   auto out = all;
-  if (all.slowest_rate_bps != 0)
+  if (all.slowest_rate_bps != 0) {
     out.nominal_rate_bps = all.slowest_rate_bps;
+    out.latency_us = all.slowest_latency_us;
+  }
   return out;
 }
 

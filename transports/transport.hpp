@@ -24,6 +24,7 @@ struct link_properties {
   /// On a node with several links, the slowest one's rate (0: the same as nominal_rate_bps):
   /// discovery waits long enough for offers to cross it.
   uint64_t slowest_rate_bps = 0;
+  uint32_t slowest_latency_us = 0;
 };
 
 using session_id = uint64_t;
