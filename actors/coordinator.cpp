@@ -59,6 +59,9 @@ void check_deadline(self_ptr self) {
   // runs (from the staged image, writing only what still differs) if it ever comes back.
   if (st.phase == recovery_phase::flashing)
     return flash_failed_with(self, why, false);
+  if (st.phase == recovery_phase::transferring)
+    if (auto transfer = find_role(self->system(), roles::transfer))
+      self->send(transfer, transfer_cancel{st.job, why});
   attempt_failed(self, why);
 }
 
@@ -280,6 +283,9 @@ void worker_down(self_ptr self, const caf::down_msg& dm) {
   st.worker = caf::actor_addr{};
   if (st.phase == recovery_phase::flashing)
     return flash_failed_with(self, why, false);
+  if (st.phase == recovery_phase::transferring)
+    if (auto transfer = find_role(self->system(), roles::transfer))
+      self->send(transfer, transfer_cancel{st.job, why});
   attempt_failed(self, why);
 }
 

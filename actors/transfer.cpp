@@ -402,7 +402,12 @@ void on_verified(self_ptr self, run_verified& r) {
   }
   if (r.good < r.count)
     return drop_donor(self, fmt::format("block {} failed verification", r.first + r.good), true);
-  if (st.have_count / 64 != before / 64 || st.have_count == n) {
+  // Every 64 blocks, and at least once a second: on a slow link 64 blocks take minutes, and
+  // the coordinator takes a silence that long for a stall.
+  auto now = self->clock().now();
+  if (st.have_count / 64 != before / 64 || st.have_count == n
+      || now - st.progress_reported >= std::chrono::seconds(1)) {
+    st.progress_reported = now;
     transfer_progress p{donor_name(st), st.have_count, n};
     p.job = st.job;
     tell_coordinator(self, caf::make_message(p));
@@ -512,6 +517,7 @@ caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ct
   return {
     [=](start_atom) {},
     [=](transfer_job& job) { start_job(self, job); },
+    [=](transfer_cancel& c) { cancel_job(self, c); },
     [=](session_opened_event& ev) { handshake_opened(self, ev.id); },
     [=](ready_memory& r) {
       auto& st = self->state;

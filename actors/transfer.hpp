@@ -33,6 +33,13 @@ struct transfer_job {
   flash_report flash_check = {};
 };
 
+/// Coordinator -> transfer: the job is given up (it made no progress for the phase's deadline).
+/// Its sessions are ended, so a slow link is free for the next attempt's discovery.
+struct transfer_cancel {
+  uint64_t job = 0;
+  std::string reason;
+};
+
 /// Coordinator -> transfer, when a recovery starts from the monitor's check: the blocks it
 /// found bad are likely the ones to pull, so the memory to keep them in is readied while offers
 /// are awaited. An unchecked report releases memory readied earlier and not used.
@@ -165,6 +172,8 @@ struct transfer_state {
   std::shared_ptr<verified_blocks> ready;
   uint64_t pulled = 0;
   uint64_t reused = 0;
+  /// When progress was last reported to the coordinator.
+  clock::time_point progress_reported{};
 
   std::vector<std::string> failures;
 
@@ -186,6 +195,7 @@ caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ct
 } // namespace fwrescue
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::transfer_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::transfer_cancel)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::ready_memory)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::verify_run)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::run_verified)

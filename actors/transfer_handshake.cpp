@@ -82,6 +82,29 @@ void start_job(self_ptr self, transfer_job& job) {
   race(self);
 }
 
+void cancel_job(self_ptr self, const transfer_cancel& c) {
+  auto& st = self->state;
+  if (c.job != st.job || !st.active)
+    return;
+  st.ctx->log->warn("transfer", "job {} given up: {}", c.job, c.reason);
+  for (auto& [id, h] : st.handshakes) {
+    send_on(self, id, abort_transfer{c.reason});
+    st.ctx->link->close_session(id);
+  }
+  st.handshakes.clear();
+  if (st.session != 0) {
+    send_on(self, st.session, abort_transfer{c.reason});
+    st.ctx->link->close_session(st.session);
+  }
+  st.session = 0;
+  st.current.reset();
+  st.outstanding.clear();
+  st.verifying = 0;
+  ++st.epoch;
+  st.active = false;
+  st.at = transfer_state::phase::idle;
+}
+
 /// Whether a handshake with this donor is pending. A donor that offered over several links is
 /// tried over one at a time: its accept over a second link would take the offer from the first.
 bool in_handshake(const transfer_state& st, const public_key& donor) {

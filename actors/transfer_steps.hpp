@@ -25,6 +25,8 @@ void send_on(self_ptr self, session_id id, const wire_message& m);
 
 /// Starts a job: forgets the previous one and starts the first donor.
 void start_job(self_ptr self, transfer_job& job);
+/// Ends a job the coordinator gave up: its sessions close, and nothing starts a donor after it.
+void cancel_job(self_ptr self, const transfer_cancel& c);
 
 /// Starts the next candidates as far as the parallel bound and the stagger allow; with no
 /// donor confirmed, none pending and none left, the job fails with every reason heard.

@@ -8,8 +8,9 @@ namespace {
 
 /// Bytes of a session's opening, an accept and a confirm, with their framing.
 constexpr uint64_t handshake_bytes = 2048;
-/// An image request and this many offers must fit the discovery window.
-constexpr uint64_t offers_expected = 4;
+/// An image request and this many offers must fit the discovery window, with room for the
+/// medium access of a shared bus.
+constexpr uint64_t offers_expected = 6;
 
 } // namespace
 

@@ -557,3 +557,29 @@ TEST_CASE_METHOD(transfer_fixture, "memory readied for another layout is not use
   CHECK(d.verified.get() != readied);
   CHECK(d.verified->root() == img.manifest.fields.merkle_root);
 }
+
+TEST_CASE_METHOD(transfer_fixture, "a job the coordinator gives up ends its session, and nothing "
+                                   "more is asked for") {
+  preload_flash_with_image();
+  for (uint64_t bad : {3, 4, 10})
+    chip->cells()[bad * 1024 + 5] ^= 0xff;
+  start({&donor_a, &donor_b});
+  auto s = session_to(donor_a);
+  confirm(s);
+  REQUIRE(link->is_open(s));
+  auto job = state_of<transfer_state>(xfer).job;
+  caf::anon_send(xfer, transfer_cancel{job + 1, "a later job's cancel"});
+  run();
+  CHECK(link->is_open(s));
+  caf::anon_send(xfer, transfer_cancel{job, "no progress while transferring for 120 s"});
+  run();
+  CHECK_FALSE(link->is_open(s));
+  auto frames = sent_on(s);
+  auto* a = std::get_if<abort_transfer>(&frames.back());
+  REQUIRE(a != nullptr);
+  CHECK(a->reason == "no progress while transferring for 120 s");
+  // The job is over: the other donor is not tried, and no failure is reported for it.
+  run();
+  CHECK(link->opened_sessions().size() == 1);
+  CHECK(coordinator->count<transfer_failed>() == 0);
+}
