@@ -13,7 +13,10 @@ if [ "$mode" = emulated ]; then
   ble_node bmc-c peer 3
 else
   cluster_node console console donor.serve_installed=false monitor.auto_recover=false
-  cluster_node bmc-c peer ble.enabled=true 'ble.address="AA:BB:CC:DD:EE:03"'
+  # Two links that cannot start: real Bluetooth (which this kernel may lack) and a serial bus
+  # on a device that does not exist.
+  cluster_node bmc-c peer ble.enabled=true 'ble.address="AA:BB:CC:DD:EE:03"' \
+    icmb.enabled=true "icmb.device=\"$CLUSTER_DIR/no-such-tty\"" icmb.address=3
 fi
 cluster_corrupt bmc-c 0x100000 262144
 cluster_start console
@@ -32,6 +35,8 @@ else
   else
     check "BLE is up where the kernel has it" status_has bmc-c '"name":"ble","up":true'
   fi
+  check "one line says the bus is down and why" \
+    grep -q "link icmb is down, the node runs without it: icmb (bmc-c): cannot open $CLUSTER_DIR/no-such-tty: No such file or directory" "$CLUSTER_DIR/logs/bmc-c.log"
   check "bmc-c recovers over its LAN" cluster_wait_log bmc-c "recovered bmc-c from console in [0-9]+ ms" 60
 fi
 check "bmc-c's flash verifies" cluster_verify bmc-c
