@@ -174,6 +174,14 @@ link_set::member* link_set::route(const std::string& address, std::string& local
   auto parts = split(address);
   if (!parts)
     return nullptr;
+  // "192.0.2.7:47711" has no link's name before its colon: a LAN address as a node of the
+  // previous release wrote it in its offers.
+  bool named = std::all_of(parts->first.begin(), parts->first.end(),
+                           [](char c) { return c >= 'a' && c <= 'z'; });
+  if (!named) {
+    parts->second = address;
+    parts->first = "lan";
+  }
   for (const auto& m : members_)
     if (m->name == parts->first && m->up) {
       local = std::move(parts->second);
@@ -208,10 +216,11 @@ void link_set::send_datagram(const std::string& to, std::vector<uint8_t> datagra
 }
 
 session_id link_set::open_session(const std::string& address) {
-  for (size_t i = 0; i < members_.size(); ++i) {
-    auto parts = split(address);
-    if (parts && members_[i]->name == parts->first && members_[i]->up)
-      return outer_id(members_[i]->link->open_session(parts->second), i);
+  std::string local;
+  if (auto* m = route(address, local)) {
+    for (size_t i = 0; i < members_.size(); ++i)
+      if (members_[i].get() == m)
+        return outer_id(m->link->open_session(local), i);
   }
   // No link takes it: the session is reported closed at once, under an id no link uses. The
   // owner claims ids through the router, which keeps events that come before the claim.

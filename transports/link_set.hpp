@@ -92,7 +92,8 @@ private:
     std::string error;
   };
 
-  /// The member a typed address names, if that link is up.
+  /// The member a typed address names, if that link is up; an address with no link's name
+  /// (lower-case letters) before its first colon is a LAN address.
   member* route(const std::string& address, std::string& local) const;
   member* member_of(session_id id) const;
 

@@ -36,7 +36,7 @@ adv_hostile_wait() {
 
 # adv_session_address NAME: the TCP address NAME's daemon takes sessions on (from its log).
 adv_session_address() {
-  sed -n 's/.*sessions at \([0-9.]*:[0-9]*\).*/\1/p' "$CLUSTER_DIR/logs/$1.log" | tail -1
+  sed -n 's/.*sessions at \(lan:\)\{0,1\}\([0-9.]*:[0-9]*\).*/\2/p' "$CLUSTER_DIR/logs/$1.log" | tail -1
 }
 
 # adv_start_limited NAME NOFILE: starts NAME's daemon like cluster_start, with its descriptor

@@ -68,7 +68,9 @@ sockaddr_in endpoint(in_addr ip, uint16_t port) {
   return addr;
 }
 
-sockaddr_in parse_endpoint(const std::string& text) {
+sockaddr_in parse_endpoint(const std::string& typed) {
+  // Offers name the link: "lan:a.b.c.d:port".
+  auto text = typed.rfind("lan:", 0) == 0 ? typed.substr(4) : typed;
   auto colon = text.rfind(':');
   if (colon == std::string::npos)
     fatal(fmt::format("\"{}\" is not an address (a.b.c.d:port)", text));

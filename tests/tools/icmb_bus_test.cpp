@@ -216,12 +216,16 @@ TEST_CASE("a node closing and reopening its end keeps working") {
   n0.send({1, 2, 3});
   CHECK(n0.receive(3) == std::vector<uint8_t>{1, 2, 3});
   n1.reopen();
+  // node0's echo can come a moment before the same bytes reach node1's pty: let them land
+  // before they are thrown away.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   n1.discard_input();
   n1.send({4, 5});
   CHECK(n0.receive(2) == std::vector<uint8_t>{4, 5});
   CHECK(n1.receive(2) == std::vector<uint8_t>{4, 5});
   n0.close();
   n0.reopen();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   n0.discard_input();
   n1.send({6});
   CHECK(n0.receive(1) == std::vector<uint8_t>{6});

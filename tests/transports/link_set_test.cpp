@@ -75,6 +75,18 @@ TEST_CASE("addresses carry their link's kind, and answers go back over the same 
   CHECK(t.lan->datagrams_consumed() == 0);
 }
 
+TEST_CASE("an address without a link's name is a LAN address, as older nodes wrote them") {
+  two_links t;
+  REQUIRE(!t.set.start(t.events));
+  auto id = t.set.open_session("192.0.2.9:47711");
+  REQUIRE(t.lan->opened_sessions().size() == 1);
+  CHECK(t.lan->opened_sessions()[0].address == "192.0.2.9:47711");
+  CHECK(t.set.session_properties(id).kind == "lan");
+  t.set.send_datagram("192.0.2.9:47710", {1});
+  REQUIRE(t.lan->datagrams().size() == 1);
+  CHECK(t.lan->datagrams()[0].to == "192.0.2.9:47710");
+}
+
 TEST_CASE("a broadcast goes out on every link") {
   two_links t;
   REQUIRE(!t.set.start(t.events));
@@ -113,11 +125,11 @@ TEST_CASE("an address no link takes ends its session at once, with the reason") 
   two_links t;
   REQUIRE(!t.set.start(t.events));
   auto id = t.set.open_session("ble:AA:BB:CC:DD:EE:FF");
-  auto bare = t.set.open_session("192.0.2.9:47711");
+  auto nameless = t.set.open_session("nowhere");
   REQUIRE(t.events.closed.size() == 2);
   CHECK(t.events.closed[0].first == id);
   CHECK(t.events.closed[0].second == "no ble link is up on this node");
-  CHECK(t.events.closed[1].first == bare);
+  CHECK(t.events.closed[1].first == nameless);
   CHECK(t.lan->opened_sessions().empty());
   // Their ids belong to no link: nothing reaches one.
   t.set.send_frame(id, {1});
