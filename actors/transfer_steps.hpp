@@ -25,6 +25,10 @@ void send_on(self_ptr self, session_id id, const wire_message& m);
 
 /// Starts a job: forgets the previous one and starts the first donor.
 void start_job(self_ptr self, transfer_job& job);
+/// Once the digests are known: finds what the staging file and the flash already hold, readies
+/// the staging file, and records the transfer in the journal (transfer_staging.cpp).
+caf::error prepare_staging(self_ptr self);
+
 /// Ends a job the coordinator gave up: its sessions close, and nothing starts a donor after it.
 void cancel_job(self_ptr self, const transfer_cancel& c);
 
