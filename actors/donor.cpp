@@ -149,16 +149,13 @@ void on_accept(self_ptr self, session_id id, const accept& a) {
       || o->second.expires < self->clock().now())
     return refuse("no such offer (stale, replayed or already taken up)");
   auto& offer = o->second;
+  auto link = link_of(up.peer);
   if (offer.taken) {
-    if (offer.recipient != a.fields.recipient_key)
+    if (offer.recipient != a.fields.recipient_key || offer.link == link)
       return refuse("no such offer (stale, replayed or already taken up)");
-    if (auto held = st.uploads.find(offer.session); held != st.uploads.end()) {
-      auto link = link_of(up.peer);
-      if (link_of(held->second.peer) == link)
-        return refuse("no such offer (stale, replayed or already taken up)");
+    if (st.uploads.count(offer.session) != 0)
       end_upload(self, offer.session,
                  fmt::format("{} took the offer up again over {}", a.fields.recipient, link));
-    }
   }
   std::shared_ptr<const served_image> chosen;
   for (const auto& img : servable(st))
@@ -176,6 +173,7 @@ void on_accept(self_ptr self, session_id id, const accept& a) {
   offer.taken = true;
   offer.recipient = a.fields.recipient_key;
   offer.session = id;
+  offer.link = link;
   up.image = chosen;
   up.confirmed = true;
   up.compress = a.fields.accepts_zstd;

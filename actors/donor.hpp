@@ -30,12 +30,13 @@ struct donor_state {
   struct sent_offer {
     nonce challenge{};
     std::chrono::steady_clock::time_point expires;
-    /// Taken up by an accept: by which recipient, on which session. One session holds an offer
-    /// at a time; the same recipient may take it up again over another link (its first link
-    /// died) or once that session has ended.
+    /// Taken up by an accept: by which recipient, on which session, over which link. One
+    /// session holds an offer at a time; only the same recipient over another link (its first
+    /// link died) may take it up again, which ends the session on the first.
     bool taken = false;
     public_key recipient{};
     session_id session = 0;
+    std::string link{};
   };
   struct upload {
     std::string peer;

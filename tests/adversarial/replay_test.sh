@@ -30,9 +30,9 @@ check "bmc-c's flash verifies" cluster_verify bmc-c
 check "the offer was replayed to bmc-c" grep -q "replayed console's captured offer" \
   "$TEST_DIR/logs/replay-offer.log"
 adv_check_log "bmc-c rejects the replayed offer" bmc-c \
-  "offer from console \(127.0.0.66:[0-9]+\) rejected: does not answer the current request"
+  "offer from console \(lan:127.0.0.66:[0-9]+\) rejected: does not answer the current request"
 adv_check_log "bmc-c rejects the re-addressed offer" bmc-c \
-  "offer from console \(127.0.0.66:[0-9]+\) rejected: node signature does not verify"
+  "offer from console \(lan:127.0.0.66:[0-9]+\) rejected: node signature does not verify"
 adv_watch_stop bmc-c "replay"
 adv_check_bound "bmc-c descriptors" "$PEAK_FDS" 64
 finish
