@@ -268,8 +268,8 @@ void io_loop::collided(clock::time_point now, bool timeout) {
   auto t = std::move(*tx_);
   tx_.reset();
   // A payload or control frame goes out again when the bus is free; an ack is rebuilt from the
-  // session then; an open is repeated by its timer; a datagram fragment is lost, as datagrams
-  // may be.
+  // session then; an open is repeated by its timer; a datagram fragment goes back to the head of
+  // its datagram, up to max_fragment_collisions times.
   for (auto [id, seq] : t.payloads)
     if (auto i = sessions_.find(id); i != sessions_.end())
       i->second.tx.aborted(seq);
@@ -281,6 +281,16 @@ void io_loop::collided(clock::time_point now, bool timeout) {
       i->second.open_due = now;
   if (t.resend)
     control_.push_front({std::move(*t.resend), std::nullopt});
+  if (t.fragment) {
+    if (++fragment_collisions_ > max_fragment_collisions) {
+      fragment_collisions_ = 0;
+      dropped_.fetch_add(1);
+    } else if (t.fragment_last || datagrams_.empty()) {
+      datagrams_.push_front({std::move(*t.fragment)});
+    } else {
+      datagrams_.front().insert(datagrams_.front().begin(), std::move(*t.fragment));
+    }
+  }
   collisions_in_row_ = std::min(collisions_in_row_ + 1, 6u);
   auto slots = rng_() % (uint64_t{1} << collisions_in_row_);
   backoff_ = config_.times.backoff_slot * static_cast<int64_t>(slots);
@@ -292,6 +302,8 @@ void io_loop::finish_tx(uint64_t end, clock::time_point now) {
   collisions_in_row_ = 0;
   backoff_ = {};
   last_was_ours_ = true;
+  if (t.fragment)
+    fragment_collisions_ = 0;
   {
     std::lock_guard<std::mutex> guard{stats_mutex_};
     ++stats_.frames_sent;
@@ -359,7 +371,9 @@ bool io_loop::start_next(clock::time_point now) {
     } else if (!datagrams_.empty()) {
       auto& parts = datagrams_.front();
       t.bytes = encode(parts.front());
+      t.fragment = std::move(parts.front());
       parts.erase(parts.begin());
+      t.fragment_last = parts.empty();
       if (parts.empty())
         datagrams_.pop_front();
     } else {

@@ -36,6 +36,8 @@ constexpr size_t max_control_queue = 128;
 constexpr size_t max_queued_resets = 8;
 /// Datagrams waiting for the bus; more are dropped and counted.
 constexpr size_t max_datagram_queue = 64;
+/// Collisions a datagram fragment may meet before it is dropped.
+constexpr unsigned max_fragment_collisions = 16;
 /// Datagrams being put together from fragments at once; the oldest gives way.
 constexpr size_t max_reassembly = 16;
 /// Session frames sent back to back in one turn on the bus.
@@ -263,8 +265,16 @@ private:
     std::optional<frame> resend;
     /// For an open: the session waiting for its answer.
     std::optional<session_id> opening;
+    /// For a datagram fragment: the fragment, put back at the head of its datagram when it
+    /// collides (every donor answers a broadcast request at once, so offers collide as a rule).
+    std::optional<frame> fragment;
+    /// The fragment was its datagram's last: the datagram left the queue with it.
+    bool fragment_last = false;
   };
   std::optional<transmission> tx_;
+  /// Collisions in a row of the datagram fragment at the head of the queue; past
+  /// max_fragment_collisions it is dropped (and counted), so a jammed bus cannot hold it forever.
+  unsigned fragment_collisions_ = 0;
   struct control_entry {
     frame f;
     std::optional<session_id> opening;
