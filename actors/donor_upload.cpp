@@ -64,9 +64,13 @@ uint64_t tree_nodes(const merkle_tree& t) {
   return n;
 }
 
-/// Several blocks per frame: fewer, larger frames cost both sides less.
-uint64_t blocks_per_frame(const manifest& m) {
-  return std::max<uint64_t>(1, block_data_bytes / m.block_size);
+/// Several blocks per frame: fewer, larger frames cost both sides less; a frame stays within
+/// what the session's link carries (less 1 KiB for the envelope), and holds one block at least.
+uint64_t blocks_per_frame(const manifest& m, const link_properties& link) {
+  uint64_t bytes = block_data_bytes;
+  if (link.max_frame > 2048)
+    bytes = std::min<uint64_t>(bytes, link.max_frame - 1024);
+  return std::max<uint64_t>(1, bytes / m.block_size);
 }
 
 /// The lowest rate, in bytes per second, an upload that has work must move: the configured
@@ -111,7 +115,7 @@ void pump(self_ptr self, session_id id) {
   auto& up = i->second;
   const auto& ctx = *st.ctx;
   const auto& img = *up.image;
-  auto per_frame = blocks_per_frame(img.manifest.fields);
+  auto per_frame = blocks_per_frame(img.manifest.fields, ctx.link->session_properties(id));
   auto low_water = size_t{ctx.config.limits.queued_kib} * 1024 / 2;
   auto rate = ctx.config.donor.upload_rate_kbps;
   up.awaiting_drain = false;

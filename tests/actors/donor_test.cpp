@@ -161,6 +161,23 @@ TEST_CASE_METHOD(donor_fixture, "requests it cannot or must not serve get no off
   }
 }
 
+TEST_CASE_METHOD(donor_fixture, "block runs stay within the largest frame the session's link "
+                                "carries") {
+  link->set_max_frame(1024 + 4 * 1024);
+  start();
+  auto offers = offers_for(req);
+  auto s = take_up(accept_of(offers[0]));
+  link->clear_records();
+  ask_blocks(s, 0, 10);
+  auto runs = only<block_data>(sent_on(s));
+  REQUIRE(runs.size() == 3);
+  CHECK(runs[0].first == 0);
+  CHECK(runs[0].bytes.size() == 4 * 1024);
+  CHECK(runs[1].first == 4);
+  CHECK(runs[2].first == 8);
+  CHECK(runs[2].bytes.size() == 2 * 1024);
+}
+
 TEST_CASE_METHOD(donor_fixture, "a good accept is confirmed and every digest sent") {
   start();
   auto offers = offers_for(req);

@@ -271,6 +271,11 @@ public:
     session_rate_ = bps;
   }
 
+  /// The largest frame the link carries, as properties() and session_properties() tell it.
+  void set_max_frame(size_t bytes) {
+    props_.max_frame = bytes;
+  }
+
 private:
   transport_events& events() {
     if (events_ == nullptr)
