@@ -76,7 +76,7 @@ namespace {
 /// Blocks kept requested from the current donor: the configured window, or less on a slow link.
 uint32_t current_window(const transfer_state& st) {
   return block_window(st.ctx->config.recovery.block_window,
-                      st.ctx->link->session_properties(st.session), st.target.fields.block_size);
+                      st.link, st.target.fields.block_size);
 }
 
 /// How long the current donor may send nothing: the configured block timeout, or longer where
@@ -84,7 +84,7 @@ uint32_t current_window(const transfer_state& st) {
 std::chrono::milliseconds current_block_timeout(const transfer_state& st) {
   uint64_t window_bytes = uint64_t{current_window(st)} * st.target.fields.block_size;
   return block_timeout(std::chrono::milliseconds(st.ctx->config.recovery.block_timeout_ms),
-                       st.ctx->link->session_properties(st.session), window_bytes);
+                       st.link, window_bytes);
 }
 
 /// Pushes the current donor's deadline to a block timeout from now; one timer at a time
@@ -101,9 +101,9 @@ void extend_deadline(self_ptr self) {
 
 /// The lowest rate, in bytes per second, a donor with blocks outstanding must send at: the
 /// configured minimum, but at most a quarter of the nominal rate of the session's link.
-uint64_t min_rate_bytes(const node_context& ctx, session_id id) {
+uint64_t min_rate_bytes(const node_context& ctx, const link_properties& session_link) {
   uint64_t bits = uint64_t{ctx.config.limits.min_rate_kbps} * 1000;
-  if (auto link = ctx.link->session_properties(id).nominal_rate_bps; link != 0)
+  if (auto link = session_link.nominal_rate_bps; link != 0)
     bits = std::min(bits, link / 4);
   return bits / 8;
 }
@@ -125,13 +125,13 @@ void check_deadline(self_ptr self, uint64_t epoch) {
   if (now - st.rate_checked >= window) {
     auto got = st.received - st.received_at_check;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - st.rate_checked);
-    auto floor = min_rate_bytes(*st.ctx, st.session) * static_cast<uint64_t>(ms.count()) / 1000;
+    auto floor = min_rate_bytes(*st.ctx, st.link) * static_cast<uint64_t>(ms.count()) / 1000;
     st.received_at_check = st.received;
     st.rate_checked = now;
     if (st.at == transfer_state::phase::pulling && !st.outstanding.empty() && got < floor)
       return drop_donor(self, fmt::format("sent {} bytes in {} ms, below the minimum of {} kbit/s",
                                           got, ms.count(),
-                                          min_rate_bytes(*st.ctx, st.session) * 8 / 1000));
+                                          min_rate_bytes(*st.ctx, st.link) * 8 / 1000));
   }
   st.deadline_timer = true;
   self->delayed_send(self, st.deadline - now, deadline_atom::value, st.epoch);
@@ -348,12 +348,14 @@ void begin_pull(self_ptr self, session_id id, candidate d) {
   auto& st = self->state;
   st.current = std::move(d);
   st.session = id;
+  // Read once per donor: the window, deadlines and rate floor are sized from it on every frame.
+  st.link = st.ctx->link->session_properties(id);
   ++st.epoch;
   st.deadline_timer = false;
   st.received = st.received_at_check = 0;
   st.rate_checked = self->clock().now();
   extend_deadline(self);
-  auto link = st.ctx->link->session_properties(id);
+  const auto& link = st.link;
   if (st.have_count > 0 && st.staged_root == st.current->manifest.fields.merkle_root)
     st.ctx->log->info("transfer", "donor {} confirmed over {}; {} blocks held already are kept, {} to go",
                       donor_name(st), link.kind, st.have_count,

@@ -129,6 +129,8 @@ struct transfer_state {
   // The donor being pulled from (it confirmed first).
   std::optional<candidate> current;
   session_id session = 0;
+  /// The properties of the current donor's link.
+  link_properties link;
   /// The current donor is dropped when nothing arrives by then (recovery.block_timeout_ms
   /// after the last frame); one timer at a time watches it.
   clock::time_point deadline{};

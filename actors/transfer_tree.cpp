@@ -68,7 +68,7 @@ void advance_walk(self_ptr self) {
   // Each answer is one frame: on a link with small frames, fewer nodes per request (a nodes
   // message carries under 128 bytes besides its digests).
   uint64_t per_request = wire_limits::max_nodes_per_message;
-  if (auto frame = st.ctx->link->session_properties(st.session).max_frame; frame > 0)
+  if (auto frame = st.link.max_frame; frame > 0)
     per_request =
       std::clamp<uint64_t>(frame > 128 ? (frame - 128) / sizeof(digest) : 1, 1, per_request);
   for (const auto& r : st.walk->requests(per_request))

@@ -190,6 +190,12 @@ link_set::member* link_set::route(const std::string& address, std::string& local
   return nullptr;
 }
 
+size_t link_set::index_of(const member* m) const {
+  return static_cast<size_t>(
+    std::find_if(members_.begin(), members_.end(), [m](const auto& p) { return p.get() == m; })
+    - members_.begin());
+}
+
 link_set::member* link_set::member_of(session_id id) const {
   auto index = id & ((session_id{1} << link_bits) - 1);
   if (index >= members_.size() || !members_[index]->up)
@@ -217,11 +223,8 @@ void link_set::send_datagram(const std::string& to, std::vector<uint8_t> datagra
 
 session_id link_set::open_session(const std::string& address) {
   std::string local;
-  if (auto* m = route(address, local)) {
-    for (size_t i = 0; i < members_.size(); ++i)
-      if (members_[i].get() == m)
-        return outer_id(m->link->open_session(local), i);
-  }
+  if (auto* m = route(address, local))
+    return outer_id(m->link->open_session(local), index_of(m));
   // No link takes it: the session is reported closed at once, under an id no link uses. The
   // owner claims ids through the router, which keeps events that come before the claim.
   auto id = outer_id(unroutable_++, max_links);

@@ -96,6 +96,8 @@ private:
   /// (lower-case letters) before its first colon is a LAN address.
   member* route(const std::string& address, std::string& local) const;
   member* member_of(session_id id) const;
+  /// A member's position, which a session id carries in its low bits.
+  size_t index_of(const member* m) const;
 
   std::vector<std::unique_ptr<member>> members_;
   warning warn_;

@@ -4,25 +4,14 @@
 
 #include "common/error.hpp"
 #include "config/node_config.hpp"
+#include "tests/config/config_fixture.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace fwrescue;
+using fwrescue::test::error_of;
+using fwrescue::test::minimal;
 
 namespace {
-
-/// The required keys only; 11 lines, so appended text starts on line 12.
-const std::string minimal = R"([node]
-id = "bmc-a"
-key = "keys/bmc-a.sec"
-state_dir = "state/bmc-a"
-[platform]
-vendor = "QEMU"
-board = "q35"
-[trust]
-manifest_keys = ["keys/release.pub"]
-[flash]
-path = "flash/bmc-a.fd"
-)";
 
 /// An absolute source so that resolved paths do not depend on the working directory.
 const std::string source = "/etc/fwrescue/peer.toml";
@@ -31,14 +20,6 @@ std::string replace(std::string text, const std::string& from, const std::string
   auto pos = text.find(from);
   REQUIRE(pos != std::string::npos);
   return text.replace(pos, from.size(), to);
-}
-
-/// The one-line error parsing `text` as "peer.toml" gives.
-std::string error_of(const std::string& text) {
-  auto cfg = parse_config(text, "peer.toml");
-  REQUIRE_FALSE(cfg);
-  CHECK(has_code(cfg.error(), errc::invalid_argument));
-  return describe(cfg.error());
 }
 
 std::vector<uint8_t> bytes_of(const std::string& s) {

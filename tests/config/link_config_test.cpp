@@ -3,32 +3,11 @@
 
 #include "common/error.hpp"
 #include "config/node_config.hpp"
+#include "tests/config/config_fixture.hpp"
 
 using namespace fwrescue;
-
-namespace {
-
-const std::string minimal = R"([node]
-id = "bmc-a"
-key = "keys/bmc-a.sec"
-state_dir = "state/bmc-a"
-[platform]
-vendor = "QEMU"
-board = "q35"
-[trust]
-manifest_keys = ["keys/release.pub"]
-[flash]
-path = "flash/bmc-a.fd"
-)";
-
-std::string error_of(const std::string& text) {
-  auto cfg = parse_config(text, "peer.toml");
-  REQUIRE_FALSE(cfg);
-  CHECK(has_code(cfg.error(), errc::invalid_argument));
-  return describe(cfg.error());
-}
-
-} // namespace
+using fwrescue::test::error_of;
+using fwrescue::test::minimal;
 
 TEST_CASE("a node runs the LAN alone unless told otherwise") {
   auto cfg = parse_config(minimal, "/etc/fwrescue/peer.toml");
