@@ -47,6 +47,8 @@ sleep 0.8
 netns_link "$PREFIX" 1 down
 check "the stalled LAN session is dropped" cluster_wait_log bmc-c "dropping donor console: " 60
 check "the transfer goes on over the bus" cluster_wait_log bmc-c "opening a session to console at icmb:0x0001" 30
+# The kept count is logged once the donor confirms the session, a frame after it opens.
+cluster_wait_log bmc-c "confirmed over icmb; [0-9]+ blocks held already" 30
 kept=$(sed -n 's/.*confirmed over icmb; \([0-9]*\) blocks held already are kept.*/\1/p' \
   "$CLUSTER_DIR/logs/bmc-c.log" | head -1)
 present=$(sed -n 's/.* \([0-9]*\) of [0-9]* blocks already present.*/\1/p' \
