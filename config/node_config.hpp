@@ -7,6 +7,7 @@
 
 #include <caf/expected.hpp>
 
+#include "config/source_config.hpp"
 #include "messages/manifest.hpp"
 #include "messages/node.hpp"
 #include "policies/scoring_weights.hpp"
@@ -140,6 +141,9 @@ struct recovery_config {
   /// Backoff between attempts: starts here and doubles up to the maximum.
   uint32_t backoff_initial_ms = 200;
   uint32_t backoff_max_ms = 5000;
+  /// Where images are looked for, in this order (any subset of "local", "removable", "peers",
+  /// "http"; each name once); each but peers has its own table.
+  std::vector<std::string> sources = {"peers"};
 };
 
 /// [policy]: which offers a recipient accepts beyond signer, platform, svn floor and size, and
@@ -313,6 +317,9 @@ struct node_config {
   lan_config lan;
   icmb_config icmb;
   ble_config ble;
+  local_source_config local;
+  removable_source_config removable;
+  http_source_config http;
   admin_config admin;
   supervisor_config supervisor;
   limits_config limits;
