@@ -23,12 +23,21 @@ constexpr auto negotiation_timeout = std::chrono::seconds(10);
 /// Donors remembered for the policies' history; forged identities are cheap, so the oldest go.
 constexpr size_t max_remembered_donors = 256;
 
-void attempt_failed(self_ptr self, const std::string& why);
 void flash_failed_with(self_ptr self, const std::string& reason, bool untouched);
+
+uint64_t elapsed_ms(const coordinator_state& st) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now() - st.started)
+                                 .count());
+}
+
+} // namespace
+
+namespace coordinator_steps {
 
 /// Moves the phase's deadline to recovery.stall_timeout_s from now (or `timeout`); one timer at
 /// a time watches it and finds out when it fires whether the deadline moved meanwhile.
-void extend_deadline(self_ptr self, std::chrono::milliseconds timeout = {}) {
+void extend_deadline(self_ptr self, std::chrono::milliseconds timeout) {
   auto& st = self->state;
   if (timeout.count() == 0)
     timeout = std::chrono::seconds(st.ctx->config.recovery.stall_timeout_s);
@@ -37,32 +46,6 @@ void extend_deadline(self_ptr self, std::chrono::milliseconds timeout = {}) {
     st.deadline_timer = true;
     self->delayed_send(self, timeout, deadline_atom::value);
   }
-}
-
-void check_deadline(self_ptr self) {
-  auto& st = self->state;
-  st.deadline_timer = false;
-  if (!recovering(st.phase) || st.safe_hold)
-    return;
-  auto now = self->clock().now();
-  if (now < st.deadline) {
-    st.deadline_timer = true;
-    self->delayed_send(self, st.deadline - now, deadline_atom::value);
-    return;
-  }
-  // A phase waiting only for the backoff timer has no deadline of its own.
-  if (st.phase == recovery_phase::discovering && st.job == 0)
-    return;
-  auto why = fmt::format("no progress while {} for {} s", to_string(st.phase),
-                         st.ctx->config.recovery.stall_timeout_s);
-  // A flasher that hangs holds the chip: the next flash job waits behind it in its mailbox, and
-  // runs (from the staged image, writing only what still differs) if it ever comes back.
-  if (st.phase == recovery_phase::flashing)
-    return flash_failed_with(self, why, false);
-  if (st.phase == recovery_phase::transferring)
-    if (auto transfer = find_role(self->system(), roles::transfer))
-      self->send(transfer, transfer_cancel{st.job, why});
-  attempt_failed(self, why);
 }
 
 void enter(self_ptr self, recovery_phase next) {
@@ -101,14 +84,6 @@ void job_over(self_ptr self) {
   st.worker = caf::actor_addr{};
 }
 
-uint64_t elapsed_ms(const coordinator_state& st) {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::steady_clock::now() - st.started)
-                                 .count());
-}
-
-// -- one function per state ----------------------------------------------------------------------
-
 void discover(self_ptr self) {
   auto& st = self->state;
   enter(self, recovery_phase::discovering);
@@ -137,6 +112,7 @@ void discover(self_ptr self) {
 void attempt_failed(self_ptr self, const std::string& why) {
   auto& st = self->state;
   auto& rc = st.ctx->config.recovery;
+  cancel_fetch(self);
   job_over(self);
   // Reports of the failed job, should they still come, no longer count.
   ++st.job;
@@ -149,15 +125,62 @@ void attempt_failed(self_ptr self, const std::string& why) {
     st.ctx->log->info("coordinator", "retrying in {} ms", backoff);
     enter(self, recovery_phase::discovering); // still recovering while the timer runs
     st.job = 0;                               // no job in flight: no deadline until it starts
-    self->delayed_send(self, std::chrono::milliseconds(backoff), retry_atom::value, st.generation);
+    self->delayed_send(self, std::chrono::milliseconds(backoff), retry_atom::value, st.generation,
+                       st.attempt);
     return;
   }
   enter(self, recovery_phase::failed);
   send_to(self, roles::transfer, caf::make_message(ready_memory{})); // releases it, if unused
   st.failure = why;
-  st.last = recovery_outcome{false, st.donor, "", elapsed_ms(st), why, std::time(nullptr)};
+  st.last = recovery_outcome{false, st.donor, "", "", elapsed_ms(st), why, std::time(nullptr)};
   st.ctx->log->error("coordinator", "recovery failed after {} attempt(s): {}", st.attempt, why);
 }
+
+} // namespace coordinator_steps
+
+namespace {
+
+// -- one function per state ----------------------------------------------------------------------
+
+void check_deadline(self_ptr self) {
+  auto& st = self->state;
+  st.deadline_timer = false;
+  if (!recovering(st.phase) || st.safe_hold)
+    return;
+  auto now = self->clock().now();
+  if (now < st.deadline) {
+    st.deadline_timer = true;
+    self->delayed_send(self, st.deadline - now, deadline_atom::value);
+    return;
+  }
+  // A phase waiting only for the backoff timer has no deadline of its own.
+  if (st.phase == recovery_phase::discovering && st.job == 0)
+    return;
+  auto why = fmt::format("no progress while {} for {} s", to_string(st.phase),
+                         st.ctx->config.recovery.stall_timeout_s);
+  // A flasher that hangs holds the chip: the next flash job waits behind it in its mailbox, and
+  // runs (from the staged image, writing only what still differs) if it ever comes back.
+  if (st.phase == recovery_phase::flashing)
+    return flash_failed_with(self, why, false);
+  if (st.phase == recovery_phase::transferring) {
+    if (auto transfer = find_role(self->system(), roles::transfer))
+      self->send(transfer, transfer_cancel{st.job, why});
+    cancel_fetch(self);
+  }
+  if (st.phase == recovery_phase::discovering || st.phase == recovery_phase::negotiating
+      || st.phase == recovery_phase::transferring)
+    return source_failed(self, why);
+  attempt_failed(self, why);
+}
+
+
+
+
+
+
+
+
+
 
 
 void negotiated(self_ptr self, negotiation_result& result) {
@@ -168,7 +191,7 @@ void negotiated(self_ptr self, negotiation_result& result) {
       result.verdicts.empty()
         ? std::string{"no compatible image: no donor answered"}
         : fmt::format("no compatible image: none of {} offer(s) qualified", result.verdicts.size());
-    return attempt_failed(self, why);
+    return source_failed(self, why);
   }
   // Only the first attempt trusts the check that started the recovery: a later one may follow a
   // flash that failed half way, and looks at the flash afresh.
@@ -230,11 +253,18 @@ void verified(self_ptr self, const flash_report& report) {
   auto ms = elapsed_ms(st);
   auto installed = st.ctx->store->installed_manifest();
   std::string version = installed && *installed ? (*installed)->fields.version : "";
-  st.last = recovery_outcome{true, st.donor, version, ms, report.detail, std::time(nullptr)};
+  std::string source;
+  for (const auto& t : st.sources_tried)
+    if (t.served)
+      source = t.source;
+  st.last =
+    recovery_outcome{true, st.donor, source, version, ms, report.detail, std::time(nullptr)};
   enter(self, recovery_phase::done);
   send_to(self, roles::donor, caf::make_message(own_image_state{true}));
   st.ctx->log->info("coordinator", "recovered {} from {} in {} ms", st.ctx->config.id, st.donor,
                     ms);
+  if (st.ctx->config.local.keep_golden && installed && *installed)
+    send_to(self, roles::fetch, caf::make_message(keep_golden{**installed}));
 }
 
 /// At start: a journal means a recovery was interrupted; pick it up where it stood.
@@ -268,7 +298,7 @@ void resume_from_journal(self_ptr self) {
   st.started = std::chrono::steady_clock::now();
   st.donor = j.donor;
   if (j.at == recovery_journal::phase::transferring)
-    return discover(self);
+    return first_source(self);
   // Staged or flashing: the staged image is complete; the flasher checks it before writing.
   start_flash(self, flash_job{j.target, j.donor});
 }
@@ -283,9 +313,14 @@ void worker_down(self_ptr self, const caf::down_msg& dm) {
   st.worker = caf::actor_addr{};
   if (st.phase == recovery_phase::flashing)
     return flash_failed_with(self, why, false);
-  if (st.phase == recovery_phase::transferring)
+  if (st.phase == recovery_phase::transferring) {
     if (auto transfer = find_role(self->system(), roles::transfer))
       self->send(transfer, transfer_cancel{st.job, why});
+    cancel_fetch(self);
+  }
+  if (st.phase == recovery_phase::discovering || st.phase == recovery_phase::negotiating
+      || st.phase == recovery_phase::transferring)
+    return source_failed(self, why);
   attempt_failed(self, why);
 }
 
@@ -298,6 +333,15 @@ void send_to(self_ptr self, caf::atom_value role, caf::message msg) {
     self->send(dest, std::move(msg));
   else
     self->state.ctx->log->error("coordinator", "no {} actor to send to", caf::to_string(role));
+}
+
+void image_staged(self_ptr self, transfer_done& d) {
+  job_over(self);
+  source_served(self, d.donor);
+  enter(self, recovery_phase::staged);
+  self->state.flashes = 0;
+  start_flash(self,
+              flash_job{std::move(d.target), d.donor, std::move(d.staged), std::move(d.verified)});
 }
 
 void start_recovery(self_ptr self, const std::string& reason,
@@ -318,7 +362,7 @@ void start_recovery(self_ptr self, const std::string& reason,
   st.started = std::chrono::steady_clock::now();
   st.failure.clear();
   st.donor.clear();
-  discover(self);
+  first_source(self);
   // While offers are awaited, the transfer readies memory for the blocks found bad.
   if (st.trigger)
     send_to(self, roles::transfer, caf::make_message(ready_memory{*st.trigger}));
@@ -376,7 +420,7 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
           [=](caf::error& err) {
             if (self->state.generation == generation && self->state.attempt == attempt
                 && self->state.phase == recovery_phase::negotiating)
-              attempt_failed(self, "negotiation: " + describe(err));
+              source_failed(self, "negotiation: " + describe(err));
           });
     },
     [=](donor_confirmed& c) {
@@ -396,18 +440,19 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
       extend_deadline(self);
     },
     [=](transfer_done& d) {
-      if (!current(d.job))
-        return;
-      job_over(self);
-      enter(self, recovery_phase::staged);
-      self->state.flashes = 0;
-      start_flash(
-        self, flash_job{std::move(d.target), d.donor, std::move(d.staged), std::move(d.verified)});
+      if (current(d.job))
+        image_staged(self, d);
     },
     [=](transfer_failed& f) {
       if (current(f.job))
-        attempt_failed(self, f.reason);
+        source_failed(self, f.reason);
     },
+    [=](fetch_done& d) { fetched(self, d); },
+    [=](fetch_failed& f) {
+      if (current(f.job))
+        source_failed(self, f.reason);
+    },
+    [=](media_changed_atom) { media_changed(self); },
     [=](flash_progress& p) {
       if (!current(p.job))
         return;
@@ -434,12 +479,13 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
       if (current(f.job))
         flash_failed_with(self, f.reason, f.untouched);
     },
-    [=](retry_atom, uint64_t generation) {
+    [=](retry_atom, uint64_t generation, uint32_t attempt) {
       auto& st = self->state;
-      if (generation != st.generation || st.safe_hold || !recovering(st.phase))
+      if (generation != st.generation || attempt != st.attempt || st.safe_hold
+          || !recovering(st.phase))
         return;
       ++st.attempt;
-      discover(self);
+      first_source(self);
     },
     [=](reflash_atom, uint64_t generation, const std::string& why) {
       auto& st = self->state;

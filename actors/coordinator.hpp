@@ -1,6 +1,8 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <map>
 #include <optional>
 #include <string>
@@ -42,6 +44,8 @@ inline bool recovering(recovery_phase p) {
 struct recovery_outcome {
   bool succeeded = false;
   std::string donor;
+  /// The source that served the image ("peers", "local", ...).
+  std::string source;
   std::string version;
   uint64_t duration_ms = 0;
   std::string detail;
@@ -52,6 +56,8 @@ struct recovery_outcome {
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using reflash_atom = caf::atom_constant<caf::atom("reflash")>;
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
+/// Media watcher -> coordinator: removable media may have come or gone.
+using media_changed_atom = caf::atom_constant<caf::atom("media")>;
 
 struct coordinator_state {
   context_ptr ctx;
@@ -90,6 +96,19 @@ struct coordinator_state {
   };
   std::map<std::string, std::vector<donor_mark>> donor_marks;
   std::optional<recovery_outcome> last;
+  /// recovery.sources' entry the attempt is at.
+  size_t source = 0;
+  /// How each source tried in the current (or last) attempt fared: why it had no image, or that
+  /// it served one.
+  struct source_result {
+    std::string source;
+    std::string result;
+    bool served = false;
+  };
+  std::vector<source_result> sources_tried;
+  /// The location fetch in flight, which the coordinator stops by this flag when it gives the
+  /// job up.
+  std::shared_ptr<std::atomic<bool>> fetch_cancel;
   std::string failure;
   /// A boot failed: what the console showed, until the flash check it asked for says what to do.
   std::optional<std::string> boot_failure;

@@ -117,8 +117,13 @@ std::string status_json(const coordinator_state& st) {
                        {"total", st.progress_total},
                        {"percent", st.progress_done * 100 / st.progress_total}};
   }
+  auto tried = nlohmann::ordered_json::array();
+  for (const auto& t : st.sources_tried)
+    tried.push_back({{"source", t.source}, {"result", t.result}, {"served", t.served}});
+  j["sources"] = {{"order", ctx.config.recovery.sources}, {"tried", std::move(tried)}};
   if (st.last) {
     j["last_recovery"] = {{"succeeded", st.last->succeeded}, {"donor", st.last->donor},
+                          {"source", st.last->source},
                           {"version", st.last->version},     {"duration_ms", st.last->duration_ms},
                           {"detail", st.last->detail},       {"finished_at", st.last->finished_at}};
   }

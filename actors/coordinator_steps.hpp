@@ -4,6 +4,7 @@
 #include <string>
 
 #include "actors/coordinator.hpp"
+#include "actors/fetch.hpp"
 
 // The coordinator's steps that its other files (coordinator_boot.cpp) take as well.
 
@@ -29,5 +30,50 @@ void boot_reported(self_ptr self, const boot_result& r);
 /// until the image has failed [boot] failures_to_exclude boots in a row, then the image is
 /// recorded as failed on this host and a recovery asks for another one.
 bool after_boot_failure(self_ptr self, const flash_report& report);
+
+/// Hands a job to the actor in `role` and watches that actor: should it die before it reports,
+/// the job fails. Returns the job's number, or 0 when nobody holds the role.
+uint64_t dispatch(self_ptr self, caf::atom_value role, caf::message msg);
+
+/// Moves to phase `next` (logging it) and starts its deadline.
+void enter(self_ptr self, recovery_phase next);
+
+/// Moves the phase's deadline to recovery.stall_timeout_s from now (or `timeout`).
+void extend_deadline(self_ptr self, std::chrono::milliseconds timeout = {});
+
+/// The job done (or failed): nobody is watched any more.
+void job_over(self_ptr self);
+
+/// Asks the peers on every link for an image (the "peers" source).
+void discover(self_ptr self);
+
+/// The image is staged and verified (by a transfer or a fetch): it is flashed.
+void image_staged(self_ptr self, transfer_done& d);
+
+/// A whole attempt failed: retried from the first source after a backoff, or the recovery
+/// ends as failed.
+void attempt_failed(self_ptr self, const std::string& why);
+
+// -- sources (coordinator_sources.cpp) -----------------------------------------------------------
+
+/// Starts an attempt at the first of recovery.sources.
+void first_source(self_ptr self);
+
+/// The current source has no image for us (`why`): the next one is tried, and when none is
+/// left the attempt fails with every source's reason.
+void source_failed(self_ptr self, const std::string& why);
+
+/// The source in use served the image: recorded for status.
+void source_served(self_ptr self, const std::string& where);
+
+/// Gives up a location fetch in flight, if one is.
+void cancel_fetch(self_ptr self);
+
+/// A location fetch reported.
+void fetched(self_ptr self, fetch_done& d);
+
+/// Removable media may have come: a recovery waiting for its next attempt (or one that gave
+/// up) looks at once.
+void media_changed(self_ptr self);
 
 } // namespace fwrescue::coordinator_steps

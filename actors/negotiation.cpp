@@ -56,47 +56,52 @@ negotiation_result negotiate(const offers_collected& offers, const compatibility
   return result;
 }
 
+compatibility_rules node_rules(const node_context& ctx) {
+  compatibility_rules rules;
+  rules.platform = ctx.config.platform;
+  auto stored = ctx.store->svn_floor();
+  rules.svn_floor = std::max(ctx.config.svn_floor, stored ? *stored : 0u);
+  rules.flash_size = ctx.chip->geometry().size;
+  rules.trusted_keys = ctx.trusted_keys;
+  rules.allowed_versions = ctx.config.policy.allowed_versions;
+  rules.pinned_version = ctx.config.policy.pin_version;
+  rules.allow_downgrade = ctx.config.policy.allow_downgrade;
+  if (auto revoked = ctx.store->revocations(); !revoked)
+    rules.revocation_error = "the stored revocation list cannot be read, so what it revokes "
+                             "is unknown: "
+                             + describe(revoked.error());
+  else if (*revoked)
+    rules.revoked = (*revoked)->fields;
+  // Without the installed manifest a downgrade cannot be recognised; the floor still holds.
+  auto installed = ctx.store->installed_manifest();
+  if (!installed)
+    ctx.log->warn("negotiation", "cannot read the installed manifest: {}",
+                  describe(installed.error()));
+  else if (*installed)
+    rules.installed_svn = (*installed)->fields.svn;
+  if (auto failed = boot_history{ctx.store->dir()}.failed_roots(); !failed) {
+    ctx.log->warn("negotiation", "cannot read the images that failed to boot: {}",
+                  describe(failed.error()));
+  } else {
+    rules.failed_roots = std::move(*failed);
+    // An installed image that failed to boot does not hold back the one before it: only the
+    // svn floor does.
+    if (installed && *installed
+        && std::find(rules.failed_roots.begin(), rules.failed_roots.end(),
+                     (*installed)->fields.merkle_root)
+             != rules.failed_roots.end())
+      rules.installed_svn.reset();
+  }
+  return rules;
+}
+
 caf::behavior negotiation(caf::stateful_actor<negotiation_state>* self, context_ptr ctx) {
   self->state.ctx = ctx;
   return {
     [=](start_atom) {},
     [=](offers_collected& offers) -> negotiation_result {
       const auto& ctx = *self->state.ctx;
-      compatibility_rules rules;
-      rules.platform = ctx.config.platform;
-      auto stored = ctx.store->svn_floor();
-      rules.svn_floor = std::max(ctx.config.svn_floor, stored ? *stored : 0u);
-      rules.flash_size = ctx.chip->geometry().size;
-      rules.trusted_keys = ctx.trusted_keys;
-      rules.allowed_versions = ctx.config.policy.allowed_versions;
-      rules.pinned_version = ctx.config.policy.pin_version;
-      rules.allow_downgrade = ctx.config.policy.allow_downgrade;
-      if (auto revoked = ctx.store->revocations(); !revoked)
-        rules.revocation_error = "the stored revocation list cannot be read, so what it revokes "
-                                 "is unknown: "
-                                 + describe(revoked.error());
-      else if (*revoked)
-        rules.revoked = (*revoked)->fields;
-      // Without the installed manifest a downgrade cannot be recognised; the floor still holds.
-      auto installed = ctx.store->installed_manifest();
-      if (!installed)
-        ctx.log->warn("negotiation", "cannot read the installed manifest: {}",
-                      describe(installed.error()));
-      else if (*installed)
-        rules.installed_svn = (*installed)->fields.svn;
-      if (auto failed = boot_history{ctx.store->dir()}.failed_roots(); !failed) {
-        ctx.log->warn("negotiation", "cannot read the images that failed to boot: {}",
-                      describe(failed.error()));
-      } else {
-        rules.failed_roots = std::move(*failed);
-        // An installed image that failed to boot does not hold back the one before it: only the
-        // svn floor does.
-        if (installed && *installed
-            && std::find(rules.failed_roots.begin(), rules.failed_roots.end(),
-                         (*installed)->fields.merkle_root)
-                 != rules.failed_roots.end())
-          rules.installed_svn.reset();
-      }
+      auto rules = node_rules(ctx);
       const auto& name = ctx.config.recovery.policy;
       auto rate = ctx.link ? ctx.link->properties().nominal_rate_bps : 0;
       auto result = negotiate(offers, rules, name, ctx.policies.at(name), offers.history, rate);

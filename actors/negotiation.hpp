@@ -20,6 +20,11 @@ struct negotiation_state {
 /// negotiation_result.
 caf::behavior negotiation(caf::stateful_actor<negotiation_state>* self, context_ptr ctx);
 
+/// What any image this node takes must satisfy, from its configuration and what it has stored
+/// (svn floor, revocations, installed image, images that failed to boot); the same for offers
+/// from peers and images found at any location. Problems reading the store are logged.
+compatibility_rules node_rules(const node_context& ctx);
+
 /// The pure part of negotiation, for tests: judge and rank `offers` under `rules` and `policy`.
 /// `history` gives each donor's recent failures and bad blocks, `link_rate_bps` the nominal rate
 /// of the link the offers came over (0 when unknown), both for the policy to weigh.

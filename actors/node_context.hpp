@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "hal/nv_store.hpp"
 #include "image/keys.hpp"
 #include "policies/policy.hpp"
+#include "sources/image_location.hpp"
 #include "transports/transport.hpp"
 
 namespace fwrescue {
@@ -45,6 +47,9 @@ struct node_context {
   /// Keys allowed to sign revocation lists ([trust] revocation_keys, else the manifest keys).
   std::vector<public_key> revocation_keys;
   policy_registry policies;
+  /// The image locations of recovery.sources other than "peers", by source name, built from
+  /// the registry in main(). The fetch actor alone uses them (they block on I/O).
+  std::map<std::string, std::shared_ptr<image_location>> locations;
 };
 
 using context_ptr = std::shared_ptr<const node_context>;
@@ -58,6 +63,8 @@ struct context_update {
 /// The names under which the supervisor registers each role in the actor system's registry.
 /// Actors find each other by name at send time, so a restarted child is found again.
 namespace roles {
+constexpr caf::atom_value fetch = caf::atom("fetch");
+constexpr caf::atom_value media_watcher = caf::atom("media");
 constexpr caf::atom_value coordinator = caf::atom("coord");
 constexpr caf::atom_value monitor = caf::atom("monitor");
 constexpr caf::atom_value discovery = caf::atom("discovery");

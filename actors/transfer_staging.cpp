@@ -6,50 +6,10 @@
 #include "actors/transfer.hpp"
 #include "actors/transfer_steps.hpp"
 #include "common/error.hpp"
-#include "image/hash.hpp"
+#include "image/block_scan.hpp"
 
 namespace fwrescue::transfer_steps {
 
-namespace {
-
-/// Marks as present every block not yet present and lying within the first `source_size` bytes
-/// of `source` whose bytes there verify; reads and hashes a megabyte at a time (on
-/// hash_threads() threads). Returns how many blocks it found. A chunk that cannot be read is
-/// simply not reused.
-template <class Source>
-uint64_t reuse_from(transfer_state& st, Source&& source, uint64_t source_size) {
-  const auto& m = st.target.fields;
-  auto n = m.block_count();
-  std::vector<bool> look(n);
-  for (uint64_t i = 0; i < n; ++i)
-    look[i] = !st.have[i] && i * m.block_size + m.block_length(i) <= source_size;
-  uint64_t found = 0;
-  auto per_chunk = std::max<uint64_t>(1, (1 << 20) / m.block_size);
-  std::vector<uint8_t> bytes;
-  std::vector<digest> digests(per_chunk);
-  for (uint64_t first = 0; first < n; first += per_chunk) {
-    auto end = std::min(n, first + per_chunk);
-    while (end > first && !look[end - 1])
-      --end;
-    if (std::none_of(look.begin() + static_cast<ptrdiff_t>(first),
-                     look.begin() + static_cast<ptrdiff_t>(end), [](bool b) { return b; }))
-      continue;
-    bytes.resize((end - 1 - first) * m.block_size + m.block_length(end - 1));
-    if (source(first * m.block_size, std::span{bytes}))
-      continue;
-    leaf_digests(m.hash, m.block_size, first, bytes, std::span{digests}.first(end - first),
-                 hash_threads());
-    for (auto i = first; i < end; ++i) {
-      if (!look[i] || digests[i - first] != st.target.block_digests[i])
-        continue;
-      st.have[i] = true;
-      ++found;
-    }
-  }
-  return found;
-}
-
-} // namespace
 
 /// Once the digests are known: reuse what the staging file (when it belongs to the same image)
 /// and the flash already hold, and record the transfer in the journal. Blocks found on the
@@ -92,8 +52,9 @@ caf::error prepare_staging(self_ptr self) {
     bool resuming = journal && *journal && (*journal)->target.fields.merkle_root == m.merkle_root;
     uint64_t from_staging = 0;
     if (resuming)
-      from_staging = reuse_from(
-        st, [&](uint64_t at, std::span<uint8_t> out) { return st.staging->read(at, out); },
+      from_staging = mark_present(
+        st.target, st.have,
+        [&](uint64_t at, std::span<uint8_t> out) { return st.staging->read(at, out); },
         m.image_size);
     st.staged = st.have;
     const auto& known = st.flash_check;
@@ -110,8 +71,9 @@ caf::error prepare_staging(self_ptr self) {
           ++on_flash;
         }
     } else {
-      on_flash = reuse_from(
-        st, [&](uint64_t at, std::span<uint8_t> out) { return st.ctx->chip->read(at, out); },
+      on_flash = mark_present(
+        st.target, st.have,
+        [&](uint64_t at, std::span<uint8_t> out) { return st.ctx->chip->read(at, out); },
         st.ctx->chip->geometry().size);
     }
     st.have_count = st.reused = from_staging + on_flash;

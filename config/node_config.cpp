@@ -15,6 +15,7 @@
 #include "common/error.hpp"
 #include "common/file_io.hpp"
 #include "config/link_sections.hpp"
+#include "config/source_sections.hpp"
 #include "config/table_reader.hpp"
 
 namespace fwrescue {
@@ -226,6 +227,7 @@ void read_recovery(table_reader r, recovery_config& rec) {
                          fmt::format("an integer no smaller than recovery.backoff_initial_ms ({})",
                                      rec.backoff_initial_ms));
   }
+  read_sources(r, rec.sources);
   r.finish();
 }
 
@@ -375,6 +377,13 @@ caf::expected<node_config> parse_config(std::string_view text, const std::string
   read_lan(top.child("lan"), cfg.lan);
   read_icmb(top.child("icmb"), cfg.icmb);
   read_ble(top.child("ble"), cfg.ble);
+  auto listed = [&](std::string_view name) {
+    return std::find(cfg.recovery.sources.begin(), cfg.recovery.sources.end(), name)
+           != cfg.recovery.sources.end();
+  };
+  read_local(top.child("local"), cfg.local, listed("local"));
+  read_removable(top.child("removable"), cfg.removable, listed("removable"));
+  read_http(top.child("http"), cfg.http, listed("http"));
   auto admin = top.child("admin");
   admin.path("socket", cfg.admin.socket, false, true);
   admin.finish();

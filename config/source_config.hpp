@@ -16,6 +16,7 @@ struct local_source_config {
   /// After a successful recovery, keep the installed image there as the golden copy; the older
   /// one is removed only once the new one verifies.
   bool keep_golden = false;
+  friend bool operator==(const local_source_config&, const local_source_config&) = default;
 };
 
 /// [removable]: removable media (USB, PCMCIA flash) mounted on the BMC.
@@ -23,6 +24,8 @@ struct removable_source_config {
   /// Directories watched for media: each is a medium's mount point or holds mount points one
   /// level down (/media/fwrescue with /media/fwrescue/usb0 mounted under it).
   std::vector<std::string> watch;
+  friend bool operator==(const removable_source_config&,
+                         const removable_source_config&) = default;
 };
 
 /// [http]: a web server holding signed images, listed by an index of manifests.
@@ -49,6 +52,7 @@ struct http_source_config {
   uint32_t retries = 3;
   /// Backoff between tries: starts here and doubles.
   uint32_t backoff_initial_ms = 250;
+  friend bool operator==(const http_source_config&, const http_source_config&) = default;
 };
 
 } // namespace fwrescue

@@ -144,6 +144,9 @@ void print_status(const json& s) {
       fmt::print("last recovery  FAILED after {} ms: {}\n", r.value("duration_ms", 0),
                  text(r, "detail"));
   }
+  if (s.contains("sources") && s["sources"].is_object() && s["sources"].contains("tried"))
+    for (const auto& t : s["sources"]["tried"])
+      fmt::print("source      {:<10} {}\n", text(t, "source"), text(t, "result"));
   if (s.contains("host") && s["host"].is_object() && s["host"].contains("last_error")) {
     const auto& e = s["host"]["last_error"];
     fmt::print("host error  {} {}\n", utc_time(e.value("at", int64_t{0})), text(e, "what"));

@@ -9,6 +9,7 @@
 #include "hal/flash/flashrom.hpp"
 #include "hal/host_power/qemu.hpp"
 #include "hal/host_power/sim.hpp"
+#include "sources/dir_location.hpp"
 #include "transports/ble/ble_transport.hpp"
 #include "transports/icmb/icmb_transport.hpp"
 #include "transports/lan/lan_transport.hpp"
@@ -133,6 +134,18 @@ caf::expected<std::shared_ptr<transport>> open_icmb(const node_config& c,
   return std::shared_ptr<transport>{std::make_shared<icmb_transport>(std::move(o))};
 }
 
+caf::expected<std::shared_ptr<image_location>> open_local(const node_config& c,
+                                                           const std::shared_ptr<logger>&) {
+  return std::shared_ptr<image_location>{
+    std::make_shared<dir_location>("local", std::vector<std::string>{c.local.dir}, 0)};
+}
+
+caf::expected<std::shared_ptr<image_location>> open_removable(const node_config& c,
+                                                               const std::shared_ptr<logger>&) {
+  return std::shared_ptr<image_location>{
+    std::make_shared<dir_location>("removable", c.removable.watch, 1)};
+}
+
 } // namespace
 
 backends standard_backends() {
@@ -144,6 +157,8 @@ backends standard_backends() {
   out.transports.emplace("lan", open_lan);
   out.transports.emplace("icmb", open_icmb);
   out.transports.emplace("ble", open_ble);
+  out.locations.emplace("local", open_local);
+  out.locations.emplace("removable", open_removable);
   return out;
 }
 

@@ -21,7 +21,9 @@
 #include "actors/coordinator.hpp"
 #include "actors/discovery.hpp"
 #include "actors/donor.hpp"
+#include "actors/fetch.hpp"
 #include "actors/flasher.hpp"
+#include "actors/media_watcher.hpp"
 #include "actors/monitor.hpp"
 #include "actors/negotiation.hpp"
 #include "actors/router.hpp"
@@ -142,6 +144,20 @@ caf::expected<std::shared_ptr<node_context>> build_context(node_config config,
       return std::move(link.error());
     links.push_back(std::move(*link));
   }
+  for (const auto& name : config.recovery.sources) {
+    if (name == "peers")
+      continue;
+    auto make = registry.locations.find(name);
+    if (make == registry.locations.end())
+      return make_error(errc::invalid_argument,
+                        fmt::format("{}: recovery.sources names '{}', but this build has no such "
+                                    "source (known: peers, {})",
+                                    config.source, name, known_names(registry.locations)));
+    auto location = make->second(config, ctx->log);
+    if (!location)
+      return std::move(location.error());
+    ctx->locations.emplace(name, std::move(*location));
+  }
   auto log = ctx->log;
   ctx->link = std::make_shared<link_set>(
     std::move(links), [log](std::string_view line) { log->warn("links", "{}", line); });
@@ -193,6 +209,9 @@ std::vector<child_spec> children(std::shared_ptr<context_holder> current) {
     {roles::monitor, make_detached(monitor)},
     {roles::boot_watch, make_detached(boot_watch)},
     {roles::coordinator, make(coordinator)},
+    // Reading a location blocks on files and the network.
+    {roles::fetch, make_detached(fetch)},
+    {roles::media_watcher, make(media_watcher)},
   };
 }
 
@@ -246,6 +265,10 @@ std::string fixed_setting_changed(const node_config& a, const node_config& b) {
     return "ble";
   if (a.admin_socket() != b.admin_socket())
     return "admin.socket";
+  // The locations were built from these.
+  if (a.recovery.sources != b.recovery.sources || a.local != b.local
+      || a.removable != b.removable || a.http != b.http)
+    return "recovery.sources and the [local], [removable] and [http] tables";
   // The transport was built with these; the rest of [limits] applies from the reload on.
   const auto& la = a.limits;
   const auto& lb = b.limits;
@@ -265,7 +288,7 @@ void stop_actors(caf::actor_system& sys, const caf::actor& supervisor) {
   caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
   for (auto role : {roles::coordinator, roles::discovery, roles::negotiation, roles::transfer,
                     roles::donor, roles::flasher, roles::monitor, roles::router,
-                    roles::boot_watch}) {
+                    roles::boot_watch, roles::fetch, roles::media_watcher}) {
     if (auto a = find_role(sys, role))
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     sys.registry().erase(role);
@@ -301,7 +324,8 @@ caf::expected<std::string> reload(caf::actor_system& sys, context_holder& curren
   context_ptr ptr = next;
   current.set(ptr);
   for (auto role : {roles::coordinator, roles::discovery, roles::negotiation, roles::transfer,
-                    roles::donor, roles::flasher, roles::monitor, roles::router})
+                    roles::donor, roles::flasher, roles::monitor, roles::router, roles::fetch,
+                    roles::media_watcher})
     if (auto a = find_role(sys, role))
       caf::anon_send(a, context_update{ptr});
   return fmt::format("configuration reloaded from {}: policy {}", config_path,

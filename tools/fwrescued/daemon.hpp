@@ -13,6 +13,7 @@
 #include "config/node_config.hpp"
 #include "hal/flash.hpp"
 #include "hal/host_power.hpp"
+#include "sources/image_location.hpp"
 #include "transports/transport.hpp"
 
 namespace fwrescue {
@@ -30,6 +31,10 @@ using power_factory = std::function<caf::expected<std::shared_ptr<host_power>>(
 using transport_factory = std::function<caf::expected<std::shared_ptr<transport>>(
   const node_config&, const std::shared_ptr<logger>& log)>;
 
+/// Builds the image location of one source of recovery.sources from its table.
+using location_factory = std::function<caf::expected<std::shared_ptr<image_location>>(
+  const node_config&, const std::shared_ptr<logger>& log)>;
+
 /// The registries the configuration picks backends from by name (flash.backend,
 /// host_power.backend, and each enabled link section). The parser checks only that a name is
 /// given; a name missing here stops the daemon at start with the list of the known ones.
@@ -37,12 +42,15 @@ struct backends {
   std::map<std::string, flash_factory> flash;
   std::map<std::string, power_factory> host_power;
   std::map<std::string, transport_factory> transports;
+  /// The sources of recovery.sources besides "peers", which is the protocol itself.
+  std::map<std::string, location_factory> locations;
 };
 
 /// The production backends: flash "file" (hal/flash/file) and "flashrom" (hal/flash/flashrom),
 /// host power "sim" (hal/host_power/sim) and "qemu" (hal/host_power/qemu), links "lan"
-/// (transports/lan), "icmb" (transports/icmb) and "ble" (transports/ble). Each name is listed
-/// here once.
+/// (transports/lan), "icmb" (transports/icmb) and "ble" (transports/ble), image locations
+/// "local" and "removable" (sources/dir_location) and "http" (sources/http_location). Each name
+/// is listed here once.
 backends standard_backends();
 
 /// The transports' share of [limits].
