@@ -45,11 +45,11 @@ std::string_view header_value(std::string_view line, size_t name_size) {
 caf::error configure(CURL* easy, const http_source_config& config) {
   std::string protocols = config.allow_http ? "https,http" : "https";
   auto failed = [](const char* option, CURLcode rc) {
-    return make_error(errc::invalid_argument, fmt::format("http: libcurl refuses {}: {}", option,
-                                                          curl_easy_strerror(rc)));
+    return make_error(errc::invalid_argument,
+                      fmt::format("http: libcurl refuses {}: {}", option, curl_easy_strerror(rc)));
   };
-#define FWRESCUE_SETOPT(option, value)                                                           \
-  if (auto rc = curl_easy_setopt(easy, option, value); rc != CURLE_OK)                           \
+#define FWRESCUE_SETOPT(option, value)                                                             \
+  if (auto rc = curl_easy_setopt(easy, option, value); rc != CURLE_OK)                             \
     return failed(#option, rc);
   FWRESCUE_SETOPT(CURLOPT_PROTOCOLS_STR, protocols.c_str());
   FWRESCUE_SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, protocols.c_str());
@@ -157,6 +157,7 @@ caf::expected<std::unique_ptr<http_client>> http_client::make(const http_source_
     return make_error(errc::io_failure, "http: libcurl cannot make a handle");
   }
   std::unique_ptr<http_client> client{new http_client{easy}};
+  client->allow_http_ = config.allow_http;
   if (auto err = configure(easy, config))
     return err;
   return client;
@@ -175,6 +176,7 @@ http_result http_client::get(const std::string& url, const std::string& range,
   consume_ = &consume;
   response_ = {};
   dropped_ = 0;
+  body_seen_ = 0;
   stopped_ = false;
   error_[0] = '\0';
   curl_easy_setopt(easy_, CURLOPT_URL, url.c_str());
@@ -197,6 +199,15 @@ http_result http_client::get(const std::string& url, const std::string& range,
     result.code = CURLE_OK;
   if (result.code != CURLE_OK)
     result.reason = error_[0] != '\0' ? std::string{error_} : curl_easy_strerror(result.code);
+  if (result.code == CURLE_UNSUPPORTED_PROTOCOL) {
+    // libcurl's reason ("Protocol "http" not supported or disabled in libcurl") hides that a
+    // redirect asked for it.
+    char* target = nullptr;
+    if (curl_easy_getinfo(easy_, CURLINFO_EFFECTIVE_URL, &target) == CURLE_OK && target != nullptr
+        && url != target)
+      result.reason = fmt::format("redirected to {}, which is not allowed ({})", target,
+                                  allow_http_ ? "https or http only" : "https only");
+  }
   // libcurl's messages may end in a newline; a reason is one line.
   while (!result.reason.empty() && (result.reason.back() == '\n' || result.reason.back() == '\r'))
     result.reason.pop_back();
@@ -212,6 +223,7 @@ size_t http_client::on_header(char* data, size_t size, size_t count, void* self_
     // Each response's status line starts its headers: a redirect's or a proxy's CONNECT answer
     // comes before the one whose body follows.
     self.response_ = {};
+    self.body_seen_ = 0;
     auto space = line.find(' ');
     if (space != std::string_view::npos && line.size() >= space + 4)
       std::from_chars(line.data() + space + 1, line.data() + space + 4, self.response_.status);
@@ -237,12 +249,21 @@ size_t http_client::on_body(char* data, size_t size, size_t count, void* self_pt
     self.dropped_ += n;
     return self.dropped_ <= max_dropped_bytes ? n : 0;
   }
+  uint64_t seen = self.body_seen_;
+  self.body_seen_ += n;
+  if (self.stopped_)
+    return n; // draining the rest, see below
   std::span bytes{reinterpret_cast<const uint8_t*>(data), n};
-  if (!(*self.consume_)(self.response_, bytes)) {
-    self.stopped_ = true;
-    return 0; // libcurl ends the transfer with CURLE_WRITE_ERROR
-  }
-  return n;
+  if ((*self.consume_)(self.response_, bytes))
+    return n;
+  self.stopped_ = true;
+  // Reading a short rest of the body keeps the connection for the next request; ending the
+  // transfer (CURLE_WRITE_ERROR) closes it.
+  auto length = self.response_.content_length;
+  if (length >= 0 && static_cast<uint64_t>(length) >= seen + n
+      && static_cast<uint64_t>(length) - seen - n <= max_dropped_bytes)
+    return n;
+  return 0;
 }
 
 retry_budget::retry_budget(const http_source_config& config)

@@ -70,8 +70,9 @@ public:
   ~http_client();
 
   /// GETs `url`, asking for `range` ("first-last" in bytes) unless it is empty, and hands the
-  /// body of a 200 or 206 answer to `consume`. Bodies of other answers are dropped, the first
-  /// 64 KiB of them read so the connection can be kept.
+  /// body of a 200 or 206 answer to `consume`. Bodies of other answers are dropped, and so is
+  /// the rest of one `consume` stopped; up to 64 KiB of them are read so the connection can be
+  /// kept, a longer one ends it.
   http_result get(const std::string& url, const std::string& range, const body_consumer& consume);
 
   /// Bytes received so far: status lines, headers and bodies as they arrived (after TLS).
@@ -90,11 +91,13 @@ private:
   static size_t on_body(char* data, size_t size, size_t count, void* self);
 
   CURL* easy_;
+  bool allow_http_ = false;
   char error_[CURL_ERROR_SIZE] = {};
   // State of the request under way.
   const body_consumer* consume_ = nullptr;
   http_response response_;
   uint64_t dropped_ = 0;
+  uint64_t body_seen_ = 0;
   bool stopped_ = false;
 
   // Read by status reports while a request runs.

@@ -52,8 +52,7 @@ make_http_location(const http_source_config& config) {
   return std::unique_ptr<image_location>{std::move(location)};
 }
 
-caf::expected<std::vector<located_image>>
-http_location::list(std::vector<std::string>& skipped) {
+caf::expected<std::vector<located_image>> http_location::list(std::vector<std::string>& skipped) {
   if (unusable_)
     return unusable_;
   auto index_url = base_ + "/" + config_.index;
@@ -80,8 +79,7 @@ http_location::list(std::vector<std::string>& skipped) {
   return images;
 }
 
-caf::expected<std::vector<uint8_t>> http_location::fetch(const std::string& url,
-                                                         size_t max_bytes,
+caf::expected<std::vector<uint8_t>> http_location::fetch(const std::string& url, size_t max_bytes,
                                                          std::span<const uint8_t> magic,
                                                          const char* what) {
   std::vector<uint8_t> body;
@@ -97,8 +95,7 @@ caf::expected<std::vector<uint8_t>> http_location::fetch(const std::string& url,
 
 http_location::attempt http_location::fetch_attempt(const std::string& url, size_t max_bytes,
                                                     std::span<const uint8_t> magic,
-                                                    const char* what,
-                                                    std::vector<uint8_t>& body) {
+                                                    const char* what, std::vector<uint8_t>& body) {
   // A retry asks for the rest only; a server that sends the whole file again starts it over.
   uint64_t resume_at = body.size();
   auto range = resume_at > 0 ? fmt::format("{}-", resume_at) : std::string{};
@@ -122,9 +119,9 @@ http_location::attempt http_location::fetch_attempt(const std::string& url, size
       // Refuse what is announced too large before any of it is stored.
       if (response.content_length > 0
           && static_cast<uint64_t>(response.content_length) > max_bytes - body.size()) {
-        problem = fmt::format("{} of {} bytes, more than the {} allowed", what,
-                              body.size() + static_cast<uint64_t>(response.content_length),
-                              max_bytes);
+        problem =
+          fmt::format("{} of {} bytes, more than the {} allowed", what,
+                      body.size() + static_cast<uint64_t>(response.content_length), max_bytes);
         return false;
       }
     }
@@ -137,9 +134,9 @@ http_location::attempt http_location::fetch_attempt(const std::string& url, size
     // Say so after a few bytes rather than after the whole file.
     if (had < magic.size() && body.size() >= magic.size()
         && !std::equal(magic.begin(), magic.end(), body.begin())) {
-      problem = fmt::format("not {} (it does not start with \"{}\")", what,
-                            std::string_view{reinterpret_cast<const char*>(magic.data()),
-                                             magic.size()});
+      problem =
+        fmt::format("not {} (it does not start with \"{}\")", what,
+                    std::string_view{reinterpret_cast<const char*>(magic.data()), magic.size()});
       return false;
     }
     return true;
@@ -237,8 +234,8 @@ http_location::attempt http_location::read_attempt(const std::string& url, run_c
                                                     url, received, cursor.next())),
             false};
   if (!whole_image && received != last + 1 - first)
-    return {make_error(errc::malformed, fmt::format("http {}: sent {} of the {} bytes asked",
-                                                    url, received, last + 1 - first)),
+    return {make_error(errc::malformed, fmt::format("http {}: sent {} of the {} bytes asked", url,
+                                                    received, last + 1 - first)),
             false};
   return {};
 }

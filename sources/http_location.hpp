@@ -78,7 +78,6 @@ private:
 /// Makes the location of an [http] table. Fails only when libcurl cannot start (no memory, no
 /// TLS library); a configuration it cannot use gives a location whose calls fail with the
 /// reason (see http_location).
-caf::expected<std::unique_ptr<image_location>>
-make_http_location(const http_source_config& config);
+caf::expected<std::unique_ptr<image_location>> make_http_location(const http_source_config& config);
 
 } // namespace fwrescue

@@ -65,9 +65,9 @@ std::string_view trim(std::string_view s) {
 
 caf::expected<std::string> check_http_config(const http_source_config& config) {
   if (config.client_cert.empty() != config.client_key.empty())
-    return make_error(errc::invalid_argument,
-                      config.client_cert.empty() ? "http: client_key is set without client_cert"
-                                                 : "http: client_cert is set without client_key");
+    return make_error(errc::invalid_argument, config.client_cert.empty()
+                                                ? "http: client_key is set without client_cert"
+                                                : "http: client_cert is set without client_key");
   url_handle url{curl_url(), &curl_url_cleanup};
   if (!url)
     return make_error(errc::io_failure, "http: libcurl cannot allocate a URL");
@@ -75,8 +75,8 @@ caf::expected<std::string> check_http_config(const http_source_config& config) {
     return refuse(config.url, fmt::format("does not parse: {}", curl_url_strerror(rc)));
   auto scheme = url_part(url.get(), CURLUPART_SCHEME).value_or("");
   if (scheme != "https" && !(scheme == "http" && config.allow_http))
-    return refuse(config.url, scheme == "http" ? "is plain http and allow_http is not set"
-                                               : "is not https");
+    return refuse(config.url,
+                  scheme == "http" ? "is plain http and allow_http is not set" : "is not https");
   if (url_part(url.get(), CURLUPART_QUERY) || url_part(url.get(), CURLUPART_FRAGMENT))
     return refuse(config.url, "has a query or fragment, so paths cannot be appended to it");
   // The URL appears in logs and status lines; a password in it would too.
@@ -102,9 +102,9 @@ std::optional<std::string> relative_path_problem(std::string_view path) {
     return "has a scheme";
   for (char c : path)
     if (!plain_path_char(c))
-      return c > ' ' && c < 0x7f ? fmt::format("has the character '{}'", c)
-                                 : fmt::format("has the byte {:#04x}",
-                                               static_cast<unsigned>(static_cast<uint8_t>(c)));
+      return c >= ' ' && c < 0x7f ? fmt::format("has the character '{}'", c)
+                                  : fmt::format("has the byte {:#04x}",
+                                                static_cast<unsigned>(static_cast<uint8_t>(c)));
   for (size_t start = 0; start <= path.size();) {
     auto end = std::min(path.find('/', start), path.size());
     if (path.substr(start, end - start) == "..")
@@ -142,8 +142,8 @@ std::vector<std::string> parse_http_index(std::string_view text, const std::stri
     if (auto why = index_path_problem(line)) {
       // Quote at most a screenful of the refused line: it is whatever the server sent.
       auto shown = line.substr(0, 80);
-      bool printable = std::all_of(shown.begin(), shown.end(),
-                                   [](char c) { return c >= ' ' && c < 0x7f; });
+      bool printable =
+        std::all_of(shown.begin(), shown.end(), [](char c) { return c >= ' ' && c < 0x7f; });
       auto quoted = printable ? fmt::format("'{}{}'", shown, shown.size() < line.size() ? "…" : "")
                               : std::string{"the path"};
       skipped.push_back(fmt::format("{} line {}: {} {}", index_url, line_no, quoted, *why));

@@ -17,9 +17,9 @@ run_cursor::run_cursor(std::span<const byte_run> runs) : runs_(runs) {
 caf::error run_cursor::deliver(uint64_t offset, std::span<const uint8_t> bytes,
                                const run_sink& sink) {
   if (!done() && offset > next())
-    return make_error(errc::invalid_argument,
-                      fmt::format("run_cursor: bytes from {} handed while {} is owed", offset,
-                                  next()));
+    return make_error(
+      errc::invalid_argument,
+      fmt::format("run_cursor: bytes from {} handed while {} is owed", offset, next()));
   uint64_t end = offset + bytes.size();
   while (!done() && next() < end) {
     uint64_t from = std::max(offset, next());
