@@ -18,9 +18,6 @@ namespace {
 constexpr long max_redirects = 3;
 /// Body bytes of an error answer read before the connection is given up instead.
 constexpr uint64_t max_dropped_bytes = 64 * 1024;
-/// libcurl's receive buffer: larger than its 16 KiB default so a whole-image read makes fewer
-/// calls into the consumer (docs/sources.md has the figures).
-constexpr long receive_buffer_bytes = 256 * 1024;
 constexpr uint64_t max_backoff_ms = 60'000;
 
 bool iequals_prefix(std::string_view line, std::string_view name) {
@@ -77,7 +74,6 @@ caf::error configure(CURL* easy, const http_source_config& config) {
   // Timeouts without SIGALRM: the calls run on a thread of a multi-threaded daemon.
   FWRESCUE_SETOPT(CURLOPT_NOSIGNAL, 1L);
   // No Accept-Encoding is sent, so ranges and byte counts are of the image's own bytes.
-  FWRESCUE_SETOPT(CURLOPT_BUFFERSIZE, receive_buffer_bytes);
   FWRESCUE_SETOPT(CURLOPT_USERAGENT, "fwrescue");
 #undef FWRESCUE_SETOPT
   return {};

@@ -44,6 +44,7 @@ TEST_CASE("a configuration that cannot be used says why in one line", "[unit]") 
   auto same = [](http_source_config&) {};
   std::vector<row> rows{
     {config_for("not a url"), "http: URL 'not a url' does not parse: "},
+    {config_for("fw.example/x"), "http: URL 'fw.example/x' does not parse: Bad scheme"},
     {config_for("ftp://fw.example/x"), "http: URL 'ftp://fw.example/x' is not https"},
     {config_for("http://fw.example/x"),
      "http: URL 'http://fw.example/x' is plain http and allow_http is not set"},
