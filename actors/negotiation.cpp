@@ -64,6 +64,7 @@ caf::behavior negotiation(caf::stateful_actor<negotiation_state>* self, context_
       const auto& ctx = *self->state.ctx;
       compatibility_rules rules;
       rules.platform = ctx.config.platform;
+      rules.component = ctx.config.flash.component;
       auto stored = ctx.store->svn_floor();
       rules.svn_floor = std::max(ctx.config.svn_floor, stored ? *stored : 0u);
       rules.flash_size = ctx.chip->geometry().size;
