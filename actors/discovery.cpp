@@ -137,6 +137,8 @@ caf::behavior discovery(caf::stateful_actor<discovery_state>* self, context_ptr 
     [=](start_atom) {},
     [=](image_request& request) {
       auto& st = self->state;
+      // Donors offer only images of the component asked for: this node's flash's.
+      request.component = st.ctx->config.flash.component;
       st.open = request;
       st.sent_at = std::chrono::steady_clock::now();
       st.collected = offers_collected{request, {}, {}, {}};
@@ -148,10 +150,10 @@ caf::behavior discovery(caf::stateful_actor<discovery_state>* self, context_ptr 
         node_discovery_window(std::chrono::milliseconds(st.ctx->config.recovery.discovery_window_ms),
                               st.ctx->link->properties());
       st.ctx->log->info("discovery",
-                        "image request {} for {}:{} (svn >= {}{}) sent; collecting "
+                        "image request {} for {}:{} {} (svn >= {}{}) sent; collecting "
                         "offers for {} ms",
                         request.request_id, request.platform.vendor, request.platform.board,
-                        request.min_svn,
+                        request.component, request.min_svn,
                         request.exclude_roots.empty()
                           ? std::string{}
                           : fmt::format(", excluding {} image(s) that failed to boot here",

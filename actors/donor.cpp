@@ -31,7 +31,7 @@ std::vector<std::shared_ptr<const served_image>> servable(const donor_state& st)
 
 /// Keeps an offer for an accept to take up, within limits.offers_remembered: expired offers go
 /// first, then the one closest to expiring.
-void remember_offer(self_ptr self, uint64_t request_id, const nonce& challenge) {
+void remember_offer(self_ptr self, const image_request& req) {
   auto& st = self->state;
   auto now = self->clock().now();
   std::erase_if(st.offers, [now](const auto& o) { return o.second.expires < now; });
@@ -41,7 +41,7 @@ void remember_offer(self_ptr self, uint64_t request_id, const nonce& challenge) 
     });
     st.offers.erase(oldest);
   }
-  st.offers[request_id] = {challenge, now + offer_lifetime};
+  st.offers[req.request_id] = {req.challenge, now + offer_lifetime, req.component};
 }
 
 /// Why `img` must not be served under the revocation list `revoked`, or an empty string.
@@ -74,7 +74,9 @@ void answer_request(self_ptr self, const std::string& from, const image_request&
     ctx.link->send_datagram(from, encode(revocation_notice{*revoked}));
   for (const auto& img : servable(st)) {
     const auto& m = img->manifest.fields;
-    if (m.platform != req.platform || m.svn < req.min_svn)
+    // An image for another firmware target is never offered: written to this recipient's flash
+    // it would be the wrong firmware, however well signed.
+    if (m.component != req.component || m.platform != req.platform || m.svn < req.min_svn)
       continue;
     // The recipient's host failed to boot it: the recipient would refuse it anyway.
     if (std::find(req.exclude_roots.begin(), req.exclude_roots.end(), m.merkle_root)
@@ -99,7 +101,7 @@ void answer_request(self_ptr self, const std::string& from, const image_request&
     f.manifest_sig = img->manifest.sig;
     f.revocation_serial = serial;
     ctx.link->send_datagram(from, encode(make_offer(std::move(f), *ctx.node_key)));
-    remember_offer(self, req.request_id, req.challenge);
+    remember_offer(self, req);
     ctx.log->info("donor", "offered {} {} svn {} to {} ({})", img->label, m.version, m.svn,
                   req.requester, from);
   }
@@ -163,6 +165,9 @@ void on_accept(self_ptr self, session_id id, const accept& a) {
       chosen = img;
   if (!chosen)
     return refuse("the accepted image is no longer available");
+  if (chosen->manifest.fields.component != offer.component)
+    return refuse(fmt::format("the accepted image is for component {}, the request asked for {}",
+                              chosen->manifest.fields.component, offer.component));
   if (st.active_uploads() >= ctx.config.donor.max_uploads) {
     ctx.log->info("donor", "busy: {} uploads in progress, {} must wait", st.active_uploads(),
                   a.fields.recipient);
@@ -223,9 +228,9 @@ std::vector<std::shared_ptr<const served_image>> load_catalog(const node_context
                      entry.image);
       continue;
     }
-    ctx.log->info("donor", "catalog image {}: {}:{} {} svn {}", entry.image,
-                  m->fields.platform.vendor, m->fields.platform.board, m->fields.version,
-                  m->fields.svn);
+    ctx.log->info("donor", "catalog image {}: {}:{} {} {} svn {}", entry.image,
+                  m->fields.platform.vendor, m->fields.platform.board, m->fields.component,
+                  m->fields.version, m->fields.svn);
     out.push_back(std::make_shared<const served_image>(
       served_image{"catalog image " + entry.image, std::move(*m), entry.image}));
   }
@@ -256,8 +261,19 @@ caf::behavior donor(caf::stateful_actor<donor_state>* self, context_ptr ctx) {
         return;
       }
       auto installed = st.ctx->store->installed_manifest();
-      if (installed && *installed && !(*installed)->block_digests.empty())
-        st.own = std::make_shared<const served_image>(served_image{"own flash", **installed, {}});
+      if (!installed || !*installed || (*installed)->block_digests.empty())
+        return;
+      // The flash holds this node's component; a manifest naming another does not describe it.
+      const auto& component = st.ctx->config.flash.component;
+      if ((*installed)->fields.component != component) {
+        st.own.reset();
+        st.ctx->log->warn("donor",
+                          "own flash not served: the installed manifest is for component {}, "
+                          "this flash holds {}",
+                          (*installed)->fields.component, component);
+        return;
+      }
+      st.own = std::make_shared<const served_image>(served_image{"own flash", **installed, {}});
     },
     [=](session_opened_event& ev) {
       auto& up = self->state.uploads[ev.id];

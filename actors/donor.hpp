@@ -30,6 +30,8 @@ struct donor_state {
   struct sent_offer {
     nonce challenge{};
     std::chrono::steady_clock::time_point expires;
+    /// The component the request asked for: an accept takes up only an image of it.
+    std::string component;
     /// Taken up by an accept: by which recipient, on which session, over which link. One
     /// session holds an offer at a time; only the same recipient over another link (its first
     /// link died) may take it up again, which ends the session on the first.

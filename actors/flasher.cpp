@@ -168,6 +168,12 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
                                       const std::function<void(const flash_progress&)>& progress,
                                       bool* touched) {
   const auto& m = job.target.fields;
+  // Negotiation already refused such an image; this is the last place before the chip, checked
+  // before anything (the journal included) is written.
+  if (m.component != ctx.config.flash.component)
+    return fail(fmt::format("flash: the image is for component {}, this flash holds {}; nothing "
+                            "written",
+                            m.component, ctx.config.flash.component));
   auto& chip = *ctx.chip;
   auto geo = chip.geometry();
   if (m.image_size > geo.size)

@@ -39,6 +39,20 @@ flash_report check_installed(const node_context& ctx) {
     return report;
   }
   const auto& m = **installed;
+  if (m.fields.component != ctx.config.flash.component) {
+    // The manifest describes another firmware target: judged by it, this flash would look bad
+    // throughout and be rewritten unasked. Whether the manifest or [flash] is wrong is the
+    // operator's call (`fwrescue recover` pulls an image of this node's component).
+    report.checked = true;
+    report.root = m.fields.merkle_root;
+    report.block_count = m.fields.block_count();
+    report.fault = flash_fault::unfixable;
+    report.detail = fmt::format("the installed manifest is for component {}, this flash holds {} "
+                                "([flash] component): not checked; correct [flash] component or "
+                                "the installed manifest",
+                                m.fields.component, ctx.config.flash.component);
+    return report;
+  }
   auto region = ctx.chip->geometry().size;
   if (m.fields.image_size > region) {
     // No image of this size can ever be written here; a recovery would fail on every pass.

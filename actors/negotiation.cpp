@@ -59,6 +59,7 @@ negotiation_result negotiate(const offers_collected& offers, const compatibility
 compatibility_rules node_rules(const node_context& ctx) {
   compatibility_rules rules;
   rules.platform = ctx.config.platform;
+  rules.component = ctx.config.flash.component;
   auto stored = ctx.store->svn_floor();
   rules.svn_floor = std::max(ctx.config.svn_floor, stored ? *stored : 0u);
   rules.flash_size = ctx.chip->geometry().size;

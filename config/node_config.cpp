@@ -100,6 +100,9 @@ void read_flash_timing(table_reader& r, flash_config& flash, bool erase_ok, bool
 void read_flash(table_reader r, flash_config& flash) {
   // The name is checked against the backend registry built in main(), which knows the names
   // (a test binary adds its own).
+  r.text("component", flash.component, false,
+         "a component name of 1 to 32 characters from a-z 0-9 - (\"bios\", \"nic\")",
+         valid_component);
   r.text("backend", flash.backend, false, "a non-empty string (a flash backend name)", non_empty);
   r.path("path", flash.path, flash.backend == "file");
   r.text("programmer", flash.programmer, flash.backend == "flashrom",

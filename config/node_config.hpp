@@ -14,8 +14,11 @@
 
 namespace fwrescue {
 
-/// [flash]: the BIOS flash chip.
+/// [flash]: the flash chip of the firmware target this node recovers.
 struct flash_config {
+  /// The firmware target this flash holds ("bios", "nic", ...): only manifests naming it are
+  /// asked for, accepted, served as the own flash's and written here.
+  std::string component = default_component;
   /// Backend name from the registry built in main(): "file", "flashrom".
   std::string backend = "file";
   /// file backend: the file holding the flash contents; its size is the chip's size.

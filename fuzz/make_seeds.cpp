@@ -56,7 +56,8 @@ nonce sample_nonce() {
 }
 
 /// A signed manifest over a small image, with its block digests.
-signed_manifest sample_manifest(hash_algorithm alg, uint64_t image_size, uint32_t block_size) {
+signed_manifest sample_manifest(hash_algorithm alg, uint64_t image_size, uint32_t block_size,
+                                std::string component = default_component) {
   auto image = pattern(image_size, static_cast<uint8_t>(block_size));
   auto count = (image_size + block_size - 1) / block_size;
   std::vector<digest> leaves(count);
@@ -69,6 +70,7 @@ signed_manifest sample_manifest(hash_algorithm alg, uint64_t image_size, uint32_
   fields.image_size = image_size;
   fields.block_size = block_size;
   fields.created_at = 1795000000;
+  fields.component = std::move(component);
   auto m = sign_manifest(key_from(1), fields, tree);
   if (!m) {
     std::fprintf(stderr, "make_seeds: cannot sign the sample manifest\n");
@@ -130,6 +132,9 @@ std::vector<std::pair<std::string, wire_message>> sample_messages() {
   auto image = pattern(1024, 7);
   std::vector<std::pair<std::string, wire_message>> out;
   out.emplace_back("image_request", image_request{42, sample_nonce(), "bmc-a", {"QEMU", "q35"}, 3, 6});
+  auto nic_request = image_request{42, sample_nonce(), "bmc-a", {"QEMU", "q35"}, 3, 6};
+  nic_request.component = "nic";
+  out.emplace_back("image_request_nic", nic_request);
   out.emplace_back("offer", make_offer(of, donor));
   out.emplace_back("accept", make_accept(af, recipient));
   out.emplace_back("confirm", confirm{42});
@@ -180,6 +185,8 @@ void write_manifest(corpus_writer& w) {
   bare.block_digests.clear();
   w.write("manifest", "no_digests.fwm", encode_manifest_file(bare));
   w.write("manifest", "body.bin", blake.body);
+  auto nic = sample_manifest(hash_algorithm::blake2b_256, 2048, 512, "nic");
+  w.write("manifest", "component_nic.fwm", encode_manifest_file(nic));
 }
 
 /// A LAN stream seed: the write size (two bytes, little-endian, minus one), the frame limit

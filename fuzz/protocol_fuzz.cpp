@@ -28,7 +28,7 @@ namespace {
 
 auto tied(const image_request& m) {
   return std::tie(m.request_id, m.challenge, m.requester, m.platform, m.min_svn,
-                  m.revocation_serial);
+                  m.revocation_serial, m.exclude_roots, m.component);
 }
 auto tied(const offer_fields& f) {
   return std::tie(f.request_id, f.challenge, f.donor, f.donor_key, f.role, f.active_uploads,

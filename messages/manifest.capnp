@@ -28,6 +28,8 @@ struct ManifestBody {
   merkleRoot @7 :Data;       # digest of the Merkle tree over the blocks
   signerKeyId @8 :Data;      # first 8 bytes of BLAKE2b-256 over the signer's public key
   createdAt @9 :Int64;       # seconds since the Unix epoch, UTC
+  component @10 :Text;       # which firmware target the image is for: 1-32 of [a-z0-9-];
+                             # absent (a manifest signed before the field existed) reads "bios"
 }
 
 struct SignedManifest {

@@ -36,6 +36,20 @@ caf::error check_text(const char* field, const std::string& value) {
   return caf::none;
 }
 
+/// Untrusted text made safe for a one-line message: other than printable ASCII becomes \xNN, and
+/// it is cut after 40 characters.
+std::string excerpt(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < 40; ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c <= 0x7e && c != '"' && c != '\\')
+      out += static_cast<char>(c);
+    else
+      out += fmt::format("\\x{:02x}", c);
+  }
+  return s.size() > 40 ? out + "..." : out;
+}
+
 /// Word-aligned copy of untrusted bytes; Cap'n Proto reads from aligned words.
 kj::Array<capnp::word> to_words(std::span<const uint8_t> bytes) {
   auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
@@ -69,6 +83,13 @@ const char* to_string(hash_algorithm alg) {
   return "unknown";
 }
 
+bool valid_component(std::string_view name) {
+  return !name.empty() && name.size() <= manifest_limits::max_component
+         && std::all_of(name.begin(), name.end(), [](char c) {
+              return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+            });
+}
+
 uint32_t manifest::block_length(uint64_t index) const {
   auto start = index * block_size;
   return static_cast<uint32_t>(std::min<uint64_t>(block_size, image_size - start));
@@ -87,6 +108,11 @@ caf::error validate(const manifest& m) {
     return err;
   if (auto err = check_text("version", m.version))
     return err;
+  if (!valid_component(m.component))
+    return make_error(errc::invalid_argument,
+                      fmt::format("component \"{}\" is not 1 to {} characters of a-z, 0-9 and "
+                                  "'-'",
+                                  excerpt(m.component), manifest_limits::max_component));
   if (m.block_size < min_block_size || m.block_size > max_block_size
       || (m.block_size & (m.block_size - 1)) != 0)
     return make_error(errc::invalid_argument,
@@ -121,6 +147,7 @@ std::vector<uint8_t> encode_body(const manifest& m) {
   body.setMerkleRoot({m.merkle_root.data(), m.merkle_root.size()});
   body.setSignerKeyId({m.signer_key_id.data(), m.signer_key_id.size()});
   body.setCreatedAt(m.created_at);
+  body.setComponent(m.component);
   auto words = capnp::messageToFlatArray(builder);
   auto bytes = words.asBytes();
   return {bytes.begin(), bytes.end()};
@@ -166,6 +193,9 @@ caf::expected<manifest> decode_body(std::span<const uint8_t> bytes) {
                                    m.signer_key_id.size()));
     std::copy(id.begin(), id.end(), m.signer_key_id.begin());
     m.created_at = body.getCreatedAt();
+    // A body signed before the field existed has none: all of those were for the BIOS flash.
+    if (body.hasComponent())
+      m.component = body.getComponent();
   } catch (const kj::Exception& e) {
     return malformed(std::string{"signed body does not decode: "} + e.getDescription().cStr());
   }

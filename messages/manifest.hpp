@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/expected.hpp>
@@ -33,6 +34,14 @@ struct platform_id {
   friend bool operator==(const platform_id&, const platform_id&) = default;
 };
 
+/// The component a manifest names when it names none: manifests signed before components
+/// existed were all for the BIOS flash.
+inline constexpr const char* default_component = "bios";
+
+/// A component name ("bios", "nic", "cpld", "bmc"): 1 to 32 characters of [a-z0-9-]. The
+/// manifest, the configuration and the wire protocol share the rule, so names compare exactly.
+bool valid_component(std::string_view name);
+
 /// The manifest fields that are signed. Plain values; the Cap'n Proto encoding lives in
 /// manifest.cpp only.
 struct manifest {
@@ -48,6 +57,8 @@ struct manifest {
   digest merkle_root{};
   key_id signer_key_id{};
   int64_t created_at = 0;
+  /// The firmware target the image may be written to; never another's flash.
+  std::string component = default_component;
 
   /// Number of blocks; the last one is shorter when the size is not a multiple of the block size.
   uint64_t block_count() const {
@@ -73,6 +84,7 @@ struct signed_manifest {
 /// Limits every decoder enforces. They bound what an untrusted peer can make us allocate.
 namespace manifest_limits {
 constexpr size_t max_text = 64;
+constexpr size_t max_component = 32;
 constexpr uint32_t min_block_size = 512;
 constexpr uint32_t max_block_size = 1u << 20;
 constexpr uint64_t max_image_size = 1ull << 30;

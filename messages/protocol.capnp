@@ -27,6 +27,9 @@ struct ImageRequest {
                                   # a donor holding a newer one sends it (RevocationNotice)
   excludeRoots @6 :List(Data);    # Merkle roots (32 bytes each, at most 8) of images that failed
                                   # to boot on the recipient's host: a donor does not offer them
+  component @7 :Text;             # the firmware target to recover: 1-32 of [a-z0-9-]; a donor
+                                  # offers only images whose manifest names it. Absent (a node
+                                  # of an earlier release) reads "bios"
 }
 
 # What an offer's signature covers (inside SignedBody).

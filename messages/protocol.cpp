@@ -181,6 +181,16 @@ caf::error read(schema::ImageRequest::Reader in, image_request& out) {
   for (unsigned i = 0; i < roots.size(); ++i)
     if (auto err = read_fixed("image_request.exclude_roots[]", roots[i], out.exclude_roots[i]))
       return err;
+  // A request from a node of an earlier release names no component: those recover the BIOS.
+  if (in.hasComponent()) {
+    auto component = in.getComponent();
+    std::string_view view{component.cStr(), component.size()};
+    if (!valid_component(view))
+      return malformed(fmt::format("image_request.component is not 1 to {} characters of a-z, "
+                                   "0-9 and '-'",
+                                   manifest_limits::max_component));
+    out.component.assign(view);
+  }
   return caf::none;
 }
 
@@ -440,6 +450,7 @@ void write(schema::Envelope::Builder env, const image_request& m) {
   auto roots = out.initExcludeRoots(static_cast<unsigned>(count));
   for (size_t i = 0; i < count; ++i)
     roots.set(static_cast<unsigned>(i), as_data(m.exclude_roots[i]));
+  out.setComponent(m.component);
 }
 
 void write(schema::Envelope::Builder env, const offer& m) {
@@ -533,7 +544,8 @@ size_t payload_bytes(const wire_message& m) {
   return std::visit(
     overloaded{
       [](const image_request& r) {
-        return r.requester.size() + r.platform.vendor.size() + r.platform.board.size();
+        return r.requester.size() + r.platform.vendor.size() + r.platform.board.size()
+               + r.component.size();
       },
       [](const offer& o) { return o.body.size(); },
       [](const accept& a) { return a.body.size(); },

@@ -38,6 +38,9 @@ struct image_request {
   /// Roots of images that failed to boot on the recipient's host (at most max_excluded_roots):
   /// a donor does not offer them, and the recipient refuses them whoever does.
   std::vector<digest> exclude_roots = {};
+  /// The firmware target the image is for (valid_component); a donor offers only images whose
+  /// manifest names it.
+  std::string component = default_component;
 };
 
 /// The most roots an image request may exclude: the request stays one small datagram.

@@ -37,6 +37,10 @@ std::string incompatibility(const signed_manifest& m, const compatibility_rules&
   auto signer = check_signature(m, rules.trusted_keys);
   if (!signer)
     return "manifest " + describe(signer.error());
+  // Right after the signer: an image for another firmware target must never reach this flash,
+  // whatever else it satisfies.
+  if (f.component != rules.component)
+    return fmt::format("component {} does not match {}", f.component, rules.component);
   if (rules.revoked)
     if (auto reason = revocation_problem(*rules.revoked, m, *signer); !reason.empty())
       return reason;

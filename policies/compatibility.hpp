@@ -15,6 +15,8 @@ namespace fwrescue {
 /// What an offered image must satisfy to be considered at all.
 struct compatibility_rules {
   platform_id platform;
+  /// The firmware target this node's flash holds ([flash] component).
+  std::string component = default_component;
   /// max(config floor, stored floor).
   uint32_t svn_floor = 0;
   uint64_t flash_size = 0;
@@ -38,8 +40,8 @@ struct compatibility_rules {
 
 /// Why `m` is not acceptable, or an empty string when it is. The reason is one line
 /// ("platform Acme:X12 does not match Acme:X11"). Rules are checked in a fixed order and the
-/// first that fails is reported: signer, revocation, failed boots, platform, svn floor, downgrade, version
-/// pin or list, size. Each rule has its own wording, listed in docs/policies.md.
+/// first that fails is reported: signer, component, revocation, failed boots, platform, svn floor,
+/// downgrade, version pin or list, size. Each rule has its own wording, listed in docs/policies.md.
 std::string incompatibility(const signed_manifest& m, const compatibility_rules& rules);
 
 } // namespace fwrescue

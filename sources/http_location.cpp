@@ -52,6 +52,10 @@ make_http_location(const http_source_config& config) {
   return std::unique_ptr<image_location>{std::move(location)};
 }
 
+std::string http_location::configuration_problem() const {
+  return unusable_ ? describe(unusable_) : std::string{};
+}
+
 caf::expected<std::vector<located_image>> http_location::list(std::vector<std::string>& skipped) {
   if (unusable_)
     return unusable_;

@@ -39,6 +39,9 @@ public:
     return client_ ? client_->bytes_received() : 0;
   }
 
+  /// Why this location cannot be used, in one line; empty when it can.
+  std::string configuration_problem() const;
+
   /// Connections opened so far (tests check that a read's runs share one).
   uint64_t connections_opened() const {
     return client_ ? client_->connections_opened() : 0;

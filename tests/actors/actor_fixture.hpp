@@ -128,9 +128,11 @@ struct test_image {
 
 inline test_image make_image(const secret_key& release, std::vector<uint8_t> bytes,
                              uint32_t svn = 5, platform_id platform = test_platform(),
-                             uint32_t block_size = 1024) {
+                             uint32_t block_size = 1024,
+                             std::string component = default_component) {
   manifest fields;
   fields.platform = std::move(platform);
+  fields.component = std::move(component);
   fields.version = "2." + std::to_string(svn);
   fields.svn = svn;
   fields.image_size = bytes.size();

@@ -59,6 +59,18 @@ TEST_CASE_METHOD(discovery_fixture, "an image request is broadcast as encoded") 
   CHECK(r->platform == req.platform);
 }
 
+TEST_CASE_METHOD(discovery_fixture, "an image request names the component of this node's "
+                                    "flash") {
+  ctx->config.flash.component = "nic";
+  open_request(); // the coordinator's request names none of its own
+  REQUIRE(link->broadcasts().size() == 1);
+  auto sent = decode(link->broadcasts()[0]);
+  REQUIRE(sent);
+  CHECK(std::get<image_request>(*sent).component == "nic");
+  advance(300ms);
+  CHECK(coordinator->last<offers_collected>().request.component == "nic");
+}
+
 TEST_CASE_METHOD(discovery_fixture, "valid offers are collected for the window, then handed on") {
   open_request();
   answer(donor_a, donor_a.offer_for(req, img.manifest));

@@ -678,3 +678,60 @@ TEST_CASE_METHOD(donor_fixture, "blocks are compressed only when the accept take
   REQUIRE(run);
   CHECK(*run == std::vector<uint8_t>(bytes.begin(), bytes.begin() + 16 * 1024));
 }
+
+TEST_CASE_METHOD(donor_fixture, "a request is answered only with images of the component it "
+                                "names") {
+  // Its own flash holds the BIOS (the node's component); the catalog holds a NIC image of the
+  // same platform and svn.
+  auto nic = make_image(release_key, random_bytes(16 * 1024, 7), 5, test_platform(), 1024, "nic");
+  write_bytes(dir.path("nic.img"), nic.bytes);
+  write_bytes(dir.path("nic.fwm"), encode_manifest_file(nic.manifest));
+  ctx->config.donor.images = {{dir.path("nic.img"), dir.path("nic.fwm")}};
+  start();
+
+  auto bios_offers = offers_for(req);
+  REQUIRE(bios_offers.size() == 1);
+  CHECK(offered_manifest(bios_offers[0])->fields == img.manifest.fields);
+
+  auto r = req;
+  r.request_id = 6;
+  r.component = "nic";
+  auto nic_offers = offers_for(r);
+  REQUIRE(nic_offers.size() == 1);
+  CHECK(offered_manifest(nic_offers[0])->fields == nic.manifest.fields);
+
+  r.request_id = 7;
+  r.component = "cpld";
+  CHECK(offers_for(r).empty());
+}
+
+TEST_CASE_METHOD(donor_fixture, "an accept cannot take up an image of another component than "
+                                "the request named") {
+  auto nic = make_image(release_key, random_bytes(16 * 1024, 7), 5, test_platform(), 1024, "nic");
+  write_bytes(dir.path("nic.img"), nic.bytes);
+  write_bytes(dir.path("nic.fwm"), encode_manifest_file(nic.manifest));
+  ctx->config.donor.images = {{dir.path("nic.img"), dir.path("nic.fwm")}};
+  start();
+  auto offers = offers_for(req); // a bios request: the own flash's image is offered
+  REQUIRE(offers.size() == 1);
+  // The recipient names the NIC image's root, which this donor holds but did not offer to it.
+  auto s = take_up(accept_of(offers[0], nic.manifest.fields.merkle_root));
+  auto frames = sent_on(s);
+  REQUIRE(frames.size() == 1);
+  auto* d = std::get_if<decline>(&frames[0]);
+  REQUIRE(d != nullptr);
+  CHECK(d->reason == "the accepted image is for component nic, the request asked for bios");
+  CHECK_FALSE(link->is_open(s));
+}
+
+TEST_CASE_METHOD(donor_fixture, "an installed manifest of another component is not served as "
+                                "the own flash's") {
+  // The node's flash holds its NIC firmware, but the installed manifest is a BIOS one.
+  ctx->config.flash.component = "nic";
+  start();
+  CHECK(offers_for(req).empty());
+  auto r = req;
+  r.request_id = 6;
+  r.component = "nic";
+  CHECK(offers_for(r).empty());
+}

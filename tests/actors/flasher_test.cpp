@@ -735,3 +735,43 @@ TEST_CASE_METHOD(flasher_fixture, "the flasher actor reports to the coordinator"
     CHECK(chip->erase_calls() == erases);
   }
 }
+
+TEST_CASE_METHOD(flasher_fixture, "a job whose manifest names another component is refused, "
+                                  "nothing written") {
+  // Negotiation refuses such an image; this is the flasher's own check, the last before the chip.
+  auto nic = make_image(release_key, img.bytes, 7, test_platform(), 1024, "nic");
+  job.target = nic.manifest;
+  damage_sector(3);
+  auto before = chip->cells();
+  auto done = flash();
+  REQUIRE_FALSE(done);
+  CHECK(describe(done.error())
+        == "flash: the image is for component nic, this flash holds bios; nothing written");
+  CHECK(chip->erase_calls() == 0);
+  CHECK(chip->program_calls() == 0);
+  CHECK(chip->cells() == before);
+  CHECK(power->calls().empty());
+  // Nothing of the recovery is recorded either: no journal, no installed manifest, no floor.
+  auto journal = store->journal();
+  REQUIRE(journal);
+  CHECK_FALSE(*journal);
+  auto installed = store->installed_manifest();
+  REQUIRE(installed);
+  CHECK_FALSE(*installed);
+
+  // Through the actor: one flash_failed, marked untouched.
+  auto coordinator = record(roles::coordinator);
+  auto flasher_actor = spawn(flasher);
+  caf::anon_send(flasher_actor, job);
+  run();
+  REQUIRE(coordinator->count<flash_failed>() == 1);
+  CHECK(coordinator->last<flash_failed>().reason
+        == "flash: the image is for component nic, this flash holds bios; nothing written");
+  CHECK(coordinator->last<flash_failed>().untouched);
+  CHECK(chip->cells() == before);
+
+  // The node's flash being the NIC's, the same job is written.
+  ctx->config.flash.component = "nic";
+  REQUIRE(flash());
+  CHECK(flash_image_bytes() == img.bytes);
+}

@@ -81,6 +81,21 @@ TEST_CASE_METHOD(monitor_fixture, "an image that cannot fit the flash is unfixab
   CHECK_THAT(report.detail, Catch::Contains("does not fit") && Catch::Contains("no donor can fix"));
 }
 
+TEST_CASE_METHOD(monitor_fixture, "an installed manifest of another component is unfixable, "
+                                  "not bad blocks") {
+  install();
+  ctx->config.flash.component = "nic";
+  auto report = check_installed(*ctx);
+  CHECK(report.checked);
+  CHECK(report.fault == flash_fault::unfixable);
+  CHECK(report.bad.empty());
+  CHECK_FALSE(report.ok());
+  CHECK_FALSE(report.needs_recovery());
+  CHECK(report.detail
+        == "the installed manifest is for component bios, this flash holds nic ([flash] "
+           "component): not checked; correct [flash] component or the installed manifest");
+}
+
 TEST_CASE_METHOD(monitor_fixture, "a flash larger than the image says which bytes it checked") {
   install();
   REQUIRE(chip->geometry().size > img.bytes.size());

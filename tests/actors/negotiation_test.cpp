@@ -127,3 +127,22 @@ TEST_CASE_METHOD(negotiation_fixture, "the actor rejects images larger than this
   REQUIRE(r.verdicts.size() == 1);
   CHECK(r.verdicts[0].reason.find("does not fit the 65536-byte flash") != std::string::npos);
 }
+
+TEST_CASE_METHOD(negotiation_fixture, "the actor rejects images of another component than its "
+                                      "flash's") {
+  auto neg = spawn(negotiation);
+  auto nic = make_image(release_key, random_bytes(8192, 4), 5, test_platform(), 1024, "nic");
+  auto offers = collected(req, {offer_of(peer_a, nic), offer_of(peer_c, image(8192, 2, 5))});
+  auto r = ask<negotiation_result>(neg, offers);
+  REQUIRE(r.ranked.size() == 1);
+  CHECK(r.ranked[0].source.fields.donor == "peer-c");
+  REQUIRE(r.verdicts.size() == 2);
+  CHECK(r.verdicts[0].reason == "component nic does not match bios");
+
+  // A NIC node takes the NIC image and refuses the BIOS one.
+  ctx->config.flash.component = "nic";
+  r = ask<negotiation_result>(neg, offers);
+  REQUIRE(r.ranked.size() == 1);
+  CHECK(r.ranked[0].source.fields.donor == "peer-a");
+  CHECK(r.verdicts[1].reason == "component bios does not match nic");
+}

@@ -52,7 +52,7 @@ expect 1 '' -- cmp -s k.pub k.pub.orig
 expect 0 'written' -- "$fwrescue" keygen --secret-key other.sec --public-key other.pub
 
 # sign
-expect 0 '^signed Acme:X11 1\.2\.3 svn 7: 1228923 bytes in 301 blocks of 4096, blake2b root [0-9a-f]{64}' -- \
+expect 0 '^signed Acme:X11 bios 1\.2\.3 svn 7: 1228923 bytes in 301 blocks of 4096, blake2b root [0-9a-f]{64}' -- \
   "$fwrescue" sign --secret-key k.sec --image image.bin --platform Acme:X11 --version 1.2.3 --svn 7 --out m.fwm
 expect 0 'sha256' -- "$fwrescue" sign --secret-key k.sec --image image.bin --platform Acme:X11 \
   --version 1.2.3 --svn 7 --hash sha256 --block-size 65536 --out m256.fwm
@@ -72,13 +72,22 @@ expect 2 'secret key k.pub: not a secret key file|k.pub: not a secret key file' 
   "$fwrescue" sign --secret-key k.pub --image image.bin --platform Acme:X11 --version 1 --svn 1 --out x.fwm
 expect 2 'image missing.bin: cannot open' -- "$fwrescue" sign --secret-key k.sec \
   --image missing.bin --platform Acme:X11 --version 1 --svn 1 --out x.fwm
+expect 2 'component "NIC" is not 1 to 32 characters of a-z, 0-9 and' -- "$fwrescue" sign \
+  --secret-key k.sec --image image.bin --platform Acme:X11 --version 1 --svn 1 --component NIC \
+  --out x.fwm
+one_line "$fwrescue" sign --secret-key k.sec --image image.bin --platform Acme:X11 --version 1 \
+  --svn 1 --component $'nic\nx' --out x.fwm
+expect 0 '^signed Acme:X11 nic 4\.0 svn 2:' -- "$fwrescue" sign --secret-key k.sec \
+  --image image.bin --platform Acme:X11 --version 4.0 --svn 2 --component nic --out nic.fwm
 expect 2 'required' -- "$fwrescue" sign --secret-key k.sec --image image.bin
 expect 1 '' -- test -e x.fwm
 
 # verify
-expect 0 '^OK Acme:X11 1\.2\.3 svn 7: 1228923 bytes in 301 blocks match root' -- \
+expect 0 '^OK Acme:X11 bios 1\.2\.3 svn 7: 1228923 bytes in 301 blocks match root' -- \
   "$fwrescue" verify --public-key k.pub --manifest m.fwm --image image.bin
 expect 0 '^OK' -- "$fwrescue" verify --public-key other.pub --public-key k.pub --manifest m256.fwm --image image.bin
+expect 0 '^OK Acme:X11 nic 4\.0 svn 2:' -- "$fwrescue" verify --public-key k.pub --manifest nic.fwm \
+  --image image.bin
 expect 1 'signature: signed by key [0-9a-f]{16}, which is not among the 1 trusted key' -- \
   "$fwrescue" verify --public-key other.pub --manifest m.fwm --image image.bin
 cp image.bin bad.bin
@@ -124,8 +133,11 @@ expect 2 'frobnicate' -- "$fwrescue" verify --public-key k.pub --manifest m.fwm 
 
 # inspect
 expect 0 'svn +7' -- "$fwrescue" inspect m.fwm
+expect 0 'component +bios' -- "$fwrescue" inspect m.fwm
+expect 0 'component +nic' -- "$fwrescue" inspect nic.fwm
+expect 0 '"component":"nic"' -- "$fwrescue" inspect nic.fwm --json
 expect 0 'block digests +301 \(they build the Merkle root\)' -- "$fwrescue" inspect m.fwm
-expect 0 '^\{"format_version":1,"platform":\{"vendor":"Acme","board":"X11"\},"version":"1\.2\.3","svn":7,"image_size":1228923,"block_size":4096,"block_count":301,"hash":"blake2b","merkle_root":"[0-9a-f]{64}"' -- \
+expect 0 '^\{"format_version":1,"platform":\{"vendor":"Acme","board":"X11"\},"component":"bios","version":"1\.2\.3","svn":7,"image_size":1228923,"block_size":4096,"block_count":301,"hash":"blake2b","merkle_root":"[0-9a-f]{64}"' -- \
   "$fwrescue" inspect m.fwm --json
 expect 0 '"hash":"sha256"' -- "$fwrescue" inspect m256.fwm --json
 expect 2 'junk.fwm: malformed manifest' -- "$fwrescue" inspect junk.fwm

@@ -63,6 +63,7 @@ TEST_CASE("a config with only the required keys gets every default") {
   CHECK(cfg->platform == platform_id{"QEMU", "q35"});
   CHECK(cfg->svn_floor == 0);
   flash_config flash;
+  CHECK(cfg->flash.component == "bios");
   CHECK(cfg->flash.backend == flash.backend);
   CHECK(cfg->flash.erase_size == flash.erase_size);
   CHECK(cfg->flash.program_size == flash.program_size);
@@ -146,6 +147,7 @@ board = "X11-DP"
 manifest_keys = ["/keys/a.pub", "/keys/b.pub"]
 svn_floor = 4294967295
 [flash]
+component = "cpld-2"
 backend = "file"
 path = "/dev/shm/flash.fd"
 erase_size = 65536
@@ -221,6 +223,7 @@ restart_window_s = 1
   CHECK(cfg->platform == platform_id{"Acme Corp.", "X11-DP"});
   CHECK(cfg->manifest_keys == std::vector<std::string>{"/keys/a.pub", "/keys/b.pub"});
   CHECK(cfg->svn_floor == 4294967295u);
+  CHECK(cfg->flash.component == "cpld-2");
   CHECK(cfg->flash.backend == "file");
   CHECK(cfg->flash.path == "/dev/shm/flash.fd");
   CHECK(cfg->flash.erase_size == 65536);
@@ -481,6 +484,21 @@ TEST_CASE("the flash backend is any non-empty name") {
   CHECK(error_of(minimal + "backend = 3\n")
         == "peer.toml:12: key 'flash.backend': expected a non-empty string (a flash backend "
            "name), got an integer (3)");
+}
+
+TEST_CASE("the flash's component is a name of 1 to 32 characters from a-z 0-9 -") {
+  auto cfg = parse_config(minimal + "component = \"nic\"\n", source);
+  REQUIRE(cfg);
+  CHECK(cfg->flash.component == "nic");
+  const std::string expected = "peer.toml:12: key 'flash.component': expected a component name "
+                               "of 1 to 32 characters from a-z 0-9 - (\"bios\", \"nic\"), got ";
+  CHECK(error_of(minimal + "component = \"NIC\"\n") == expected + "\"NIC\"");
+  CHECK(error_of(minimal + "component = \"\"\n") == expected + "\"\"");
+  CHECK(error_of(minimal + "component = \"" + std::string(33, 'a') + "\"\n")
+        == expected + "\"" + std::string(33, 'a') + "\"");
+  CHECK(error_of(minimal + "component = 1\n")
+        == "peer.toml:12: key 'flash.component': expected a component name of 1 to 32 "
+           "characters from a-z 0-9 - (\"bios\", \"nic\"), got an integer (1)");
 }
 
 TEST_CASE("the flashrom backend needs a programmer and not a path") {

@@ -551,6 +551,8 @@ TEST_CASE("an image request and an offer with a real manifest each fit one datag
   request.requester = std::string(wire_limits::max_text, 'r');
   request.platform = {std::string(wire_limits::max_text, 'v'),
                       std::string(wire_limits::max_text, 'b')};
+  request.component = std::string(manifest_limits::max_component, 'c');
+  request.exclude_roots.assign(max_excluded_roots, digest{});
   CHECK(decode(encode(request)));
   CHECK(encode(request).size() <= max_datagram);
 
@@ -558,6 +560,7 @@ TEST_CASE("an image request and an offer with a real manifest each fit one datag
   m.platform = {std::string(manifest_limits::max_text, 'v'),
                 std::string(manifest_limits::max_text, 'b')};
   m.version = std::string(manifest_limits::max_text, '9');
+  m.component = std::string(manifest_limits::max_component, 'c');
   auto fields = sample_offer_fields(donor);
   fields.donor = std::string(wire_limits::max_text, 'd');
   fields.session_address = std::string(wire_limits::max_text, 'a');
@@ -565,6 +568,9 @@ TEST_CASE("an image request and an offer with a real manifest each fit one datag
   auto largest = encode(make_offer(fields, donor));
   CHECK(decode(largest));
   CHECK(largest.size() <= max_datagram);
+  INFO("largest request " << encode(request).size() << " bytes, largest offer " << largest.size());
+  CHECK(largest.size() == 1264); // docs/protocol.md, section 4
+  CHECK(encode(request).size() == 1280);
 }
 
 TEST_CASE("block data written in place encodes as encode() does, byte for byte") {
@@ -629,4 +635,36 @@ TEST_CASE("an image request names the images that failed to boot, at most eight 
     r.initExcludeRoots(1).set(0, capnp::Data::Reader(d.data(), d.size()));
   });
   CHECK_THAT(error_of(short_root), Catch::Contains("exclude_roots[] is 31 bytes, expected 32"));
+}
+
+TEST_CASE("an image request names its component; one from an earlier release asks for bios") {
+  auto req = sample_request();
+  CHECK(round_trip(req).component == "bios");
+  req.component = "nic";
+  CHECK(round_trip(req).component == "nic");
+  req.component = std::string(32, 'x');
+  CHECK(round_trip(req).component == req.component);
+
+  // A node of an earlier release writes no component at all.
+  auto fill = [](auto env) {
+    auto r = env.initImageRequest();
+    r.setNonce(capnp::Data::Reader(sample_nonce().data(), sample_nonce().size()));
+    r.setRequester("x");
+    r.initPlatform().setVendor("A");
+    r.getPlatform().setBoard("B");
+  };
+  auto legacy = decode(raw(fill));
+  REQUIRE(legacy);
+  CHECK(std::get<image_request>(*legacy).component == "bios");
+
+  for (const char* bad : {"", "NIC", "nic\n", "bios/1", "a-component-name-of-33-characters"}) {
+    INFO(bad);
+    auto bytes = raw([&](auto env) {
+      fill(env);
+      env.getImageRequest().setComponent(bad);
+    });
+    CHECK(error_of(bytes)
+          == "malformed protocol message: image_request.component is not 1 to 32 characters of "
+             "a-z, 0-9 and '-'");
+  }
 }

@@ -20,11 +20,13 @@ struct offered {
   std::string version = "2.7.1";
   uint32_t svn = 5;
   uint64_t image_size = 4 * block;
+  std::string component = "bios";
 };
 
 signed_manifest sign(const secret_key& key, const offered& o) {
   manifest fields;
   fields.platform = o.platform;
+  fields.component = o.component;
   fields.version = o.version;
   fields.svn = o.svn;
   fields.image_size = o.image_size;
@@ -89,6 +91,33 @@ TEST_CASE("the signer must be a trusted key") {
   tampered.sig[0] ^= 1;
   CHECK(incompatibility(tampered, rules)
         == "manifest signature does not verify with key " + to_hex(key.public_part().id()));
+}
+
+TEST_CASE("the component must be this node's, checked right after the signer") {
+  check_table({
+    {"a NIC image for a BIOS flash", [](offered& o, compatibility_rules&) { o.component = "nic"; },
+     "component nic does not match bios"},
+    {"a BIOS image for a NIC flash", [](offered&, compatibility_rules& r) { r.component = "nic"; },
+     "component bios does not match nic"},
+    {"both nic", [](offered& o, compatibility_rules& r) { o.component = r.component = "nic"; },
+     ""},
+    // Before every rule but the signer: the platform and svn are wrong too, yet the component
+    // is what is reported.
+    {"before the platform and the floor",
+     [](offered& o, compatibility_rules&) {
+       o.component = "cpld";
+       o.platform.board = "X12";
+       o.svn = 1;
+     },
+     "component cpld does not match bios"},
+  });
+  // After the signer: an untrusted manifest is reported as such, whatever it names.
+  auto key = secret_key::generate();
+  auto other = secret_key::generate();
+  offered nic;
+  nic.component = "nic";
+  CHECK_THAT(incompatibility(sign(other, nic), recipient(key)),
+             Catch::StartsWith("manifest signed by key"));
 }
 
 TEST_CASE("the platform must match") {

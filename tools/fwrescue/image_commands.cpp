@@ -107,6 +107,8 @@ void add_sign(CLI::App& app, sign_options& opts) {
   cmd->add_option("--block-size", opts.block_size,
                   "Block size in bytes, a power of two from 512 to 1048576 (default 4096)");
   cmd->add_option("--hash", opts.hash, "Hash algorithm: blake2b (default) or sha256");
+  cmd->add_option("--component", opts.component,
+                  "Firmware target the image is for: 1 to 32 of a-z 0-9 - (default bios)");
   cmd->add_option("--out", opts.out, "Manifest file to write")->required();
 }
 
@@ -180,6 +182,7 @@ int run_sign(const sign_options& opts) {
   if (!hash)
     return fail(cmd, fmt::format("--hash \"{}\" is not blake2b or sha256", opts.hash));
   fields.hash = *hash;
+  fields.component = opts.component;
   auto created = creation_time();
   if (!created)
     return fail(cmd, created.error());
@@ -202,10 +205,10 @@ int run_sign(const sign_options& opts) {
   if (auto err = write_file_atomic(opts.out, bytes, 0644, on_existing::replace, "manifest"))
     return fail(cmd, err);
   const auto& m = signed_m->fields;
-  fmt::print("signed {} {} svn {}: {} bytes in {} blocks of {}, {} root {}, key {} -> {}\n",
-             platform_text(m.platform), m.version, m.svn, m.image_size, m.block_count(),
-             m.block_size, to_string(m.hash), to_hex(m.merkle_root), to_hex(m.signer_key_id),
-             opts.out);
+  fmt::print("signed {} {} {} svn {}: {} bytes in {} blocks of {}, {} root {}, key {} -> {}\n",
+             platform_text(m.platform), m.component, m.version, m.svn, m.image_size,
+             m.block_count(), m.block_size, to_string(m.hash), to_hex(m.merkle_root),
+             to_hex(m.signer_key_id), opts.out);
   return exit_ok;
 }
 
@@ -241,9 +244,9 @@ int run_verify(const verify_options& opts) {
       return exit_mismatch;
     }
   const auto& f = m->fields;
-  fmt::print("OK {} {} svn {}: {} bytes in {} blocks match root {}, signed by key {}\n",
-             platform_text(f.platform), f.version, f.svn, f.image_size, f.block_count(),
-             to_hex(f.merkle_root), to_hex(f.signer_key_id));
+  fmt::print("OK {} {} {} svn {}: {} bytes in {} blocks match root {}, signed by key {}\n",
+             platform_text(f.platform), f.component, f.version, f.svn, f.image_size,
+             f.block_count(), to_hex(f.merkle_root), to_hex(f.signer_key_id));
   return exit_ok;
 }
 
@@ -262,6 +265,7 @@ int run_inspect(const inspect_options& opts) {
     nlohmann::ordered_json j;
     j["format_version"] = f.format_version;
     j["platform"] = {{"vendor", f.platform.vendor}, {"board", f.platform.board}};
+    j["component"] = f.component;
     j["version"] = f.version;
     j["svn"] = f.svn;
     j["image_size"] = f.image_size;
@@ -286,6 +290,7 @@ int run_inspect(const inspect_options& opts) {
   fmt::print("manifest        {}\n"
              "format version  {}\n"
              "platform        {} (vendor \"{}\", board \"{}\")\n"
+             "component       {}\n"
              "version         {}\n"
              "svn             {}\n"
              "image size      {} bytes ({:#x})\n"
@@ -298,9 +303,10 @@ int run_inspect(const inspect_options& opts) {
              "signature       {} (not checked here; use verify)\n"
              "block digests   {}\n",
              opts.manifest, f.format_version, platform_text(f.platform), f.platform.vendor,
-             f.platform.board, f.version, f.svn, f.image_size, f.image_size, f.block_size,
-             f.block_count(), to_string(f.hash), to_hex(f.merkle_root), to_hex(f.signer_key_id),
-             format_time(f.created_at), f.created_at, to_hex(m->sig), digests);
+             f.platform.board, f.component, f.version, f.svn, f.image_size, f.image_size,
+             f.block_size, f.block_count(), to_string(f.hash), to_hex(f.merkle_root),
+             to_hex(f.signer_key_id), format_time(f.created_at), f.created_at, to_hex(m->sig),
+             digests);
   return exit_ok;
 }
 

@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "messages/manifest.hpp"
+
 namespace fwrescue::cli {
 
 /// Exit codes shared by every subcommand.
@@ -30,6 +32,7 @@ struct sign_options {
   std::string svn;
   std::string block_size = "4096";
   std::string hash = "blake2b";
+  std::string component = default_component;
   std::string out;
 };
 

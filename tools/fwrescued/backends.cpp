@@ -10,6 +10,7 @@
 #include "hal/host_power/qemu.hpp"
 #include "hal/host_power/sim.hpp"
 #include "sources/dir_location.hpp"
+#include "sources/http_location.hpp"
 #include "transports/ble/ble_transport.hpp"
 #include "transports/icmb/icmb_transport.hpp"
 #include "transports/lan/lan_transport.hpp"
@@ -146,6 +147,19 @@ caf::expected<std::shared_ptr<image_location>> open_removable(const node_config&
     std::make_shared<dir_location>("removable", c.removable.watch, 1)};
 }
 
+caf::expected<std::shared_ptr<image_location>> open_http(const node_config& c,
+                                                          const std::shared_ptr<logger>& log) {
+  auto location = make_http_location(c.http);
+  if (!location)
+    return std::move(location.error());
+  // A URL it cannot use still makes a location (the node runs; this source fails with the
+  // reason): the operator hears of it now rather than at the first recovery.
+  if (auto* http = dynamic_cast<const http_location*>(location->get()))
+    if (auto problem = http->configuration_problem(); !problem.empty())
+      log->warn("main", "source http will fail: {}", problem);
+  return std::shared_ptr<image_location>{std::move(*location)};
+}
+
 } // namespace
 
 backends standard_backends() {
@@ -159,6 +173,7 @@ backends standard_backends() {
   out.transports.emplace("ble", open_ble);
   out.locations.emplace("local", open_local);
   out.locations.emplace("removable", open_removable);
+  out.locations.emplace("http", open_http);
   return out;
 }
 

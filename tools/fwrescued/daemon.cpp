@@ -228,8 +228,10 @@ std::string fixed_setting_changed(const node_config& a, const node_config& b) {
     return "node.state_dir";
   if (a.platform != b.platform)
     return "platform";
-  if (a.flash.backend != b.flash.backend || a.flash.path != b.flash.path
-      || a.flash.programmer != b.flash.programmer || a.flash.chip != b.flash.chip
+  // The component names what the flash holds, as the path names where it is.
+  if (a.flash.component != b.flash.component || a.flash.backend != b.flash.backend
+      || a.flash.path != b.flash.path || a.flash.programmer != b.flash.programmer
+      || a.flash.chip != b.flash.chip
       || a.flash.erase_size != b.flash.erase_size || a.flash.program_size != b.flash.program_size
       || a.flash.region_offset != b.flash.region_offset
       || a.flash.region_size != b.flash.region_size
@@ -381,9 +383,11 @@ int run_daemon(const std::string& config_path, const backends& registry) {
     for (const auto& l : set->links())
       if (l.up)
         up.push_back(l.address);
-  log.info("main", "{} node for {}:{} up; sessions at {}; policy {}; hashing {} blocks at once",
+  log.info("main",
+           "{} node for {}:{} {} up; sessions at {}; policy {}; hashing {} blocks at once",
            to_string(ctx->config.role), ctx->config.platform.vendor, ctx->config.platform.board,
-           fmt::join(up, ", "), ctx->config.recovery.policy, blake2b_lanes());
+           ctx->config.flash.component, fmt::join(up, ", "), ctx->config.recovery.policy,
+           blake2b_lanes());
   auto reload_now = [&]() -> std::string {
     auto result = reload(sys, *current, config_path);
     if (!result) {
