@@ -32,6 +32,7 @@ caf::expected<signed_manifest> sign_manifest(const secret_key& key, manifest fie
   fields.merkle_root = tree.root();
   fields.signer_key_id = key.public_part().id();
   fields.hash = tree.algorithm();
+  fields.format_version = manifest::format_version_for(fields.component);
   if (auto err = validate(fields))
     return err;
   if (tree.leaf_count() != fields.block_count())

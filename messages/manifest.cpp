@@ -97,11 +97,13 @@ uint32_t manifest::block_length(uint64_t index) const {
 
 caf::error validate(const manifest& m) {
   using namespace manifest_limits;
-  if (m.format_version != manifest::current_format_version)
+  if (m.format_version != manifest::current_format_version
+      && m.format_version != manifest::component_format_version)
     return make_error(errc::unsupported_version,
                       fmt::format("manifest format version {} is not supported (this build "
-                                  "reads version {})",
-                                  m.format_version, manifest::current_format_version));
+                                  "reads versions {} and {})",
+                                  m.format_version, manifest::current_format_version,
+                                  manifest::component_format_version));
   if (auto err = check_text("platform vendor", m.platform.vendor))
     return err;
   if (auto err = check_text("platform board", m.platform.board))
@@ -113,6 +115,12 @@ caf::error validate(const manifest& m) {
                       fmt::format("component \"{}\" is not 1 to {} characters of a-z, 0-9 and "
                                   "'-'",
                                   excerpt(m.component), manifest_limits::max_component));
+  if (m.format_version != manifest::format_version_for(m.component))
+    return make_error(errc::malformed,
+                      fmt::format("manifest format version {} does not go with component {} "
+                                  "(version {} does)",
+                                  m.format_version, m.component,
+                                  manifest::format_version_for(m.component)));
   if (m.block_size < min_block_size || m.block_size > max_block_size
       || (m.block_size & (m.block_size - 1)) != 0)
     return make_error(errc::invalid_argument,
@@ -168,7 +176,8 @@ caf::expected<manifest> decode_body(std::span<const uint8_t> bytes) {
     capnp::FlatArrayMessageReader reader{words, reader_options(max_body_bytes)};
     auto body = reader.getRoot<schema::ManifestBody>();
     m.format_version = body.getFormatVersion();
-    if (m.format_version != manifest::current_format_version)
+    if (m.format_version != manifest::current_format_version
+        && m.format_version != manifest::component_format_version)
       return validate(m);
     auto platform = body.getPlatform();
     m.platform.vendor = platform.getVendor();

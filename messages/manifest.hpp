@@ -46,6 +46,13 @@ bool valid_component(std::string_view name);
 /// manifest.cpp only.
 struct manifest {
   static constexpr uint16_t current_format_version = 1;
+  /// A manifest for any component but the BIOS carries this version, so that a node built
+  /// before components existed (it reads version 1 only) refuses it rather than taking another
+  /// component's image for its BIOS.
+  static constexpr uint16_t component_format_version = 2;
+  static uint16_t format_version_for(std::string_view component) {
+    return component == default_component ? current_format_version : component_format_version;
+  }
 
   uint16_t format_version = current_format_version;
   platform_id platform;

@@ -199,6 +199,7 @@ TEST_CASE("a manifest names its component, and it survives encoding and decoding
   auto s = sample_file();
   CHECK(s.fields.component == "bios");
   s.fields.component = "nic";
+  s.fields.format_version = manifest::component_format_version;
   s.body = encode_body(s.fields);
   auto decoded = decode_manifest_file(encode_manifest_file(s));
   REQUIRE(decoded);
@@ -271,6 +272,26 @@ TEST_CASE("a component outside 1 to 32 characters of a-z 0-9 - is refused on dec
   for (const auto& good : std::vector<std::string>{"bios", "nic", "cpld-2", std::string(32, 'z')}) {
     auto m = sample();
     m.component = good;
+    m.format_version = manifest::format_version_for(good);
     CHECK_FALSE(validate(m));
   }
+}
+
+TEST_CASE("a manifest for another component than the BIOS is format version 2") {
+  // A reader built before components reads version 1 only, so it refuses a NIC's manifest
+  // instead of taking it for its BIOS's.
+  auto m = sample();
+  m.component = "nic";
+  m.format_version = manifest::current_format_version;
+  auto err = validate(m);
+  REQUIRE(err);
+  CHECK(describe(err) == "manifest format version 1 does not go with component nic (version 2 "
+                         "does)");
+  auto decoded = decode_body(encode_body(m));
+  REQUIRE_FALSE(decoded);
+  m.format_version = manifest::component_format_version;
+  CHECK_FALSE(validate(m));
+  auto bios = sample();
+  bios.format_version = manifest::component_format_version;
+  CHECK(validate(bios));
 }
