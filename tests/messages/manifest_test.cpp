@@ -96,7 +96,7 @@ TEST_CASE("field rules are enforced with an error naming the field") {
   check([](manifest& m) { m.platform.board = std::string(65, 'x'); }, "platform board is 65");
   check([](manifest& m) { m.version = "1.0\x1b[31m"; }, "version holds characters");
   check([](manifest& m) { m.hash = static_cast<hash_algorithm>(9); }, "hash algorithm 9");
-  check([](manifest& m) { m.format_version = 2; }, "format version 2 is not supported");
+  check([](manifest& m) { m.format_version = 3; }, "format version 3 is not supported");
 }
 
 TEST_CASE("random bytes never decode as a manifest and never crash the decoder") {

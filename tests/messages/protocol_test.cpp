@@ -561,6 +561,7 @@ TEST_CASE("an image request and an offer with a real manifest each fit one datag
                 std::string(manifest_limits::max_text, 'b')};
   m.version = std::string(manifest_limits::max_text, '9');
   m.component = std::string(manifest_limits::max_component, 'c');
+  m.format_version = manifest::format_version_for(m.component);
   auto fields = sample_offer_fields(donor);
   fields.donor = std::string(wire_limits::max_text, 'd');
   fields.session_address = std::string(wire_limits::max_text, 'a');

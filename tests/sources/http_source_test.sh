@@ -60,7 +60,7 @@ check "status names the web server" status_has bmc-c "\"source\":\"http\",\"resu
 
 # The server goes away: the attempt fails with the reason, then the server comes back.
 stop_web
-cluster_corrupt bmc-c 0x200000 8192
+cluster_corrupt bmc-c 0x104000 8192
 check "a recovery is started by hand" "$FWRESCUE" recover --socket "$TEST_DIR/bmc-c/state/admin.sock"
 check "with the server down the attempt fails naming the index" \
   cluster_wait_log bmc-c "attempt 1 of 20 failed: .*$url/index" 20

@@ -183,6 +183,7 @@ int run_sign(const sign_options& opts) {
     return fail(cmd, fmt::format("--hash \"{}\" is not blake2b or sha256", opts.hash));
   fields.hash = *hash;
   fields.component = opts.component;
+  fields.format_version = manifest::format_version_for(fields.component);
   auto created = creation_time();
   if (!created)
     return fail(cmd, created.error());
