@@ -12,7 +12,7 @@ using self_ptr = caf::stateful_actor<boot_watch_state>*;
 constexpr auto poll_interval = std::chrono::milliseconds(250);
 
 void tell_coordinator(self_ptr self, boot_result r) {
-  if (auto coord = find_role(self->system(), roles::coordinator))
+  if (auto coord = find_role(self->system(), roles::coordinator, *self->state.ctx))
     self->send(coord, std::move(r));
 }
 

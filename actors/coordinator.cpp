@@ -63,7 +63,7 @@ void enter(self_ptr self, recovery_phase next) {
 /// the job fails. Returns the job's number, or 0 when nobody holds the role.
 uint64_t dispatch(self_ptr self, caf::atom_value role, caf::message msg) {
   auto& st = self->state;
-  auto dest = find_role(self->system(), role);
+  auto dest = find_role(self->system(), role, *self->state.ctx);
   if (!dest) {
     attempt_failed(self, fmt::format("no {} actor", caf::to_string(role)));
     return 0;
@@ -163,7 +163,7 @@ void check_deadline(self_ptr self) {
   if (st.phase == recovery_phase::flashing)
     return flash_failed_with(self, why, false);
   if (st.phase == recovery_phase::transferring) {
-    if (auto transfer = find_role(self->system(), roles::transfer))
+    if (auto transfer = find_role(self->system(), roles::transfer, *self->state.ctx))
       self->send(transfer, transfer_cancel{st.job, why});
     cancel_fetch(self);
   }
@@ -210,7 +210,7 @@ void start_flash(self_ptr self, flash_job job) {
   ++st.job;
   job.job = st.job;
   send_to(self, roles::monitor, caf::make_message(pause_atom::value));
-  send_to(self, roles::donor, caf::make_message(own_image_state{false}));
+  send_to(self, roles::donor, caf::make_message(own_image_state{false, self->state.ctx}));
   dispatch(self, roles::flasher, caf::make_message(std::move(job)));
 }
 
@@ -260,7 +260,7 @@ void verified(self_ptr self, const flash_report& report) {
   st.last =
     recovery_outcome{true, st.donor, source, version, ms, report.detail, std::time(nullptr)};
   enter(self, recovery_phase::done);
-  send_to(self, roles::donor, caf::make_message(own_image_state{true}));
+  send_to(self, roles::donor, caf::make_message(own_image_state{true, self->state.ctx}));
   st.ctx->log->info("coordinator", "recovered {} from {} in {} ms", st.ctx->config.id, st.donor,
                     ms);
   if (st.ctx->config.local.keep_golden && installed && *installed)
@@ -314,7 +314,7 @@ void worker_down(self_ptr self, const caf::down_msg& dm) {
   if (st.phase == recovery_phase::flashing)
     return flash_failed_with(self, why, false);
   if (st.phase == recovery_phase::transferring) {
-    if (auto transfer = find_role(self->system(), roles::transfer))
+    if (auto transfer = find_role(self->system(), roles::transfer, *self->state.ctx))
       self->send(transfer, transfer_cancel{st.job, why});
     cancel_fetch(self);
   }
@@ -329,7 +329,7 @@ void worker_down(self_ptr self, const caf::down_msg& dm) {
 namespace coordinator_steps {
 
 void send_to(self_ptr self, caf::atom_value role, caf::message msg) {
-  if (auto dest = find_role(self->system(), role))
+  if (auto dest = find_role(self->system(), role, *self->state.ctx))
     self->send(dest, std::move(msg));
   else
     self->state.ctx->log->error("coordinator", "no {} actor to send to", caf::to_string(role));
@@ -407,7 +407,7 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
       job_over(self);
       enter(self, recovery_phase::negotiating);
       offers.history = recent_history(st, std::chrono::steady_clock::now());
-      auto neg = find_role(self->system(), roles::negotiation);
+      auto neg = find_role(self->system(), roles::negotiation, *self->state.ctx);
       auto generation = st.generation;
       auto attempt = st.attempt;
       self->request(neg, negotiation_timeout, std::move(offers))

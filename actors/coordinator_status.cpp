@@ -67,6 +67,8 @@ std::string status_json(const coordinator_state& st) {
   const auto& ctx = *st.ctx;
   nlohmann::ordered_json j;
   j["node"] = ctx.config.id;
+  j["target"] = ctx.target;
+  j["component"] = ctx.config.flash.component;
   j["role"] = to_string(ctx.config.role);
   j["state"] = to_string(st.phase);
   j["safe_hold"] = st.safe_hold;

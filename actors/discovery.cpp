@@ -183,7 +183,7 @@ caf::behavior discovery(caf::stateful_actor<discovery_state>* self, context_ptr 
                           "{} offers per request and {} per source",
                           st.left_out, request_id, st.ctx->config.limits.offers_per_request,
                           st.ctx->config.limits.offers_per_source);
-      if (auto coord = find_role(self->system(), roles::coordinator))
+      if (auto coord = find_role(self->system(), roles::coordinator, *self->state.ctx))
         self->send(coord, std::move(st.collected));
       st.collected = {};
       st.per_source.clear();

@@ -23,9 +23,10 @@ using namespace donor_steps;
 constexpr auto offer_lifetime = std::chrono::seconds(60);
 
 std::vector<std::shared_ptr<const served_image>> servable(const donor_state& st) {
-  auto out = st.catalog;
-  if (st.own)
-    out.insert(out.begin(), st.own);
+  std::vector<std::shared_ptr<const served_image>> out;
+  for (const auto& [index, img] : st.own)
+    out.push_back(img);
+  out.insert(out.end(), st.catalog.begin(), st.catalog.end());
   return out;
 }
 
@@ -248,32 +249,37 @@ caf::behavior donor(caf::stateful_actor<donor_state>* self, context_ptr ctx) {
     },
     [=](own_image_state s) {
       auto& st = self->state;
+      // The target whose flash it is; a report without one is the first target's.
+      auto target = s.target ? s.target : st.ctx;
+      auto index = target->target_index;
       if (!s.servable || !st.ctx->config.donor.serve_installed) {
-        st.own.reset();
-        // Blocks of a flash about to be rewritten (or found bad) are not served: uploads of the
-        // own flash end now, and their recipients go on with another donor.
+        st.own.erase(index);
+        // Blocks of a flash about to be rewritten (or found bad) are not served: uploads of that
+        // flash end now, and their recipients go on with another donor.
         std::vector<session_id> ending;
         for (const auto& [id, up] : st.uploads)
-          if (up.image && up.image->path.empty())
+          if (up.image && up.image->path.empty() && up.image->chip == target->chip)
             ending.push_back(id);
         for (auto id : ending)
           end_upload(self, id, "the donor's flash is being rewritten or does not verify");
         return;
       }
-      auto installed = st.ctx->store->installed_manifest();
+      auto installed = target->store->installed_manifest();
       if (!installed || !*installed || (*installed)->block_digests.empty())
         return;
-      // The flash holds this node's component; a manifest naming another does not describe it.
-      const auto& component = st.ctx->config.flash.component;
+      // The flash holds its target's component; a manifest naming another does not describe it.
+      const auto& component = target->config.flash.component;
       if ((*installed)->fields.component != component) {
-        st.own.reset();
+        st.own.erase(index);
         st.ctx->log->warn("donor",
-                          "own flash not served: the installed manifest is for component {}, "
-                          "this flash holds {}",
-                          (*installed)->fields.component, component);
+                          "own flash of {} not served: the installed manifest is for component "
+                          "{}, this flash holds {}",
+                          target->target, (*installed)->fields.component, component);
         return;
       }
-      st.own = std::make_shared<const served_image>(served_image{"own flash", **installed, {}});
+      st.own[index] = std::make_shared<const served_image>(
+        served_image{index == 0 ? std::string{"own flash"} : "own flash of " + target->target,
+                     **installed, {}, target->chip});
     },
     [=](session_opened_event& ev) {
       auto& up = self->state.uploads[ev.id];

@@ -24,6 +24,8 @@ struct served_image {
   signed_manifest manifest;
   /// Empty for the node's own flash.
   std::string path;
+  /// For the node's own flash: the flash of the target it is (a node may have several).
+  std::shared_ptr<flash> chip = {};
 };
 
 struct donor_state {
@@ -69,8 +71,9 @@ struct donor_state {
 
   context_ptr ctx;
   std::vector<std::shared_ptr<const served_image>> catalog;
-  /// The node's own image, when the monitor says the flash matches its manifest.
-  std::shared_ptr<const served_image> own;
+  /// Each target's own image, by target index, when its monitor says its flash matches its
+  /// manifest.
+  std::map<uint32_t, std::shared_ptr<const served_image>> own;
   /// Offers that an accept may take up, by request id; at most limits.offers_remembered, and
   /// each taken up once.
   std::map<uint64_t, sent_offer> offers;

@@ -29,7 +29,7 @@ caf::error read_blocks(const node_context& ctx, const served_image& img, uint64_
   auto count = (out.size() + m.block_size - 1) / m.block_size;
   auto offset = first * m.block_size;
   if (img.path.empty())
-    return ctx.chip->read(offset, out);
+    return (img.chip ? img.chip : ctx.chip)->read(offset, out);
   unique_fd fd{::open(img.path.c_str(), O_RDONLY | O_CLOEXEC)};
   if (fd.get() < 0)
     return make_error(errc::io_failure, fmt::format("image {}: cannot open", img.path));

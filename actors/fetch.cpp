@@ -25,7 +25,7 @@ constexpr std::string_view staging_suffix = ".staging";
 constexpr std::string_view golden_prefix = "golden-";
 
 void tell_coordinator(self_ptr self, caf::message msg) {
-  if (auto coord = find_role(self->system(), roles::coordinator))
+  if (auto coord = find_role(self->system(), roles::coordinator, *self->state.ctx))
     self->send(coord, std::move(msg));
 }
 

@@ -323,9 +323,14 @@ caf::behavior flasher(caf::stateful_actor<flasher_state>* self, context_ptr ctx)
   return {
     [=](flash_job& job) {
       const auto& ctx = *self->state.ctx;
+      // Targets sharing the host take turns: one powers it off, writes and restores it before
+      // the next looks at its state.
+      std::unique_lock<std::mutex> host_turn;
+      if (ctx.host_lock)
+        host_turn = std::unique_lock<std::mutex>{*ctx.host_lock};
       // The coordinator is looked up for each report, so one restarted meanwhile still hears.
       auto tell = [&](auto msg) {
-        if (auto coord = find_role(self->system(), roles::coordinator))
+        if (auto coord = find_role(self->system(), roles::coordinator, *self->state.ctx))
           self->send(coord, std::move(msg));
         else
           ctx.log->error("flasher", "no coordinator to report to");
@@ -350,7 +355,7 @@ caf::behavior flasher(caf::stateful_actor<flasher_state>* self, context_ptr ctx)
       if (result) {
         result->job = job.job;
         if (result->host_started)
-          if (auto watcher = find_role(self->system(), roles::boot_watch))
+          if (auto watcher = find_role(self->system(), roles::boot_watch, *self->state.ctx))
             self->send(watcher, *result->host_started);
         tell(*result);
       } else {

@@ -32,8 +32,9 @@ caf::behavior media_watcher(caf::stateful_actor<media_watcher_state>* self, cont
     [=](start_atom) {},
     [=](tick_atom) {
       if (self->state.watch->changed())
-        if (auto coord = find_role(self->system(), roles::coordinator))
-          self->send(coord, media_changed_atom::value);
+        for (uint32_t i = 0; i < self->state.ctx->target_names.size(); ++i)
+          if (auto coord = find_role(self->system(), role_of(roles::coordinator, i)))
+            self->send(coord, media_changed_atom::value);
       self->delayed_send(self, tick, tick_atom::value);
     },
     [=](context_update& u) { self->state.ctx = std::move(u.ctx); },

@@ -83,9 +83,9 @@ caf::behavior monitor(caf::stateful_actor<monitor_state>* self, context_ptr ctx)
       ctx.log->info("monitor", "{}", report.detail);
     else
       ctx.log->warn("monitor", "{}", report.detail);
-    if (auto donor = find_role(self->system(), roles::donor))
-      self->send(donor, own_image_state{report.ok()});
-    if (auto coord = find_role(self->system(), roles::coordinator))
+    if (auto donor = find_role(self->system(), roles::donor, *self->state.ctx))
+      self->send(donor, own_image_state{report.ok(), self->state.ctx});
+    if (auto coord = find_role(self->system(), roles::coordinator, *self->state.ctx))
       self->send(coord, report);
   };
   if (ctx->config.monitor.interval_s > 0)

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,18 @@ struct node_context {
   /// The image locations of recovery.sources other than "peers", by source name, built from
   /// the registry in main(). The fetch actor alone uses them (they block on I/O).
   std::map<std::string, std::shared_ptr<image_location>> locations;
+
+  /// The firmware target this context's actors look after: its name, and its index among the
+  /// node's targets (0: the one [flash] and [host_power] describe; [[target]] entries follow).
+  /// Each target has its own flash, store, monitor, coordinator, transfer and flasher; the
+  /// router, the donor and the media watcher serve them all.
+  std::string target = "bios";
+  uint32_t target_index = 0;
+  /// Every target's name, by index (the shared actors reach each target's actors by it).
+  std::vector<std::string> target_names = {"bios"};
+  /// Held by a flasher for its whole job when its target shares the host with others: two
+  /// targets written at once must not each power the host off and restore it on their own.
+  std::shared_ptr<std::mutex> host_lock;
 };
 
 using context_ptr = std::shared_ptr<const node_context>;
@@ -79,6 +92,19 @@ constexpr caf::atom_value boot_watch = caf::atom("bootwatch");
 /// The actor registered under `role`, or an invalid handle.
 inline caf::actor find_role(caf::actor_system& sys, caf::atom_value role) {
   return sys.registry().get<caf::actor>(role);
+}
+
+/// Whether every firmware target has its own actor in `role` (the router, the donor and the
+/// media watcher serve all targets).
+bool per_target(caf::atom_value role);
+
+/// The registry name of `role` for target `index`: the role itself for the first target, and
+/// with the index appended for the others ("coord1").
+caf::atom_value role_of(caf::atom_value role, uint32_t index);
+
+/// The actor in `role` for the target `ctx` looks after (or the shared one).
+inline caf::actor find_role(caf::actor_system& sys, caf::atom_value role, const node_context& ctx) {
+  return find_role(sys, per_target(role) ? role_of(role, ctx.target_index) : role);
 }
 
 } // namespace fwrescue

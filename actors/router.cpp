@@ -127,8 +127,17 @@ caf::behavior router(caf::event_based_actor* self, context_ptr ctx) {
                                ev.from);
         return;
       }
-      if (auto dest = find_role(self->system(), request ? roles::donor : roles::discovery))
-        self->send(dest, datagram_message{ev.from, std::move(*decoded)});
+      if (request) {
+        if (auto dest = find_role(self->system(), roles::donor))
+          self->send(dest, datagram_message{ev.from, std::move(*decoded)});
+        return;
+      }
+      // Offers and refusals go to every target's discovery: each keeps only those answering
+      // its own request.
+      datagram_message dm{ev.from, std::move(*decoded)};
+      for (uint32_t i = 0; i < state->ctx->target_names.size(); ++i)
+        if (auto dest = find_role(self->system(), role_of(roles::discovery, i)))
+          self->send(dest, dm);
     },
     [=](session_opened_event& ev) {
       if (ev.inbound)

@@ -16,7 +16,7 @@ namespace fwrescue {
 namespace transfer_steps {
 
 void tell_coordinator(self_ptr self, caf::message msg) {
-  if (auto coord = find_role(self->system(), roles::coordinator))
+  if (auto coord = find_role(self->system(), roles::coordinator, *self->state.ctx))
     self->send(coord, std::move(msg));
 }
 

@@ -29,7 +29,7 @@ void start_handshake(self_ptr self, candidate d) {
   auto timeout = handshake_timeout(std::chrono::milliseconds(rc.handshake_timeout_ms),
                                    st.ctx->link->address_properties(addr));
   st.handshakes[id] = {std::move(d), false, self->clock().now() + timeout, timeout};
-  if (auto router = find_role(self->system(), roles::router))
+  if (auto router = find_role(self->system(), roles::router, *self->state.ctx))
     self->send(router, claim_session{id});
   self->delayed_send(self, timeout, handshake_atom::value, id);
   if (st.at == transfer_state::phase::idle)

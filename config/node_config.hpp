@@ -47,6 +47,26 @@ struct flash_config {
   /// ... for this many bytes (a multiple of erase_size; 0: to the end of the chip). On x86 the
   /// BIOS region ends at the top of the chip, where the CPU starts.
   uint64_t region_size = 0;
+  friend bool operator==(const flash_config&, const flash_config&) = default;
+};
+
+/// A node looks after at most this many firmware targets (the first, and [[target]] entries).
+constexpr size_t max_targets = 8;
+
+/// [[target]]: a firmware target beyond the one [flash] describes (a NIC's flash, a CPLD's, a
+/// second BIOS region), with its own flash, installed manifest, monitor, journal and recovery.
+struct target_config {
+  /// Its name in status and on the command line.
+  std::string name;
+  /// [target.flash]: its chip, with the same keys as [flash]; `component` names its firmware.
+  flash_config flash;
+  /// "none": written without touching the host (the device has power of its own); "host": the
+  /// host is quieted during the write as [host_power] says, taking turns with the node's other
+  /// targets that share it.
+  std::string host_power = "none";
+  /// Its installed manifest, journal and staging file; default: node.state_dir/<name>.
+  std::string state_dir;
+  friend bool operator==(const target_config&, const target_config&) = default;
 };
 
 /// [host_power]: how the host is kept quiet while its flash is rewritten.
@@ -311,6 +331,8 @@ struct node_config {
   std::string revocation_list;
 
   flash_config flash;
+  /// The node's further firmware targets ([[target]]).
+  std::vector<target_config> targets;
   host_power_config host_power;
   boot_config boot;
   monitor_config monitor;

@@ -260,9 +260,13 @@ struct flash_job {
   uint64_t job = 0;
 };
 
-/// What the donor serves: the node's own image is (un)available.
+struct node_context;
+
+/// What the donor serves: a target's own image is (un)available. `target` is the context of
+/// the target whose flash it is (its chip, store and component); null means the first target's.
 struct own_image_state {
   bool servable = false;
+  std::shared_ptr<const node_context> target = {};
 };
 
 // -- boot watching -------------------------------------------------------------------------------

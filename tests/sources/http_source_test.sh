@@ -4,7 +4,6 @@
 # over. With the server down the attempt fails, says why in status, and the next attempt
 # recovers once the server is back.
 source "$(dirname "$0")/../integration/testlib.sh" "$@"
-command -v lighttpd >/dev/null || PATH=$PATH:/usr/sbin
 cluster_init "$TEST_DIR"
 www=$TEST_DIR/www
 mkdir -p "$www"
@@ -17,31 +16,8 @@ head -c 65536 /dev/urandom >"$www/nic.bin"
   --platform QEMU:q35 --version 9.0 --svn 9 --component nic --out "$www/nic.bin.fwm" >/dev/null
 printf '# images for the q35 test boards\nnic.bin.fwm\nbios.fd.fwm\n' >"$www/index"
 
-web_pid=
-start_web() { # start_web PORT: lighttpd serving $www on 127.0.0.1:PORT; waits until it answers
-  cat >"$TEST_DIR/lighttpd.conf" <<CONF
-server.document-root = "$www"
-server.bind = "127.0.0.1"
-server.port = $1
-server.errorlog = "$TEST_DIR/logs/lighttpd.log"
-index-file.names = ()
-mimetype.assign = ("" => "application/octet-stream")
-CONF
-  lighttpd -D -f "$TEST_DIR/lighttpd.conf" &
-  web_pid=$!
-  echo "lighttpd $web_pid" >>"$CLUSTER_DIR/pids"
-  for _ in $(seq 50); do
-    curl -sf -o /dev/null "http://127.0.0.1:$1/index" && return 0
-    kill -0 "$web_pid" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
-stop_web() { kill "$web_pid" 2>/dev/null; wait "$web_pid" 2>/dev/null || true; }
-for _ in 1 2 3 4 5; do
-  port=$((30000 + RANDOM % 20000))
-  start_web "$port" && break
-done
+source "$(dirname "$0")/web.sh"
+web_start_free_port "$www"
 url=http://127.0.0.1:$port
 cluster_node bmc-c peer 'recovery.sources=["http"]' "http.url=\"$url/\"" http.allow_http=true \
   recovery.max_attempts=20 recovery.backoff_initial_ms=500 recovery.backoff_max_ms=1000
@@ -59,13 +35,13 @@ check "the download is the damaged bytes and the manifests ($got bytes)" test "$
 check "status names the web server" status_has bmc-c "\"source\":\"http\",\"result\":\"served http $url/bios.fd\""
 
 # The server goes away: the attempt fails with the reason, then the server comes back.
-stop_web
+web_stop
 cluster_corrupt bmc-c 0x104000 8192
 check "a recovery is started by hand" "$FWRESCUE" recover --socket "$TEST_DIR/bmc-c/state/admin.sock"
 check "with the server down the attempt fails naming the index" \
   cluster_wait_log bmc-c "attempt 1 of 20 failed: .*$url/index" 20
 check "status says why" status_has bmc-c "\"source\":\"http\",\"result\":\"[^\"]*$url/index"
-check "the server comes back" start_web "$port"
+check "the server comes back" web_start "$www" "$port"
 check "and the next attempt recovers" \
   cluster_wait_log bmc-c "flash written: 2 of [0-9]+ sectors differed" 30
 check "bmc-c's flash verifies again" cluster_verify bmc-c

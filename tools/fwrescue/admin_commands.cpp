@@ -61,7 +61,10 @@ caf::expected<json> ask(const admin_options& opts, const std::string& command) {
       ::close(fd);
     return err;
   }
-  auto line = json{{"command", command}}.dump() + "\n";
+  auto request = json{{"command", command}};
+  if (command == "recover" && !opts.target.empty())
+    request["target"] = opts.target;
+  auto line = request.dump() + "\n";
   [[maybe_unused]] auto sent = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
   std::string reply;
   char buf[4096];
@@ -167,6 +170,24 @@ void print_status(const json& s) {
                      root.get<std::string>().substr(0, 16));
     }
   }
+  if (s.contains("targets") && s["targets"].is_array())
+    for (const auto& t : s["targets"]) {
+      if (!t.is_object())
+        continue;
+      std::string installed = "nothing installed";
+      if (t.contains("installed") && t["installed"].is_object())
+        installed = fmt::format("{} svn {}", text(t["installed"], "version"),
+                                t["installed"].value("svn", 0));
+      fmt::print("target      {} ({}): {}, {}; {}\n", text(t, "target"), text(t, "component"),
+                 text(t, "state"), installed,
+                 t.contains("last_check") ? text(t["last_check"], "detail") : std::string{});
+      if (t.contains("last_recovery") && t["last_recovery"].is_object()) {
+        const auto& r = t["last_recovery"];
+        fmt::print("              last recovery {} from {}{}\n",
+                   r.value("succeeded", false) ? "succeeded" : "FAILED", text(r, "donor"),
+                   r.value("succeeded", false) ? "" : ": " + text(r, "detail"));
+      }
+    }
   if (s.contains("last_negotiation")) {
     const auto& n = s["last_negotiation"];
     fmt::print("last negotiation ({}):\n", text(n, "policy"));
@@ -197,6 +218,8 @@ void add_status(CLI::App& app, admin_options& opts) {
 void add_recover(CLI::App& app, admin_options& opts) {
   auto* cmd = app.add_subcommand("recover", "Ask a running daemon to recover its flash now");
   add_admin_options(cmd, opts);
+  cmd->add_option("--target", opts.target,
+                  "The firmware target to recover (a [[target]] name); default: the first");
 }
 
 int run_status(const admin_options& opts) {

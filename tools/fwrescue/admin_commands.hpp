@@ -12,6 +12,8 @@ struct admin_options {
   std::string socket;
   std::string config;
   bool json = false;
+  /// recover: the firmware target to recover; empty: the node's first.
+  std::string target;
 };
 
 void add_status(CLI::App& app, admin_options& opts);

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <functional>
 #include <string>
+#include <vector>
 #include <thread>
 
 #include <caf/actor_system.hpp>
@@ -24,8 +25,9 @@ namespace fwrescue {
 class admin_server {
 public:
   /// `reload` re-reads the configuration and returns one line saying what happened.
+  /// `targets`: the node's firmware targets' names, by index.
   admin_server(caf::actor_system& sys, std::shared_ptr<logger> log,
-               std::function<std::string()> reload);
+               std::function<std::string()> reload, std::vector<std::string> targets = {"bios"});
   ~admin_server();
 
   /// Binds the socket (replacing a stale one) and starts the accept thread.
@@ -39,6 +41,7 @@ private:
   caf::actor_system& sys_;
   std::shared_ptr<logger> log_;
   std::function<std::string()> reload_;
+  std::vector<std::string> targets_;
   std::string path_;
   int listen_fd_ = -1;
   int wake_fd_ = -1;

@@ -30,11 +30,10 @@
 #include "actors/supervisor.hpp"
 #include "actors/transfer.hpp"
 #include "common/error.hpp"
-#include "hal/flash/region.hpp"
-#include "hal/flash/serialized.hpp"
 #include "image/blake2b_lanes.hpp"
 #include "image/hash.hpp"
 #include "tools/fwrescued/admin_server.hpp"
+#include "tools/fwrescued/targets.hpp"
 #include "tools/fwrescued/trust.hpp"
 #include "transports/link_set.hpp"
 
@@ -55,27 +54,6 @@ session_limits session_limits_of(const limits_config& l) {
 namespace {
 
 /// Builds everything the actors depend on; the error says what is wrong with the setup.
-/// The names a registry knows, for an error about one it does not ("a, b", as for policies).
-template <class Map>
-std::string known_names(const Map& registry) {
-  std::string out;
-  for (const auto& [name, factory] : registry)
-    out += (out.empty() ? "" : ", ") + name;
-  return out;
-}
-
-/// The factory `registry` holds for `name`, or an error naming `key` and the known names.
-template <class Map>
-caf::expected<typename Map::mapped_type> pick(const Map& registry, const std::string& name,
-                                              const node_config& config, const char* key) {
-  auto it = registry.find(name);
-  if (it == registry.end())
-    return make_error(errc::invalid_argument,
-                      fmt::format("{}: {} '{}' is unknown (known: {})", config.source, key, name,
-                                  known_names(registry)));
-  return it->second;
-}
-
 caf::expected<std::shared_ptr<node_context>> build_context(node_config config,
                                                            const backends& registry) {
   auto ctx = std::make_shared<node_context>();
@@ -103,23 +81,16 @@ caf::expected<std::shared_ptr<node_context>> build_context(node_config config,
     return err;
   // Both names are checked before either backend is built, so an unknown one is reported
   // without touching the hardware.
-  auto make_chip = pick(registry.flash, config.flash.backend, config, "flash.backend");
-  if (!make_chip)
-    return std::move(make_chip.error());
+  if (auto known = pick(registry.flash, config.flash.backend, config, "flash.backend"); !known)
+    return std::move(known.error());
   auto make_power =
     pick(registry.host_power, config.host_power.backend, config, "host_power.backend");
   if (!make_power)
     return std::move(make_power.error());
-  auto chip = (*make_chip)(config, ctx->log);
+  auto chip = open_target_flash(config, config.flash, registry, ctx->log, ctx->layout);
   if (!chip)
     return std::move(chip.error());
-  ctx->layout = {(*chip)->geometry().size, config.flash.region_offset};
-  auto region = region_flash::open(*chip, config.flash.region_offset, config.flash.region_size);
-  if (!region)
-    return make_error(errc::invalid_argument,
-                      fmt::format("{}: [flash] {}", config.source, describe(region.error())));
-  // The monitor, the donor and the flasher each use the chip from their own thread.
-  ctx->chip = std::make_shared<serialized_flash>(std::shared_ptr<flash>{std::move(*region)});
+  ctx->chip = std::move(*chip);
   auto power = (*make_power)(config, ctx->log);
   if (!power)
     return std::move(power.error());
@@ -144,20 +115,10 @@ caf::expected<std::shared_ptr<node_context>> build_context(node_config config,
       return std::move(link.error());
     links.push_back(std::move(*link));
   }
-  for (const auto& name : config.recovery.sources) {
-    if (name == "peers")
-      continue;
-    auto make = registry.locations.find(name);
-    if (make == registry.locations.end())
-      return make_error(errc::invalid_argument,
-                        fmt::format("{}: recovery.sources names '{}', but this build has no such "
-                                    "source (known: peers, {})",
-                                    config.source, name, known_names(registry.locations)));
-    auto location = make->second(config, ctx->log);
-    if (!location)
-      return std::move(location.error());
-    ctx->locations.emplace(name, std::move(*location));
-  }
+  auto locations = open_locations(config, registry, ctx->log);
+  if (!locations)
+    return std::move(locations.error());
+  ctx->locations = std::move(*locations);
   auto log = ctx->log;
   ctx->link = std::make_shared<link_set>(
     std::move(links), [log](std::string_view line) { log->warn("links", "{}", line); });
@@ -184,35 +145,41 @@ private:
   context_ptr ctx_;
 };
 
-std::vector<child_spec> children(std::shared_ptr<context_holder> current) {
-  auto make = [current](auto behavior) {
-    return [current, behavior](caf::actor_system& s) { return s.spawn(behavior, current->get()); };
-  };
+/// Every target's context holder, by target index.
+using holders = std::vector<std::shared_ptr<context_holder>>;
+
+std::vector<child_spec> children(const holders& targets) {
   // Monitor and flasher block on flash I/O for long stretches, the boot watcher on host power
-  // operations: give them their own threads.
-  auto make_detached = [current](auto behavior) {
-    return [current, behavior](caf::actor_system& s) {
-      return s.spawn<caf::detached>(behavior, current->get());
+  // operations, the fetch on files and the network: they get their own threads.
+  auto make = [](std::shared_ptr<context_holder> current, auto behavior, bool detached) {
+    return [current, behavior, detached](caf::actor_system& s) {
+      return detached ? s.spawn<caf::detached>(behavior, current->get())
+                      : s.spawn(behavior, current->get());
     };
   };
   // The supervisor spawns and registers them all, then sends each a start message: only then
   // does the coordinator resume a journal (it sends to the flasher, monitor and donor) and the
   // monitor run its first check (it reports to the coordinator), so the order here does not
-  // matter for correctness.
-  return {
-    {roles::router, make(router)},
-    {roles::discovery, make(discovery)},
-    {roles::negotiation, make(negotiation)},
-    {roles::transfer, make(transfer)},
-    {roles::donor, make(donor)},
-    {roles::flasher, make_detached(flasher)},
-    {roles::monitor, make_detached(monitor)},
-    {roles::boot_watch, make_detached(boot_watch)},
-    {roles::coordinator, make(coordinator)},
-    // Reading a location blocks on files and the network.
-    {roles::fetch, make_detached(fetch)},
-    {roles::media_watcher, make(media_watcher)},
+  // matter for correctness. The router, the donor and the media watcher serve every target;
+  // each target has its own actor in every other role.
+  const auto& first = targets.front();
+  std::vector<child_spec> out{
+    {roles::router, make(first, router, false)},
+    {roles::donor, make(first, donor, false)},
+    {roles::media_watcher, make(first, media_watcher, false)},
   };
+  for (uint32_t i = 0; i < targets.size(); ++i) {
+    const auto& t = targets[i];
+    out.push_back({role_of(roles::discovery, i), make(t, discovery, false)});
+    out.push_back({role_of(roles::negotiation, i), make(t, negotiation, false)});
+    out.push_back({role_of(roles::transfer, i), make(t, transfer, false)});
+    out.push_back({role_of(roles::flasher, i), make(t, flasher, true)});
+    out.push_back({role_of(roles::monitor, i), make(t, monitor, true)});
+    out.push_back({role_of(roles::boot_watch, i), make(t, boot_watch, true)});
+    out.push_back({role_of(roles::coordinator, i), make(t, coordinator, false)});
+    out.push_back({role_of(roles::fetch, i), make(t, fetch, true)});
+  }
+  return out;
 }
 
 /// Settings a reload may not change: they name the node, its hardware, its sockets and its
@@ -267,6 +234,9 @@ std::string fixed_setting_changed(const node_config& a, const node_config& b) {
     return "ble";
   if (a.admin_socket() != b.admin_socket())
     return "admin.socket";
+  // Each target's actors were built with its flash, store and host power.
+  if (a.targets != b.targets)
+    return "[[target]]";
   // The locations were built from these.
   if (a.recovery.sources != b.recovery.sources || a.local != b.local
       || a.removable != b.removable || a.http != b.http)
@@ -286,11 +256,9 @@ std::string fixed_setting_changed(const node_config& a, const node_config& b) {
 /// Ends the supervisor and every role. The registry holds strong references: they are dropped
 /// too, or the actor system would wait forever for the detached actors' threads when it is
 /// destroyed.
-void stop_actors(caf::actor_system& sys, const caf::actor& supervisor) {
+void stop_actors(caf::actor_system& sys, const caf::actor& supervisor, size_t targets) {
   caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
-  for (auto role : {roles::coordinator, roles::discovery, roles::negotiation, roles::transfer,
-                    roles::donor, roles::flasher, roles::monitor, roles::router,
-                    roles::boot_watch, roles::fetch, roles::media_watcher}) {
+  for (auto role : every_role(targets)) {
     if (auto a = find_role(sys, role))
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     sys.registry().erase(role);
@@ -299,8 +267,9 @@ void stop_actors(caf::actor_system& sys, const caf::actor& supervisor) {
 
 /// Re-reads the configuration. On success every actor gets the new context and the answer
 /// says what is in force; on failure the old configuration stays and the answer says why.
-caf::expected<std::string> reload(caf::actor_system& sys, context_holder& current,
+caf::expected<std::string> reload(caf::actor_system& sys, const holders& targets,
                                   const std::string& config_path) {
+  auto& current = *targets.front();
   auto old = current.get();
   auto config = load_config(config_path);
   if (!config)
@@ -325,11 +294,20 @@ caf::expected<std::string> reload(caf::actor_system& sys, context_holder& curren
   next->config = std::move(*config);
   context_ptr ptr = next;
   current.set(ptr);
-  for (auto role : {roles::coordinator, roles::discovery, roles::negotiation, roles::transfer,
-                    roles::donor, roles::flasher, roles::monitor, roles::router, roles::fetch,
-                    roles::media_watcher})
-    if (auto a = find_role(sys, role))
-      caf::anon_send(a, context_update{ptr});
+  for (size_t i = 1; i < targets.size(); ++i)
+    targets[i]->set(reloaded_target(*next, *targets[i]->get()));
+  for (auto role : every_role(targets.size()))
+    if (auto a = find_role(sys, role)) {
+      // A per-target role gets its target's context; the shared ones the node's.
+      uint32_t index = 0;
+      for (uint32_t i = 1; i < targets.size(); ++i)
+        for (auto base : {roles::coordinator, roles::discovery, roles::negotiation,
+                          roles::transfer, roles::flasher, roles::monitor, roles::boot_watch,
+                          roles::fetch})
+          if (role_of(base, i) == role)
+            index = i;
+      caf::anon_send(a, context_update{targets[index]->get()});
+    }
   return fmt::format("configuration reloaded from {}: policy {}", config_path,
                      ptr->config.recovery.policy);
 }
@@ -347,7 +325,12 @@ int run_daemon(const std::string& config_path, const backends& registry) {
     fmt::print(stderr, "fwrescued: {}\n", describe(built.error()));
     return 2;
   }
-  context_ptr ctx = *built;
+  auto targets = build_targets(*built, registry);
+  if (!targets) {
+    fmt::print(stderr, "fwrescued: {}\n", describe(targets.error()));
+    return 2;
+  }
+  context_ptr ctx = targets->front();
   auto& log = *ctx->log;
 
   // Block the signals we wait for before any thread starts, so every thread inherits the mask
@@ -367,7 +350,9 @@ int run_daemon(const std::string& config_path, const backends& registry) {
   cfg.set("scheduler.policy", caf::atom("sharing"));
   cfg.set("logger.verbosity", caf::atom("quiet"));
   caf::actor_system sys{cfg};
-  auto current = std::make_shared<context_holder>(ctx);
+  holders current;
+  for (const auto& t : *targets)
+    current.push_back(std::make_shared<context_holder>(t));
   // The supervisor starts every role, the router included, before the transport delivers
   // anything: the bridge finds the router by role for every event.
   auto sup = sys.spawn(supervisor, children(current), ctx->config.supervisor.max_restarts,
@@ -375,7 +360,7 @@ int run_daemon(const std::string& config_path, const backends& registry) {
   transport_bridge bridge{sys, ctx->link};
   if (auto err = ctx->link->start(bridge)) {
     log.error("main", "{}", describe(err));
-    stop_actors(sys, sup);
+    stop_actors(sys, sup, current.size());
     return 2;
   }
   std::vector<std::string> up;
@@ -386,10 +371,10 @@ int run_daemon(const std::string& config_path, const backends& registry) {
   log.info("main",
            "{} node for {}:{} {} up; sessions at {}; policy {}; hashing {} blocks at once",
            to_string(ctx->config.role), ctx->config.platform.vendor, ctx->config.platform.board,
-           ctx->config.flash.component, fmt::join(up, ", "), ctx->config.recovery.policy,
+           fmt::join(ctx->target_names, ", "), fmt::join(up, ", "), ctx->config.recovery.policy,
            blake2b_lanes());
   auto reload_now = [&]() -> std::string {
-    auto result = reload(sys, *current, config_path);
+    auto result = reload(sys, current, config_path);
     if (!result) {
       log.error("main", "reload refused, the previous configuration stays: {}",
                 describe(result.error()));
@@ -398,7 +383,7 @@ int run_daemon(const std::string& config_path, const backends& registry) {
     log.info("main", "{}", *result);
     return *result;
   };
-  admin_server admin{sys, ctx->log, reload_now};
+  admin_server admin{sys, ctx->log, reload_now, ctx->target_names};
   if (auto err = admin.start(ctx->config.admin_socket())) {
     log.error("main", "{}", describe(err));
   } else {
@@ -416,7 +401,7 @@ int run_daemon(const std::string& config_path, const backends& registry) {
   log.info("main", "{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   admin.stop();
   ctx->link->stop();
-  stop_actors(sys, sup);
+  stop_actors(sys, sup, current.size());
   return 0;
 }
 
