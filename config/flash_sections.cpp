@@ -112,7 +112,8 @@ void read_targets(table_reader& top, node_config& cfg) {
               valid_id);
     item.one_of("host_power", t.host_power, {"none", "host"});
     item.path("state_dir", t.state_dir, false);
-    if (!item.has("flash"))
+    bool has_flash = item.has("flash");
+    if (!has_flash)
       item.find("flash", true);
     read_flash(item.child("flash"), t.flash);
     item.finish();
@@ -121,7 +122,7 @@ void read_targets(table_reader& top, node_config& cfg) {
         item.diag().bad_value(*v, item.name("name"),
                               "a name no other target has (the first target is named after "
                               "flash.component)");
-    if (!components.insert(t.flash.component).second)
+    if (has_flash && !components.insert(t.flash.component).second)
       item.diag().at(arr->get(i)->source(),
                      fmt::format("target[{}]: component '{}' is already another target's: each "
                                  "target holds a different component",
