@@ -5,14 +5,14 @@ web_pid=
 
 # web_start ROOT PORT: serves ROOT on 127.0.0.1:PORT; waits until it answers.
 web_start() {
-  cat >"$TEST_DIR/lighttpd.conf" <<CONF
+  cat >"$CLUSTER_DIR/lighttpd.conf" <<CONF
 server.document-root = "$1"
 server.bind = "127.0.0.1"
 server.port = $2
-server.errorlog = "$TEST_DIR/logs/lighttpd.log"
+server.errorlog = "$CLUSTER_DIR/logs/lighttpd.log"
 mimetype.assign = ("" => "application/octet-stream")
 CONF
-  lighttpd -D -f "$TEST_DIR/lighttpd.conf" &
+  lighttpd -D -f "$CLUSTER_DIR/lighttpd.conf" &
   web_pid=$!
   echo "lighttpd $web_pid" >>"$CLUSTER_DIR/pids"
   for _ in $(seq 50); do
