@@ -20,16 +20,6 @@ using namespace coordinator_steps;
 /// How long negotiation may take to rank the offers.
 constexpr auto negotiation_timeout = std::chrono::seconds(10);
 
-/// Donors remembered for the policies' history; forged identities are cheap, so the oldest go.
-constexpr size_t max_remembered_donors = 256;
-
-void flash_failed_with(self_ptr self, const std::string& reason, bool untouched);
-
-uint64_t elapsed_ms(const coordinator_state& st) {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::steady_clock::now() - st.started)
-                                 .count());
-}
 
 } // namespace
 
@@ -199,108 +189,6 @@ void negotiated(self_ptr self, negotiation_result& result) {
   ++st.job;
   transfer_job job{st.job, st.request, std::move(result.ranked), std::move(known)};
   dispatch(self, roles::transfer, caf::make_message(std::move(job)));
-}
-
-void start_flash(self_ptr self, flash_job job) {
-  auto& st = self->state;
-  enter(self, recovery_phase::flashing);
-  extend_deadline(self);
-  st.donor = job.donor;
-  ++st.flashes;
-  ++st.job;
-  job.job = st.job;
-  send_to(self, roles::monitor, caf::make_message(pause_atom::value));
-  send_to(self, roles::donor, caf::make_message(own_image_state{false, self->state.ctx}));
-  dispatch(self, roles::flasher, caf::make_message(std::move(job)));
-}
-
-/// Flashes again from what the journal records: the staged image, checked block by block by the
-/// flasher before anything is erased.
-void flash_from_journal(self_ptr self, const std::string& why) {
-  auto& st = self->state;
-  auto journal = st.ctx->store->journal();
-  if (!journal || !*journal || (*journal)->at == recovery_journal::phase::transferring)
-    return attempt_failed(self, why + "; no staged image to flash again");
-  const auto& j = **journal;
-  start_flash(self, flash_job{j.target, j.donor});
-}
-
-/// A flash failed (or its actor died). The staged image was verified, so a flash that failed
-/// while writing is tried again from it, recovery.flash_retries times, before the network is
-/// asked again; one that failed before writing found the staged image itself in question.
-void flash_failed_with(self_ptr self, const std::string& reason, bool untouched) {
-  auto& st = self->state;
-  job_over(self);
-  ++st.job;
-  send_to(self, roles::monitor, caf::make_message(resume_atom::value));
-  auto retries = st.ctx->config.recovery.flash_retries;
-  if (untouched || st.flashes > retries || st.safe_hold)
-    return attempt_failed(self, reason);
-  st.ctx->log->warn("coordinator",
-                    "flash {} of {} failed: {}; flashing again from the staged "
-                    "image",
-                    st.flashes, retries + 1, reason);
-  enter(self, recovery_phase::staged); // the staged image waits for the next flash
-  auto wait = std::chrono::milliseconds(st.ctx->config.recovery.backoff_initial_ms);
-  self->delayed_send(self, wait, reflash_atom::value, st.generation, reason);
-}
-
-void verified(self_ptr self, const flash_report& report) {
-  auto& st = self->state;
-  if (!report.ok())
-    return flash_failed_with(self, "flash does not verify after writing: " + report.detail, false);
-  send_to(self, roles::monitor, caf::make_message(resume_atom::value));
-  auto ms = elapsed_ms(st);
-  auto installed = st.ctx->store->installed_manifest();
-  std::string version = installed && *installed ? (*installed)->fields.version : "";
-  std::string source;
-  for (const auto& t : st.sources_tried)
-    if (t.served)
-      source = t.source;
-  st.last =
-    recovery_outcome{true, st.donor, source, version, ms, report.detail, std::time(nullptr)};
-  enter(self, recovery_phase::done);
-  send_to(self, roles::donor, caf::make_message(own_image_state{true, self->state.ctx}));
-  st.ctx->log->info("coordinator", "recovered {} from {} in {} ms", st.ctx->config.id, st.donor,
-                    ms);
-  if (st.ctx->config.local.keep_golden && installed && *installed)
-    send_to(self, roles::fetch, caf::make_message(keep_golden{**installed}));
-}
-
-/// At start: a journal means a recovery was interrupted; pick it up where it stood.
-void resume_from_journal(self_ptr self) {
-  auto& st = self->state;
-  auto journal = st.ctx->store->journal();
-  if (!journal) {
-    st.ctx->log->error("coordinator", "cannot read the journal: {}", describe(journal.error()));
-    return;
-  }
-  if (!*journal) {
-    // The host record is forgotten before the journal is cleared, so one without a journal was
-    // left by hand or by an earlier version: nothing is under way to restore it.
-    if (auto record = st.ctx->store->host_before(); record && *record) {
-      st.ctx->log->warn("coordinator", "a host power record ({}) without a journal: forgotten",
-                        to_string(**record));
-      st.ctx->store->forget_host_before();
-    }
-    return;
-  }
-  const auto& j = **journal;
-  st.ctx->log->warn("coordinator",
-                    "journal: a recovery from {} was interrupted while {}; "
-                    "resuming",
-                    j.donor, to_string(j.at));
-  st.reason = "resuming an interrupted recovery";
-  st.trigger.reset();
-  st.attempt = 1;
-  st.flashes = 0;
-  ++st.generation;
-  st.started = std::chrono::steady_clock::now();
-  st.donor = j.donor;
-  if (j.at == recovery_journal::phase::transferring)
-    return first_source(self);
-  // Staged or flashing: the staged image is complete; the flasher checks it before writing.
-  start_flash(self, flash_job{j.target, j.donor});
 }
 
 /// The actor doing the current job died before it reported.
@@ -494,21 +382,7 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
       flash_from_journal(self, why);
     },
     [=](deadline_atom) { check_deadline(self); },
-    [=](donor_dropped& d) {
-      auto& marks = self->state.donor_marks;
-      auto now = std::chrono::steady_clock::now();
-      for (auto i = marks.begin(); i != marks.end();) {
-        std::erase_if(i->second, [&](const auto& m) { return now - m.at >= donor_memory; });
-        i = i->second.empty() ? marks.erase(i) : std::next(i);
-      }
-      if (marks.size() >= max_remembered_donors && marks.count(d.donor) == 0) {
-        auto oldest = std::min_element(marks.begin(), marks.end(), [](auto& a, auto& b) {
-          return a.second.back().at < b.second.back().at;
-        });
-        marks.erase(oldest);
-      }
-      marks[d.donor].push_back({now, d.bad_block});
-    },
+    [=](donor_dropped& d) { remember_dropped(self, d); },
     [=](context_update& u) {
       auto& st = self->state;
       st.ctx = std::move(u.ctx);

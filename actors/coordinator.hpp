@@ -131,6 +131,9 @@ constexpr auto donor_memory = std::chrono::hours(1);
 donor_history recent_history(const coordinator_state& st,
                              std::chrono::steady_clock::time_point now);
 
+/// Records that a donor was dropped (and whether for a bad block), for recent_history().
+void remember_dropped(caf::stateful_actor<coordinator_state>* self, const donor_dropped& d);
+
 /// The status a `status` request answers, as one JSON object (also for tests).
 std::string status_json(const coordinator_state& st);
 

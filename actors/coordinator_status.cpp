@@ -1,5 +1,7 @@
 #include "actors/coordinator.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "actors/boot_watch.hpp"
@@ -21,6 +23,24 @@ donor_history recent_history(const coordinator_state& st,
         entry.recent_bad_blocks += m.bad_block ? 1 : 0;
       }
   return out;
+}
+
+void remember_dropped(caf::stateful_actor<coordinator_state>* self, const donor_dropped& d) {
+  // Forged identities are cheap: at most this many donors are remembered, the oldest go.
+  constexpr size_t max_remembered_donors = 256;
+  auto& marks = self->state.donor_marks;
+  auto now = std::chrono::steady_clock::now();
+  for (auto i = marks.begin(); i != marks.end();) {
+    std::erase_if(i->second, [&](const auto& m) { return now - m.at >= donor_memory; });
+    i = i->second.empty() ? marks.erase(i) : std::next(i);
+  }
+  if (marks.size() >= max_remembered_donors && marks.count(d.donor) == 0) {
+    auto oldest = std::min_element(marks.begin(), marks.end(), [](auto& a, auto& b) {
+      return a.second.back().at < b.second.back().at;
+    });
+    marks.erase(oldest);
+  }
+  marks[d.donor].push_back({now, d.bad_block});
 }
 
 const char* to_string(recovery_phase p) {

@@ -47,6 +47,27 @@ void job_over(self_ptr self);
 /// Asks the peers on every link for an image (the "peers" source).
 void discover(self_ptr self);
 
+// -- flashing (coordinator_flash.cpp) ------------------------------------------------------------
+
+/// Milliseconds since the recovery started.
+uint64_t elapsed_ms(const coordinator_state& st);
+
+/// Writes the staged image: pauses the monitor, withdraws the own flash from the donor, and
+/// hands the job to the flasher.
+void start_flash(self_ptr self, flash_job job);
+
+/// Flashes again from what the journal records (the staged image).
+void flash_from_journal(self_ptr self, const std::string& why);
+
+/// A flash failed (or its actor died): tried again from the staged image, or the attempt fails.
+void flash_failed_with(self_ptr self, const std::string& reason, bool untouched);
+
+/// The flasher's final check: the recovery is done, or the flash failed.
+void verified(self_ptr self, const flash_report& report);
+
+/// At start: a journal means a recovery was interrupted; it is picked up where it stood.
+void resume_from_journal(self_ptr self);
+
 /// The image is staged and verified (by a transfer or a fetch): it is flashed.
 void image_staged(self_ptr self, transfer_done& d);
 
