@@ -20,7 +20,6 @@ using namespace coordinator_steps;
 /// How long negotiation may take to rank the offers.
 constexpr auto negotiation_timeout = std::chrono::seconds(10);
 
-
 } // namespace
 
 namespace coordinator_steps {
@@ -130,6 +129,23 @@ void attempt_failed(self_ptr self, const std::string& why) {
 
 namespace {
 
+/// The job in flight failed (`why`): a flash is tried again from the staged image; a
+/// discovery, negotiation, transfer or fetch ends its source, and the next one is tried.
+void job_failed(self_ptr self, const std::string& why) {
+  auto& st = self->state;
+  if (st.phase == recovery_phase::flashing)
+    return flash_failed_with(self, why, false);
+  if (st.phase == recovery_phase::transferring) {
+    if (auto transfer = find_role(self->system(), roles::transfer, *st.ctx))
+      self->send(transfer, transfer_cancel{st.job, why});
+    cancel_fetch(self);
+  }
+  if (st.phase == recovery_phase::discovering || st.phase == recovery_phase::negotiating
+      || st.phase == recovery_phase::transferring)
+    return source_failed(self, why);
+  attempt_failed(self, why);
+}
+
 // -- one function per state ----------------------------------------------------------------------
 
 void check_deadline(self_ptr self) {
@@ -150,28 +166,8 @@ void check_deadline(self_ptr self) {
                          st.ctx->config.recovery.stall_timeout_s);
   // A flasher that hangs holds the chip: the next flash job waits behind it in its mailbox, and
   // runs (from the staged image, writing only what still differs) if it ever comes back.
-  if (st.phase == recovery_phase::flashing)
-    return flash_failed_with(self, why, false);
-  if (st.phase == recovery_phase::transferring) {
-    if (auto transfer = find_role(self->system(), roles::transfer, *self->state.ctx))
-      self->send(transfer, transfer_cancel{st.job, why});
-    cancel_fetch(self);
-  }
-  if (st.phase == recovery_phase::discovering || st.phase == recovery_phase::negotiating
-      || st.phase == recovery_phase::transferring)
-    return source_failed(self, why);
-  attempt_failed(self, why);
+  job_failed(self, why);
 }
-
-
-
-
-
-
-
-
-
-
 
 void negotiated(self_ptr self, negotiation_result& result) {
   auto& st = self->state;
@@ -199,17 +195,7 @@ void worker_down(self_ptr self, const caf::down_msg& dm) {
   auto why = fmt::format("the actor doing the job died while {} ({})", to_string(st.phase),
                          describe(dm.reason));
   st.worker = caf::actor_addr{};
-  if (st.phase == recovery_phase::flashing)
-    return flash_failed_with(self, why, false);
-  if (st.phase == recovery_phase::transferring) {
-    if (auto transfer = find_role(self->system(), roles::transfer, *self->state.ctx))
-      self->send(transfer, transfer_cancel{st.job, why});
-    cancel_fetch(self);
-  }
-  if (st.phase == recovery_phase::discovering || st.phase == recovery_phase::negotiating
-      || st.phase == recovery_phase::transferring)
-    return source_failed(self, why);
-  attempt_failed(self, why);
+  job_failed(self, why);
 }
 
 } // namespace
