@@ -30,9 +30,10 @@
 #include "actors/supervisor.hpp"
 #include "actors/transfer.hpp"
 #include "common/error.hpp"
+#include "frontends/admin_server.hpp"
+#include "frontends/node_query.hpp"
 #include "image/blake2b_lanes.hpp"
 #include "image/hash.hpp"
-#include "tools/fwrescued/admin_server.hpp"
 #include "tools/fwrescued/targets.hpp"
 #include "tools/fwrescued/trust.hpp"
 #include "transports/link_set.hpp"
@@ -383,7 +384,8 @@ int run_daemon(const std::string& config_path, const backends& registry) {
     log.info("main", "{}", *result);
     return *result;
   };
-  admin_server admin{sys, ctx->log, reload_now, ctx->target_names};
+  node_query node{sys, ctx->target_names};
+  admin_server admin{node, ctx->log, reload_now};
   if (auto err = admin.start(ctx->config.admin_socket())) {
     log.error("main", "{}", describe(err));
   } else {

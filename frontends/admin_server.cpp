@@ -1,6 +1,5 @@
-#include "tools/fwrescued/admin_server.hpp"
+#include "frontends/admin_server.hpp"
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <poll.h>
@@ -10,14 +9,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <caf/scoped_actor.hpp>
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
-#include "actors/node_context.hpp"
 #include "common/error.hpp"
-#include "messages/node_events.hpp"
 
 namespace fwrescue {
 
@@ -60,9 +55,9 @@ void write_all(int fd, const std::string& text) {
 
 } // namespace
 
-admin_server::admin_server(caf::actor_system& sys, std::shared_ptr<logger> log,
-                           std::function<std::string()> reload, std::vector<std::string> targets)
-  : sys_(sys), log_(std::move(log)), reload_(std::move(reload)), targets_(std::move(targets)) {
+admin_server::admin_server(const node_query& node, std::shared_ptr<logger> log,
+                           std::function<std::string()> reload)
+  : node_(node), log_(std::move(log)), reload_(std::move(reload)) {
 }
 
 admin_server::~admin_server() {
@@ -142,58 +137,31 @@ std::string admin_server::handle(const std::string& line) {
       return error_reply(answer);
     return nlohmann::ordered_json{{"ok", true}, {"message", answer}}.dump();
   }
-  // A recover names its target ("target": NAME); without one it is the first target's.
-  uint32_t index = 0;
-  if (command == "recover" && request.contains("target")) {
-    if (!request["target"].is_string())
-      return error_reply("\"target\" must be a target's name");
-    auto name = request["target"].get<std::string>();
-    auto it = std::find(targets_.begin(), targets_.end(), name);
-    if (it == targets_.end())
-      return error_reply(fmt::format("unknown target '{}' (this node has: {})", name,
-                                     fmt::join(targets_, ", ")));
-    index = static_cast<uint32_t>(it - targets_.begin());
-  }
-  caf::scoped_actor self{sys_};
-  auto ask = [&](uint32_t target, auto atom) -> caf::expected<std::string> {
-    auto coord = find_role(sys_, role_of(roles::coordinator, target));
-    if (!coord)
-      return make_error(errc::io_failure,
-                        fmt::format("the coordinator of {} is not running", targets_.at(target)));
-    caf::expected<std::string> answer{std::string{}};
-    self->request(coord, std::chrono::seconds(5), atom)
-      .receive([&](std::string& s) { answer = std::move(s); },
-               [&](caf::error& err) {
-                 answer = make_error(errc::io_failure, "coordinator did not answer: " + describe(err));
-               });
-    return answer;
-  };
   if (command == "status") {
-    // The first target's status at the top (as for a node with one target), and every
-    // target's under "targets".
-    nlohmann::ordered_json all = nlohmann::ordered_json::array();
-    nlohmann::ordered_json first;
-    for (uint32_t i = 0; i < targets_.size(); ++i) {
-      auto answer = ask(i, status_atom::value);
-      if (!answer)
-        return error_reply(describe(answer.error()));
-      auto one = nlohmann::ordered_json::parse(*answer);
-      if (i == 0)
-        first = one;
-      all.push_back(std::move(one));
-    }
-    if (targets_.size() > 1)
-      first["targets"] = std::move(all);
-    return nlohmann::ordered_json{{"ok", true}, {"status", std::move(first)}}.dump();
+    auto status = node_.node_status();
+    if (!status)
+      return error_reply(describe(status.error()));
+    return nlohmann::ordered_json{{"ok", true}, {"status", std::move(*status)}}.dump();
   }
   if (command != "recover")
     return error_reply(
       fmt::format("unknown command '{}' (known: status, recover, reload)", command));
-  auto answer = ask(index, recover_atom::value);
+  // A recover names its target ("target": NAME); without one it is the first target's.
+  uint32_t index = 0;
+  if (request.contains("target")) {
+    if (!request["target"].is_string())
+      return error_reply("\"target\" must be a target's name");
+    auto name = request["target"].get<std::string>();
+    auto found = node_.index_of(name);
+    if (!found)
+      return error_reply(node_.unknown_target(name));
+    index = *found;
+  }
+  auto answer = node_.recover(index);
   if (!answer)
     return error_reply(describe(answer.error()));
   log_->info("admin", "operator: {}{} -> {}", command,
-             index == 0 ? std::string{} : " " + targets_.at(index), *answer);
+             index == 0 ? std::string{} : " " + node_.targets().at(index), *answer);
   return nlohmann::json{{"ok", true}, {"message", *answer}}.dump();
 }
 

@@ -3,13 +3,12 @@
 #include <atomic>
 #include <functional>
 #include <string>
-#include <vector>
 #include <thread>
 
-#include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
 
 #include "common/log.hpp"
+#include "frontends/node_query.hpp"
 
 namespace fwrescue {
 
@@ -21,13 +20,13 @@ namespace fwrescue {
 ///   -> {"command":"reload"}            <- {"ok":true,"message":"configuration reloaded …"}
 ///                                         or {"ok":false,"error":"refused: …"}
 ///   anything else                      <- {"ok":false,"error":"..."}
-/// Requests are answered by the coordinator actor; docs/operations.md has the details.
+/// Requests are answered by the coordinator actors (through node_query); docs/operations.md has
+/// the details.
 class admin_server {
 public:
   /// `reload` re-reads the configuration and returns one line saying what happened.
-  /// `targets`: the node's firmware targets' names, by index.
-  admin_server(caf::actor_system& sys, std::shared_ptr<logger> log,
-               std::function<std::string()> reload, std::vector<std::string> targets = {"bios"});
+  admin_server(const node_query& node, std::shared_ptr<logger> log,
+               std::function<std::string()> reload);
   ~admin_server();
 
   /// Binds the socket (replacing a stale one) and starts the accept thread.
@@ -38,10 +37,9 @@ private:
   void run();
   std::string handle(const std::string& line);
 
-  caf::actor_system& sys_;
+  const node_query& node_;
   std::shared_ptr<logger> log_;
   std::function<std::string()> reload_;
-  std::vector<std::string> targets_;
   std::string path_;
   int listen_fd_ = -1;
   int wake_fd_ = -1;

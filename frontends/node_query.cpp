@@ -1,0 +1,93 @@
+#include "frontends/node_query.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <caf/scoped_actor.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "actors/node_context.hpp"
+#include "common/error.hpp"
+#include "messages/node_events.hpp"
+
+namespace fwrescue {
+
+namespace {
+
+/// A coordinator answers from its mailbox without blocking; one that takes longer than this is
+/// wedged, and the interface says so rather than hang its client.
+constexpr auto answer_deadline = std::chrono::seconds(5);
+
+template <class Atom>
+caf::expected<std::string> ask(caf::actor_system& sys, const std::vector<std::string>& names,
+                               uint32_t target, Atom atom) {
+  auto coord = find_role(sys, role_of(roles::coordinator, target));
+  if (!coord)
+    return make_error(errc::io_failure,
+                      fmt::format("the coordinator of {} is not running", names.at(target)));
+  caf::scoped_actor self{sys};
+  caf::expected<std::string> answer{std::string{}};
+  self->request(coord, answer_deadline, atom)
+    .receive([&](std::string& s) { answer = std::move(s); },
+             [&](caf::error& err) {
+               answer = make_error(errc::io_failure,
+                                   "coordinator did not answer: " + describe(err));
+             });
+  return answer;
+}
+
+} // namespace
+
+node_query::node_query(caf::actor_system& sys, std::vector<std::string> targets)
+  : sys_(sys), targets_(std::move(targets)) {
+}
+
+std::optional<uint32_t> node_query::index_of(std::string_view name) const {
+  auto it = std::find(targets_.begin(), targets_.end(), name);
+  if (it == targets_.end())
+    return std::nullopt;
+  return static_cast<uint32_t>(it - targets_.begin());
+}
+
+std::string node_query::unknown_target(std::string_view name) const {
+  return fmt::format("unknown target '{}' (this node has: {})", name, fmt::join(targets_, ", "));
+}
+
+caf::expected<nlohmann::ordered_json> node_query::status(uint32_t target) const {
+  if (target >= targets_.size())
+    return make_error(errc::invalid_argument, fmt::format("no target number {}", target));
+  auto answer = ask(sys_, targets_, target, status_atom::value);
+  if (!answer)
+    return std::move(answer.error());
+  auto parsed = nlohmann::ordered_json::parse(*answer, nullptr, false);
+  if (parsed.is_discarded())
+    return make_error(errc::io_failure,
+                      fmt::format("the coordinator of {} answered with malformed JSON",
+                                  targets_[target]));
+  return parsed;
+}
+
+caf::expected<nlohmann::ordered_json> node_query::node_status() const {
+  nlohmann::ordered_json all = nlohmann::ordered_json::array();
+  nlohmann::ordered_json first;
+  for (uint32_t i = 0; i < targets_.size(); ++i) {
+    auto one = status(i);
+    if (!one)
+      return std::move(one.error());
+    if (i == 0)
+      first = *one;
+    all.push_back(std::move(*one));
+  }
+  if (targets_.size() > 1)
+    first["targets"] = std::move(all);
+  return first;
+}
+
+caf::expected<std::string> node_query::recover(uint32_t target) const {
+  if (target >= targets_.size())
+    return make_error(errc::invalid_argument, fmt::format("no target number {}", target));
+  return ask(sys_, targets_, target, recover_atom::value);
+}
+
+} // namespace fwrescue
