@@ -44,6 +44,7 @@ void enter(self_ptr self, recovery_phase next) {
   st.ctx->log->info("coordinator", "state {} -> {}", to_string(st.phase), to_string(next));
   st.phase = next;
   st.progress_done = st.progress_total = 0;
+  st.meter.reset();
   if (recovering(next))
     extend_deadline(self);
 }
@@ -311,6 +312,8 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
         return;
       self->state.progress_done = p.blocks_have;
       self->state.progress_total = p.blocks_total;
+      self->state.meter.report(p.blocks_have, p.blocks_total, p.block_size,
+                               std::chrono::steady_clock::now());
       extend_deadline(self);
     },
     [=](transfer_done& d) {
@@ -332,6 +335,8 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
         return;
       self->state.progress_done = p.sectors_done;
       self->state.progress_total = p.sectors_total;
+      self->state.meter.report(p.sectors_done, p.sectors_total, p.sector_size,
+                               std::chrono::steady_clock::now());
       extend_deadline(self);
     },
     [=](flash_done& d) {

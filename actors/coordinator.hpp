@@ -13,6 +13,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/node_context.hpp"
+#include "common/progress_meter.hpp"
 #include "messages/node_events.hpp"
 
 namespace fwrescue {
@@ -84,6 +85,8 @@ struct coordinator_state {
   std::string donor;
   uint64_t progress_done = 0;
   uint64_t progress_total = 0;
+  /// The current phase's bytes and rate, for status.
+  progress_meter meter;
   flash_report last_check;
   /// The monitor's report that started this recovery, if one did: the first attempt's transfer
   /// takes the blocks it found good as present on the flash without hashing them again.

@@ -133,11 +133,22 @@ std::string status_json(const coordinator_state& st) {
   if (recovering(st.phase)) {
     j["recovery"] = {
       {"reason", st.reason}, {"attempt", st.attempt}, {"flashes", st.flashes}, {"donor", st.donor}};
-    if (st.progress_total > 0)
+    if (st.progress_total > 0) {
+      auto m = st.meter.read(std::chrono::steady_clock::now());
+      auto optional = [](const std::optional<double>& v) {
+        return v ? nlohmann::ordered_json(static_cast<uint64_t>(*v + 0.5))
+                 : nlohmann::ordered_json(nullptr);
+      };
       j["progress"] = {{"phase", to_string(st.phase)},
+                       {"unit", st.phase == recovery_phase::flashing ? "sectors" : "blocks"},
                        {"done", st.progress_done},
                        {"total", st.progress_total},
-                       {"percent", st.progress_done * 100 / st.progress_total}};
+                       {"percent", st.progress_done * 100 / st.progress_total},
+                       {"bytes_done", m.bytes_done},
+                       {"bytes_total", m.bytes_total},
+                       {"rate_bytes_per_s", optional(m.rate_bytes_per_s)},
+                       {"seconds_left", optional(m.seconds_left)}};
+    }
   }
   auto tried = nlohmann::ordered_json::array();
   for (const auto& t : st.sources_tried)

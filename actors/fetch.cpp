@@ -57,8 +57,9 @@ void run_job(self_ptr self, const fetch_job& job) {
     fmt::format("{}/{}{}{}", ctx.store->dir(), staging_prefix, job.job, staging_suffix);
   o.verified_in_memory_bytes = uint64_t{ctx.config.recovery.verified_in_memory_mib} << 20;
   o.cancelled = [flag = job.cancelled] { return flag->load(); };
-  o.progress = [self, &job](uint64_t have, uint64_t total) {
-    tell_coordinator(self, caf::make_message(transfer_progress{job.source, have, total, job.job}));
+  o.progress = [self, &job](uint64_t have, uint64_t total, uint64_t block_size) {
+    tell_coordinator(self, caf::make_message(
+                             transfer_progress{job.source, have, total, job.job, block_size}));
   };
   o.note = [&ctx, &job](const std::string& line) { ctx.log->info("fetch", "{}", line); };
   ctx.log->info("fetch", "looking for an image at {}", job.source);

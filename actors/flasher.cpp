@@ -243,7 +243,7 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
         return err;
       check.written(offset, bytes);
       if (progress)
-        progress({sectors_done, sectors});
+        progress({sectors_done, sectors, 0, geo.erase_size});
       return caf::none;
     });
   if (err)
@@ -278,7 +278,7 @@ caf::expected<flash_done> flash_image(const node_context& ctx, const flash_job& 
   if (writes)
     log_chip_ops(ctx, geo, ops_before, chip.op_counts());
   if (progress)
-    progress({sectors, sectors});
+    progress({sectors, sectors, 0, geo.erase_size});
   result.check = flash_report_for(job.target, *blocks, "the image just written");
   result.check_ms = ms_since(t);
   if (!result.check.ok())

@@ -143,7 +143,7 @@ caf::expected<location_pull_result> pull_image(image_location& location, const l
       return err;
     if (blocks.pulled() >= reported + 256) {
       reported = blocks.pulled();
-      o.progress(out.reused + reported, n);
+      o.progress(out.reused + reported, n, f.block_size);
     }
     return {};
   };
@@ -157,7 +157,7 @@ caf::expected<location_pull_result> pull_image(image_location& location, const l
   if (auto err = (*staging)->sync())
     return err;
   out.pulled = blocks.pulled();
-  o.progress(n, n);
+  o.progress(n, n, f.block_size);
   return out;
 }
 

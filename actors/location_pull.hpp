@@ -28,7 +28,8 @@ struct location_pull_options {
   /// Asked between pieces of the read; true ends the pull.
   std::function<bool()> cancelled = [] { return false; };
   /// Blocks held so far and in all, reported as they grow.
-  std::function<void(uint64_t have, uint64_t total)> progress = [](uint64_t, uint64_t) {};
+  std::function<void(uint64_t have, uint64_t total, uint64_t block_size)> progress =
+    [](uint64_t, uint64_t, uint64_t) {};
   /// One line per step worth an operator's notice.
   std::function<void(const std::string&)> note = [](const std::string&) {};
 };

@@ -293,6 +293,7 @@ void on_verified(self_ptr self, run_verified& r) {
     st.progress_reported = now;
     transfer_progress p{donor_name(st), st.have_count, n};
     p.job = st.job;
+    p.block_size = st.target.fields.block_size;
     tell_coordinator(self, caf::make_message(p));
   }
   if (st.have_count == n)

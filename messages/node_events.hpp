@@ -185,6 +185,8 @@ struct transfer_progress {
   uint64_t blocks_have = 0;
   uint64_t blocks_total = 0;
   uint64_t job = 0;
+  /// The image's block size, so that status can say bytes and a rate.
+  uint64_t block_size = 0;
 };
 
 struct donor_confirmed {
@@ -215,6 +217,7 @@ struct flash_progress {
   uint64_t sectors_done = 0;
   uint64_t sectors_total = 0;
   uint64_t job = 0;
+  uint64_t sector_size = 0;
 };
 
 /// The host was just powered on (or released, or reset) by `cause`; its console output from

@@ -1,20 +1,15 @@
 #include "tools/fwrescue/admin_commands.hpp"
 
-#include <cerrno>
 #include <ctime>
-#include <cstring>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
-#include "config/node_config.hpp"
+#include "tools/fwrescue/admin_client.hpp"
 #include "tools/fwrescue/image_commands.hpp"
+#include "tools/fwrescue/status_watch.hpp"
 
 namespace fwrescue::cli {
 
@@ -30,63 +25,6 @@ std::string utc_time(int64_t seconds) {
 }
 
 using json = nlohmann::ordered_json;
-
-caf::expected<std::string> socket_path(const admin_options& opts) {
-  if (!opts.socket.empty())
-    return opts.socket;
-  if (opts.config.empty())
-    return make_error(errc::invalid_argument, "give --socket PATH or --config FILE");
-  auto config = load_config(opts.config);
-  if (!config)
-    return std::move(config.error());
-  return config->admin_socket();
-}
-
-/// Sends one request line and returns the daemon's one-line JSON answer.
-caf::expected<json> ask(const admin_options& opts, const std::string& command) {
-  auto path = socket_path(opts);
-  if (!path)
-    return std::move(path.error());
-  sockaddr_un addr{};
-  if (path->size() >= sizeof(addr.sun_path))
-    return make_error(errc::invalid_argument, fmt::format("socket path {} is too long", *path));
-  addr.sun_family = AF_UNIX;
-  std::strcpy(addr.sun_path, path->c_str());
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    auto err = make_error(errc::io_failure,
-                          fmt::format("cannot reach the daemon at {}: {} (is fwrescued running?)",
-                                      *path, std::strerror(errno)));
-    if (fd >= 0)
-      ::close(fd);
-    return err;
-  }
-  auto request = json{{"command", command}};
-  if (command == "recover" && !opts.target.empty())
-    request["target"] = opts.target;
-  auto line = request.dump() + "\n";
-  [[maybe_unused]] auto sent = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
-  std::string reply;
-  char buf[4096];
-  for (;;) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 10000) <= 0)
-      break;
-    auto n = ::read(fd, buf, sizeof(buf));
-    if (n <= 0)
-      break;
-    reply.append(buf, static_cast<size_t>(n));
-    if (reply.find('\n') != std::string::npos)
-      break;
-  }
-  ::close(fd);
-  auto parsed = json::parse(reply, nullptr, false);
-  if (parsed.is_discarded() || !parsed.is_object())
-    return make_error(errc::malformed, fmt::format("the daemon at {} gave no valid answer", *path));
-  if (!parsed.value("ok", false))
-    return make_error(errc::invalid_argument, "daemon: " + parsed.value("error", "unknown error"));
-  return parsed;
-}
 
 std::string text(const json& j, const char* key) {
   return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string{};
@@ -212,7 +150,17 @@ void add_admin_options(CLI::App* cmd, admin_options& opts) {
 void add_status(CLI::App& app, admin_options& opts) {
   auto* cmd = app.add_subcommand("status", "Show a running daemon's state and last recovery");
   add_admin_options(cmd, opts);
-  cmd->add_flag("--json", opts.json, "Print the daemon's JSON status object");
+  auto* as_json =
+    cmd->add_flag("--json", opts.json, "Print the daemon's JSON status object (docs/status.md)");
+  auto* watch = cmd->add_flag("--watch", opts.watch,
+                              "Keep showing each target's phase, progress, rate and time left");
+  cmd->add_option("--interval", opts.interval_s, "Seconds between refreshes of --watch")
+    ->check(CLI::Range(0.1, 3600.0))
+    ->needs(watch);
+  cmd->add_flag("--until-done", opts.until_done,
+                "With --watch: stop once no target is recovering; exit 1 if a recovery failed")
+    ->needs(watch);
+  watch->excludes(as_json);
 }
 
 void add_recover(CLI::App& app, admin_options& opts) {
@@ -223,7 +171,9 @@ void add_recover(CLI::App& app, admin_options& opts) {
 }
 
 int run_status(const admin_options& opts) {
-  auto answer = ask(opts, "status");
+  if (opts.watch)
+    return run_status_watch(opts);
+  auto answer = ask_daemon(opts, "status");
   if (!answer) {
     fmt::print(stderr, "fwrescue status: {}\n", describe(answer.error()));
     return exit_error;
@@ -236,7 +186,7 @@ int run_status(const admin_options& opts) {
 }
 
 int run_recover(const admin_options& opts) {
-  auto answer = ask(opts, "recover");
+  auto answer = ask_daemon(opts, "recover");
   if (!answer) {
     fmt::print(stderr, "fwrescue recover: {}\n", describe(answer.error()));
     return exit_error;
@@ -251,7 +201,7 @@ void add_reload(CLI::App& app, admin_options& opts) {
 }
 
 int run_reload(const admin_options& opts) {
-  auto answer = ask(opts, "reload");
+  auto answer = ask_daemon(opts, "reload");
   if (!answer) {
     fmt::print(stderr, "fwrescue reload: {}\n", describe(answer.error()));
     return exit_error;

@@ -12,6 +12,11 @@ struct admin_options {
   std::string socket;
   std::string config;
   bool json = false;
+  /// status: keep showing progress (status_watch.hpp), every interval_s seconds.
+  bool watch = false;
+  double interval_s = 1.0;
+  /// status --watch: return once no target is recovering.
+  bool until_done = false;
   /// recover: the firmware target to recover; empty: the node's first.
   std::string target;
 };

@@ -14,6 +14,8 @@ enum exit_code : int {
   exit_ok = 0,
   /// verify: the signature, size or content does not match.
   exit_mismatch = 1,
+  /// status --watch --until-done: a target's last recovery failed.
+  exit_recovery_failed = 1,
   /// Usage errors, unreadable or malformed input, failures to write.
   exit_error = 2,
 };
