@@ -98,11 +98,23 @@ TEST_CASE("ble: a receiver that stops consuming stalls the sender through credit
   constexpr uint32_t count = 40;
   for (uint32_t i = 0; i < count; ++i)
     a.transport.send_frame(ida, small_frame(i));
-  // b reads up to its bound and stops; then its credits stop going back.
+  // b reads up to its bound and stops; then its credits stop going back. The stream is taken
+  // as stalled once neither side moves for 300 ms, however long a loaded machine takes to get
+  // there; then it must stay still.
   REQUIRE(b.events.wait([&](auto& l) { return l.frames[idb].size() >= 4; }));
-  std::this_thread::sleep_for(500ms);
-  auto delivered = b.events.inspect([&](auto& l) { return l.frames[idb].size(); });
-  auto stalled = a.transport.queued(ida);
+  size_t delivered = 0;
+  size_t stalled = 0;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  for (;;) {
+    auto d = b.events.inspect([&](auto& l) { return l.frames[idb].size(); });
+    auto q = a.transport.queued(ida);
+    if (d == delivered && q == stalled)
+      break;
+    delivered = d;
+    stalled = q;
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(300ms);
+  }
   CHECK(delivered < count);
   CHECK(stalled >= (count - delivered - 2) * 4096);
   std::this_thread::sleep_for(300ms);
