@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <sdbus-c++/Error.h>
+#include <sdbus-c++/Message.h>
 
 #include "common/error.hpp"
 
@@ -77,7 +78,10 @@ void software_object::request(const std::string& value) {
     throw sdbus::Error(unavailable_error, describe(answer.error()));
   if (answer->rfind("refused", 0) == 0)
     throw sdbus::Error(not_allowed_error, *answer);
-  log_->info("dbus", "RequestedActivation of {} set to Active -> {}", target_, *answer);
+  // Who asked, as the admin socket's log says "operator": the caller's unique bus name.
+  auto* call = object_->getCurrentlyProcessedMessage();
+  log_->info("dbus", "RequestedActivation of {} set to Active by {} -> {}", target_,
+             call ? call->getSender() : std::string{"?"}, *answer);
   // A recovery already running satisfies the request as well as a new one.
   started_ = true;
   set_requested(*wanted);

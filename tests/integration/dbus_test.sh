@@ -126,7 +126,7 @@ check "a PropertiesChanged said Activating" test -n "$activating"
 check "and then Active" test -n "$active" -a "${active:-0}" -gt "${activating:-0}"
 check "Progress 100 was signalled" grep -q "byte 100" "$TEST_DIR/signals"
 check "one recovery, by the request" test "$(recoveries)" = "$((before + 1))"
-check "the request is logged" grep -q "RequestedActivation of bios set to Active -> recovery started" \
+check "the request is logged with its sender" grep -Eq "RequestedActivation of bios set to Active by :1\.[0-9]+ -> recovery started" \
   "$TEST_DIR/logs/bmc-b.log"
 
 # A node whose bus is not there runs all the same, without D-Bus.
