@@ -47,8 +47,7 @@ void read_dbus(table_reader r, dbus_config& dbus) {
   r.text("bus", dbus.bus, false,
          "\"system\", \"session\" or a D-Bus address such as \"unix:path=/run/bus\"", valid_bus);
   r.text("name", dbus.name, false,
-         "a well-known bus name such as \"xyz.openbmc_project.Software.FwRescue\"",
-         valid_bus_name);
+         "a well-known bus name such as \"xyz.openbmc_project.Software.FwRescue\"", valid_bus_name);
   r.integer("refresh_ms", dbus.refresh_ms, 50, 60000);
   r.finish();
 }

@@ -120,8 +120,8 @@ void dbus_server::run() {
     } catch (const sdbus::Error& e) {
       // The bus went away (dbus-daemon restarted): the objects are gone with the connection.
       // Recovery does not depend on D-Bus, so the daemon carries on without it.
-      log_->error("dbus", "the bus connection failed, D-Bus objects withdrawn: {}: {}",
-                  e.getName(), e.getMessage());
+      log_->error("dbus", "the bus connection failed, D-Bus objects withdrawn: {}: {}", e.getName(),
+                  e.getMessage());
       return;
     }
   }

@@ -26,11 +26,8 @@ std::string shown_value(std::string_view s) {
 software_object::software_object(sdbus::IConnection& connection, std::string target,
                                  std::string component, recover_fn recover,
                                  std::shared_ptr<logger> log)
-  : target_(std::move(target)),
-    purpose_(purpose_of(component)),
-    recover_(std::move(recover)),
-    log_(std::move(log)),
-    shown_(unknown_view()),
+  : target_(std::move(target)), purpose_(purpose_of(component)), recover_(std::move(recover)),
+    log_(std::move(log)), shown_(unknown_view()),
     object_(sdbus::createObject(connection, object_path_of(target_))) {
   register_interfaces();
 }

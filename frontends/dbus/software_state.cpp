@@ -125,7 +125,8 @@ std::string object_path_of(std::string_view name) {
     char c = name[i];
     auto u = static_cast<unsigned char>(c);
     // sd-bus escapes a leading digit too, so the element also reads as an identifier.
-    bool plain = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (i > 0 && u >= '0' && u <= '9');
+    bool plain =
+      (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (i > 0 && u >= '0' && u <= '9');
     if (plain) {
       path += c;
     } else {

@@ -52,5 +52,6 @@ TEST_CASE("a bad [dbus] value is named with its line") {
         == "peer.toml:13: key 'dbus.refresh_ms': expected an integer from 50 to 60000, got 10");
   CHECK(error_of(minimal + "[dbus]\nenabled = \"yes\"\n")
         == "peer.toml:13: key 'dbus.enabled': expected true or false, got a string (\"yes\")");
-  CHECK(error_of(minimal + "[dbus]\naddress = \"x\"\n") == "peer.toml:13: unknown key 'dbus.address'");
+  CHECK(error_of(minimal + "[dbus]\naddress = \"x\"\n")
+        == "peer.toml:13: unknown key 'dbus.address'");
 }

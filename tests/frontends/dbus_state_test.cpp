@@ -14,8 +14,7 @@ namespace {
 json status(const std::string& state, bool checked, bool ok, json fault = nullptr) {
   return json{{"state", state},
               {"installed", {{"version", "2022.11"}, {"svn", 1}, {"root", "ab"}}},
-              {"last_check",
-               {{"checked", checked}, {"ok", ok}, {"fault", fault}, {"detail", ""}}}};
+              {"last_check", {{"checked", checked}, {"ok", ok}, {"fault", fault}, {"detail", ""}}}};
 }
 
 json with_progress(json j, uint64_t percent) {
@@ -36,8 +35,8 @@ TEST_CASE("a flash that checked good is Active, at 100 percent, with its install
 }
 
 TEST_CASE("a running recovery is Activating with its step's percent, whatever the last check") {
-  for (auto phase : {"discovering", "negotiating", "transferring", "staged", "flashing",
-                     "verifying"}) {
+  for (auto phase :
+       {"discovering", "negotiating", "transferring", "staged", "flashing", "verifying"}) {
     INFO(phase);
     auto v = view_of(with_progress(status(phase, true, false), 42));
     CHECK(v.state == activation::activating);
@@ -95,7 +94,8 @@ TEST_CASE("RequestedActivation takes the full names of its two values only") {
   CHECK_FALSE(parse_requested("Active"));
   CHECK_FALSE(parse_requested(""));
   CHECK_FALSE(parse_requested("xyz.openbmc_project.Software.Activation.Activations.Active"));
-  CHECK_FALSE(parse_requested("xyz.openbmc_project.Software.Activation.RequestedActivations.active"));
+  CHECK_FALSE(
+    parse_requested("xyz.openbmc_project.Software.Activation.RequestedActivations.active"));
   CHECK(to_dbus(requested_activation::none)
         == "xyz.openbmc_project.Software.Activation.RequestedActivations.None");
 }

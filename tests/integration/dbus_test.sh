@@ -4,8 +4,8 @@
 # its interfaces, Version, Purpose, Activation (Invalid: damaged, auto_recover off) and
 # Progress. Bad writes (a wrong type, a string that names no value, a read-only property) get
 # D-Bus errors and start nothing; setting RequestedActivation to Active starts the recovery, and
-# the signals show Activating, then Active at 100 percent. A node whose bus is missing runs
-# without D-Bus.
+# the signals show Activating, then Active at 100 percent. A node whose bus is missing, or
+# whose name is taken, runs without D-Bus; the shipped policy lets only root write.
 source "$(dirname "$0")/testlib.sh" "$@"
 cluster_init "$TEST_DIR"
 policy=$(cd "$(dirname "$0")/../../config/dbus" && pwd)/xyz.openbmc_project.Software.FwRescue.conf
@@ -134,6 +134,12 @@ cluster_node bmc-x peer dbus.enabled=true "dbus.bus=\"unix:path=$TEST_DIR/bus/no
 cluster_start bmc-x
 check "a missing bus is logged" cluster_wait_log bmc-x "dbus: cannot connect to the bus .*; running without D-Bus objects" 10
 check "and the node runs on" cluster_wait_ready bmc-x
+# Nor does a second daemon whose name is taken; the first keeps its objects.
+cluster_node bmc-y peer dbus.enabled=true "dbus.bus=\"$bus\""
+cluster_start bmc-y
+check "a taken name is logged" cluster_wait_log bmc-y "dbus: cannot own the name $name .*; running without D-Bus objects" 10
+check "and that node runs on" cluster_wait_ready bmc-y
+check "the first daemon still answers" test "$(prop $activation Activation)" = "s \"$activation.Activations.Active\""
 
 # The shipped system-bus policy, on a bus that denies what the system bus denies: root's daemon
 # owns the name, anyone reads, only root writes. An abstract socket, so that user nobody can
