@@ -15,6 +15,7 @@
 #include "common/error.hpp"
 #include "common/file_io.hpp"
 #include "config/link_sections.hpp"
+#include "config/dbus_section.hpp"
 #include "config/flash_sections.hpp"
 #include "config/source_sections.hpp"
 #include "config/table_reader.hpp"
@@ -314,6 +315,7 @@ caf::expected<node_config> parse_config(std::string_view text, const std::string
   auto admin = top.child("admin");
   admin.path("socket", cfg.admin.socket, false, true);
   admin.finish();
+  read_dbus(top.child("dbus"), cfg.dbus);
   read_supervisor(top.child("supervisor"), cfg.supervisor);
   read_limits(top.child("limits"), cfg.limits);
   top.finish();

@@ -291,6 +291,18 @@ struct admin_config {
   std::string socket;
 };
 
+/// [dbus]: the firmware targets as OpenBMC software objects on D-Bus (docs/dbus.md).
+struct dbus_config {
+  bool enabled = false;
+  /// "system", "session", or a D-Bus server address ("unix:path=/run/test-bus").
+  std::string bus = "system";
+  /// The well-known name taken on the bus; the system bus's policy file must allow it.
+  std::string name = "xyz.openbmc_project.Software.FwRescue";
+  /// How often the properties are read again from the targets' status, in milliseconds.
+  uint32_t refresh_ms = 500;
+  friend bool operator==(const dbus_config&, const dbus_config&) = default;
+};
+
 /// [supervisor]: restart limits.
 struct supervisor_config {
   /// More than this many restarts within the window puts the node in safe hold.
@@ -346,6 +358,7 @@ struct node_config {
   removable_source_config removable;
   http_source_config http;
   admin_config admin;
+  dbus_config dbus;
   supervisor_config supervisor;
   limits_config limits;
 

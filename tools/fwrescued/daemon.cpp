@@ -31,6 +31,7 @@
 #include "actors/transfer.hpp"
 #include "common/error.hpp"
 #include "frontends/admin_server.hpp"
+#include "frontends/dbus/dbus_server.hpp"
 #include "frontends/node_query.hpp"
 #include "image/blake2b_lanes.hpp"
 #include "image/hash.hpp"
@@ -235,6 +236,8 @@ std::string fixed_setting_changed(const node_config& a, const node_config& b) {
     return "ble";
   if (a.admin_socket() != b.admin_socket())
     return "admin.socket";
+  if (a.dbus != b.dbus)
+    return "dbus";
   // Each target's actors were built with its flash, store and host power.
   if (a.targets != b.targets)
     return "[[target]]";
@@ -391,6 +394,19 @@ int run_daemon(const std::string& config_path, const backends& registry) {
   } else {
     log.info("main", "admin socket {}", ctx->config.admin_socket());
   }
+  std::vector<std::string> components;
+  for (const auto& t : *targets)
+    components.push_back(t->config.flash.component);
+  dbus::dbus_server bus{node, components, ctx->log};
+  if (const auto& d = ctx->config.dbus; d.enabled) {
+    // D-Bus is a window on the recoveries, not a part of them: without it the node still
+    // recovers, so a bus that is missing or a name that is taken is logged, like a link down.
+    if (auto err = bus.start(d))
+      log.error("main", "{}; running without D-Bus objects", describe(err));
+    else
+      log.info("main", "D-Bus objects under /xyz/openbmc_project/software as {} on {}", d.name,
+               d.bus);
+  }
 
   int sig = 0;
   for (;;) {
@@ -401,6 +417,7 @@ int run_daemon(const std::string& config_path, const backends& registry) {
     reload_now();
   }
   log.info("main", "{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  bus.stop();
   admin.stop();
   ctx->link->stop();
   stop_actors(sys, sup, current.size());
