@@ -70,8 +70,8 @@ struct probe_fixture {
   void start(Behavior coordinator, uint32_t max_restarts = 5) {
     std::vector<child_spec> specs{
       {roles::coordinator, [=](caf::actor_system& s) { return s.spawn(coordinator); }}};
-    sup = sys.spawn(supervisor, std::move(specs), max_restarts, std::chrono::seconds(60),
-                    quiet_log());
+    sup =
+      sys.spawn(supervisor, std::move(specs), max_restarts, std::chrono::seconds(60), quiet_log());
   }
 
   ~probe_fixture() {

@@ -401,8 +401,8 @@ int run_daemon(const std::string& config_path, const backends& registry) {
   } else {
     log.info("main", "admin socket {}", ctx->config.admin_socket());
   }
-  notify_ready(notify, fmt::format("{} node {}: {} up", to_string(ctx->config.role),
-                                   ctx->config.id, fmt::join(ctx->target_names, ", ")));
+  notify_ready(notify, fmt::format("{} node {}: {} up", to_string(ctx->config.role), ctx->config.id,
+                                   fmt::join(ctx->target_names, ", ")));
   auto keeper = keep_watchdog(notify, sys, sup, ctx->target_names, ctx->log);
 
   int sig = 0;
