@@ -273,6 +273,7 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
       return "recovery started";
     },
     [=](status_atom) -> std::string { return status_json(self->state); },
+    [=](ping_atom) { return ping_atom::value; },
     [=](boot_result& r) { boot_reported(self, r); },
     [=](offers_collected& offers) {
       auto& st = self->state;

@@ -84,6 +84,8 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self, std::vecto
     self->send(start_child(self, index), start_atom::value);
   });
   return {
+    // Also the service watchdog's ping (tools/fwrescued/service_notify): the answer is the
+    // supervisor's sign of life, and in safe hold it asks no one else.
     [=](hold_atom) -> bool { return self->state.safe_hold; },
   };
 }

@@ -35,6 +35,9 @@ using hold_atom = caf::atom_constant<caf::atom("safehold")>;
 /// Supervisor -> each child once every role is registered (and to a restarted child once it is
 /// registered again): work that reaches other roles may begin.
 using start_atom = caf::atom_constant<caf::atom("start")>;
+/// The service watchdog's question to a coordinator (tools/fwrescued/service_notify): an answer
+/// within its deadline shows that the actor's mailbox is served, so the scheduler is not wedged.
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
 
 // -- transport events, forwarded from the transport's thread -------------------------------------
 

@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
 
 #include <CLI/CLI.hpp>
@@ -35,6 +36,7 @@
 #include "frontends/node_query.hpp"
 #include "image/blake2b_lanes.hpp"
 #include "image/hash.hpp"
+#include "tools/fwrescued/service_notify.hpp"
 #include "tools/fwrescued/targets.hpp"
 #include "tools/fwrescued/trust.hpp"
 #include "transports/link_set.hpp"
@@ -70,6 +72,12 @@ caf::expected<std::shared_ptr<node_context>> build_context(node_config config,
                       fmt::format("{}: recovery.policy '{}' is unknown (known: {})", config.source,
                                   config.recovery.policy, known_policies(ctx->policies)));
   auto key = load_secret_key(config.key);
+  // A fresh install has no key yet: the line says how to make one.
+  if (!key && !std::filesystem::exists(config.key))
+    return make_error(errc::invalid_argument,
+                      fmt::format("node key: {} (make one with `fwrescue keygen --secret-key {} "
+                                  "--public-key PUBLIC-KEY-FILE`)",
+                                  describe(key.error()), config.key));
   if (!key)
     return make_error(errc::invalid_argument, "node key: " + describe(key.error()));
   ctx->node_key = std::make_shared<const secret_key>(std::move(*key));
@@ -377,14 +385,18 @@ int run_daemon(const std::string& config_path, const backends& registry) {
            to_string(ctx->config.role), ctx->config.platform.vendor, ctx->config.platform.board,
            fmt::join(ctx->target_names, ", "), fmt::join(up, ", "), ctx->config.recovery.policy,
            blake2b_lanes());
+  systemd_notify_sink notify;
   auto reload_now = [&]() -> std::string {
+    notify_reloading(notify);
     auto result = reload(sys, current, config_path);
     if (!result) {
       log.error("main", "reload refused, the previous configuration stays: {}",
                 describe(result.error()));
+      notify_ready(notify, "reload refused, the previous configuration stays");
       return "refused: " + describe(result.error());
     }
     log.info("main", "{}", *result);
+    notify_ready(notify, *result);
     return *result;
   };
   node_query node{sys, ctx->target_names};
@@ -407,6 +419,9 @@ int run_daemon(const std::string& config_path, const backends& registry) {
       log.info("main", "D-Bus objects under /xyz/openbmc_project/software as {} on {}", d.name,
                d.bus);
   }
+  notify_ready(notify, fmt::format("{} node {}: {} up", to_string(ctx->config.role), ctx->config.id,
+                                   fmt::join(ctx->target_names, ", ")));
+  auto keeper = keep_watchdog(notify, sys, sup, ctx->target_names, ctx->log);
 
   int sig = 0;
   for (;;) {
@@ -417,6 +432,8 @@ int run_daemon(const std::string& config_path, const backends& registry) {
     reload_now();
   }
   log.info("main", "{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  keeper.reset();
+  notify_stopping(notify);
   bus.stop();
   admin.stop();
   ctx->link->stop();
