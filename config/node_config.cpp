@@ -16,6 +16,7 @@
 #include "common/file_io.hpp"
 #include "config/link_sections.hpp"
 #include "config/flash_sections.hpp"
+#include "config/redfish_section.hpp"
 #include "config/source_sections.hpp"
 #include "config/table_reader.hpp"
 
@@ -314,6 +315,7 @@ caf::expected<node_config> parse_config(std::string_view text, const std::string
   auto admin = top.child("admin");
   admin.path("socket", cfg.admin.socket, false, true);
   admin.finish();
+  read_redfish(top.child("redfish"), cfg.redfish);
   read_supervisor(top.child("supervisor"), cfg.supervisor);
   read_limits(top.child("limits"), cfg.limits);
   top.finish();
