@@ -32,6 +32,7 @@
 #include "common/error.hpp"
 #include "frontends/admin_server.hpp"
 #include "frontends/node_query.hpp"
+#include "frontends/redfish/server.hpp"
 #include "image/blake2b_lanes.hpp"
 #include "image/hash.hpp"
 #include "tools/fwrescued/targets.hpp"
@@ -235,6 +236,8 @@ std::string fixed_setting_changed(const node_config& a, const node_config& b) {
     return "ble";
   if (a.admin_socket() != b.admin_socket())
     return "admin.socket";
+  if (a.redfish != b.redfish)
+    return "redfish";
   // Each target's actors were built with its flash, store and host power.
   if (a.targets != b.targets)
     return "[[target]]";
@@ -391,6 +394,19 @@ int run_daemon(const std::string& config_path, const backends& registry) {
   } else {
     log.info("main", "admin socket {}", ctx->config.admin_socket());
   }
+  // Like the admin socket, a Redfish service that cannot start leaves the node recovering
+  // without it: the flash's safety does not depend on an operator interface.
+  std::unique_ptr<redfish::server> redfish_service;
+  if (const auto& rc = ctx->config.redfish; rc.enabled) {
+    redfish_service = std::make_unique<redfish::server>(
+      node, ctx->log, redfish::server_options{rc, ctx->config.http, ctx->config.id, {}});
+    if (auto err = redfish_service->start()) {
+      log.error("main", "{}; running without Redfish", describe(err));
+      redfish_service.reset();
+    } else {
+      log.info("main", "redfish on https://{}", rc.listen);
+    }
+  }
 
   int sig = 0;
   for (;;) {
@@ -402,6 +418,7 @@ int run_daemon(const std::string& config_path, const backends& registry) {
   }
   log.info("main", "{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   admin.stop();
+  redfish_service.reset();
   ctx->link->stop();
   stop_actors(sys, sup, current.size());
   return 0;
