@@ -105,9 +105,10 @@ void attempt_failed(self_ptr self, const std::string& why) {
   job_over(self);
   // Reports of the failed job, should they still come, no longer count.
   ++st.job;
-  st.ctx->log->warn("coordinator", "attempt {} of {} failed: {}", st.attempt, rc.max_attempts, why);
   // An image the operator named is tried once: its failure is the answer they wait for.
-  if (st.attempt < rc.max_attempts && !st.safe_hold && !st.only_from) {
+  auto attempts = st.only_from ? 1u : rc.max_attempts;
+  st.ctx->log->warn("coordinator", "attempt {} of {} failed: {}", st.attempt, attempts, why);
+  if (st.attempt < attempts && !st.safe_hold) {
     // The shift is capped: a 32-bit initial value shifted by 32 already exceeds any maximum,
     // and a shift by 64 or more (max_attempts may be large) is undefined.
     auto backoff = std::min<uint64_t>(

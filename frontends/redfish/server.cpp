@@ -184,8 +184,8 @@ void server::impl::simple_update(const httplib::Request& req, httplib::Response&
     return reply(res, internal_error(describe(started.error())));
   if (!started->started)
     return reply(res, resource_in_use(fmt::format("{}: {}", target, started->detail)));
-  log->info("redfish", "SimpleUpdate from {}: {} of {} from {}", req.remote_addr,
-            started->detail, target, r.image_uri);
+  log->info("redfish", "SimpleUpdate from {} of {} with {}: {}", req.remote_addr, target,
+            r.image_uri, started->detail);
   json body;
   uint64_t id = 0;
   {
