@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/coordinator.hpp"
+#include "actors/fetch.hpp"
 #include "actors/transfer.hpp"
 
 using namespace fwrescue;

@@ -86,6 +86,10 @@ check "malformed JSON gets 400 MalformedJSON" \
 out=$(post_update "{\"ImageURI\":\"$web/bios-new.fd\",\"Targets\":[\"/redfish/v1/UpdateService/FirmwareInventory/cpld\"]}")
 check "an unknown target gets 400 naming the node's targets" \
   bash -c 'grep -q "this node has" <<<"$1" && test "$(tail -1 <<<"$1")" = 400' _ "$out"
+head -c 70000 /dev/zero | tr '\0' ' ' >"$TEST_DIR/big.json"
+out=$(curl -sk -u 'admin:correct horse' -H 'Content-Type: application/json' --data-binary "@$TEST_DIR/big.json" \
+  -w '\n%{http_code}' "https://127.0.0.1:$rport/redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate")
+check "a body over max_body_kib gets 413" test "$(tail -1 <<<"$out")" = 413
 check "a GET on the action gets 405" \
   test "$(curl_rf GET /redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate | tail -1)" = 405
 check "none of them started a recovery ($before)" test "$(recoveries)" = "$before"
