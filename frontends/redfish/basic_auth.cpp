@@ -68,9 +68,8 @@ bool basic_auth::remembered(const key& k, clock::time_point now) {
 void basic_auth::remember(const key& k, clock::time_point now) {
   std::erase_if(passed_, [&](const auto& e) { return e.second <= now; });
   if (passed_.size() >= options_.remembered && !passed_.empty())
-    passed_.erase(std::min_element(passed_.begin(), passed_.end(), [](auto& a, auto& b) {
-      return a.second < b.second;
-    }));
+    passed_.erase(std::min_element(passed_.begin(), passed_.end(),
+                                   [](auto& a, auto& b) { return a.second < b.second; }));
   passed_[k] = now + options_.remember;
 }
 

@@ -53,9 +53,8 @@ caf::expected<std::string> password_line(std::string_view user, std::string_view
                       fmt::format("user name must be 1 to {} letters, digits, '.', '_' or '-'",
                                   credential_limits::max_user));
   if (password.empty() || password.size() > credential_limits::max_password)
-    return make_error(errc::invalid_argument,
-                      fmt::format("password must be 1 to {} bytes",
-                                  credential_limits::max_password));
+    return make_error(errc::invalid_argument, fmt::format("password must be 1 to {} bytes",
+                                                          credential_limits::max_password));
   auto hash = hash_of(password);
   if (hash.empty())
     return make_error(errc::io_failure, "cannot hash the password (out of memory?)");
@@ -113,8 +112,8 @@ caf::expected<credentials> credentials::load(const std::string& path) {
 bool credentials::verify(std::string_view user, std::string_view password) const {
   if (password.size() > credential_limits::max_password)
     return false;
-  auto it = std::find_if(users_.begin(), users_.end(),
-                         [&](const entry& e) { return e.user == user; });
+  auto it =
+    std::find_if(users_.begin(), users_.end(), [&](const entry& e) { return e.user == user; });
   const auto& hash = it != users_.end() ? it->hash : decoy_;
   bool ok = crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
   return ok && it != users_.end();

@@ -16,36 +16,46 @@ struct registry_entry {
 
 // From DMTF's Base.1.8.1 registry (DSP8011), the messages this service answers with.
 constexpr registry_entry registry[] = {
-  {"MalformedJSON", "The request body submitted was malformed JSON and could not be parsed by "
-                    "the receiving service.",
+  {"MalformedJSON",
+   "The request body submitted was malformed JSON and could not be parsed by "
+   "the receiving service.",
    "Critical", "Ensure that the request body is valid JSON and resubmit the request."},
-  {"ActionParameterMissing", "The action %1 requires the parameter %2 to be present in the "
-                             "request body.",
-   "Critical", "Supply the action with the required parameter in the request body when the "
-               "request is resubmitted."},
-  {"ActionParameterValueFormatError", "The value %1 for the parameter %2 in the action %3 is of "
-                                      "a different format than the parameter can accept.",
-   "Warning", "Correct the value for the parameter in the request body and resubmit the request "
-              "if the operation failed."},
-  {"ActionParameterNotSupported", "The parameter %1 for the action %2 is not supported on the "
-                                  "target resource.",
+  {"ActionParameterMissing",
+   "The action %1 requires the parameter %2 to be present in the "
+   "request body.",
+   "Critical",
+   "Supply the action with the required parameter in the request body when the "
+   "request is resubmitted."},
+  {"ActionParameterValueFormatError",
+   "The value %1 for the parameter %2 in the action %3 is of "
+   "a different format than the parameter can accept.",
+   "Warning",
+   "Correct the value for the parameter in the request body and resubmit the request "
+   "if the operation failed."},
+  {"ActionParameterNotSupported",
+   "The parameter %1 for the action %2 is not supported on the "
+   "target resource.",
    "Warning", "Remove the parameter supplied and resubmit the request if the operation failed."},
-  {"ResourceAtUriUnauthorized", "While accessing the resource at %1, the service received an "
-                                "authorization error %2.",
-   "Critical", "Ensure that the appropriate access is provided for the service in order for it "
-               "to access the URI."},
+  {"ResourceAtUriUnauthorized",
+   "While accessing the resource at %1, the service received an "
+   "authorization error %2.",
+   "Critical",
+   "Ensure that the appropriate access is provided for the service in order for it "
+   "to access the URI."},
   {"ResourceNotFound", "The requested resource of type %1 named %2 was not found.", "Critical",
    "Provide a valid resource identifier and resubmit the request."},
-  {"OperationNotAllowed", "The HTTP method is not allowed on this resource.", "Critical",
-   "None."},
-  {"ResourceInUse", "The change to the requested resource failed because the resource is in use "
-                    "or in transition.",
+  {"OperationNotAllowed", "The HTTP method is not allowed on this resource.", "Critical", "None."},
+  {"ResourceInUse",
+   "The change to the requested resource failed because the resource is in use "
+   "or in transition.",
    "Warning", "Remove the condition and resubmit the request if the operation failed."},
-  {"GeneralError", "A general error has occurred. See Resolution for information on how to "
-                   "resolve the error.",
+  {"GeneralError",
+   "A general error has occurred. See Resolution for information on how to "
+   "resolve the error.",
    "Critical", "None."},
-  {"InternalError", "The request failed due to an internal service error.  The service is still "
-                    "operational.",
+  {"InternalError",
+   "The request failed due to an internal service error.  The service is still "
+   "operational.",
    "Critical", "Resubmit the request.  If the problem persists, consider resetting the service."},
 };
 
@@ -99,8 +109,7 @@ error_reply action_parameter_missing(std::string_view action, std::string_view p
                           {std::string{action}, std::string{parameter}});
 }
 
-error_reply action_parameter_value_format_error(std::string_view value,
-                                                std::string_view parameter,
+error_reply action_parameter_value_format_error(std::string_view value, std::string_view parameter,
                                                 std::string_view action, std::string detail) {
   return make_error_reply(400, "ActionParameterValueFormatError",
                           {std::string{value}, std::string{parameter}, std::string{action}},
@@ -132,9 +141,9 @@ error_reply resource_in_use(std::string detail) {
 }
 
 error_reply payload_too_large(size_t max_bytes) {
-  return make_error_reply(413, "GeneralError", {},
-                          fmt::format("the request body is larger than the {} bytes allowed",
-                                      max_bytes));
+  return make_error_reply(
+    413, "GeneralError", {},
+    fmt::format("the request body is larger than the {} bytes allowed", max_bytes));
 }
 
 error_reply internal_error(std::string detail) {

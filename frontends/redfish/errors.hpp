@@ -32,8 +32,7 @@ error_reply malformed_json(std::string detail);
 /// 400: an action's required parameter is missing.
 error_reply action_parameter_missing(std::string_view action, std::string_view parameter);
 /// 400: an action's parameter has a value of the wrong type or form; `detail` says why.
-error_reply action_parameter_value_format_error(std::string_view value,
-                                                std::string_view parameter,
+error_reply action_parameter_value_format_error(std::string_view value, std::string_view parameter,
                                                 std::string_view action, std::string detail);
 /// 400: an action's parameter this service does not support.
 error_reply action_parameter_not_supported(std::string_view parameter, std::string_view action,

@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/socket.h>
+
 #include <fmt/format.h>
 #include <httplib.h>
 
@@ -237,8 +239,8 @@ void server::impl::routes() {
       return reply(res, payload_too_large(size_t{options.config.max_body_kib} << 10));
     if (res.status == 404)
       return reply(res, resource_not_found(req.path.substr(0, 200)));
-    reply(res, make_error_reply(res.status, "GeneralError", {},
-                                fmt::format("HTTP {}", res.status)));
+    reply(res,
+          make_error_reply(res.status, "GeneralError", {}, fmt::format("HTTP {}", res.status)));
   });
   s.set_exception_handler(
     [this](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
@@ -275,9 +277,8 @@ void server::impl::routes() {
             return reply(res, internal_error(describe(status.error())));
           reply(res, 200, inventory_member(name, *status));
         });
-  s.Post(uris::simple_update, [this](const httplib::Request& req, httplib::Response& res) {
-    simple_update(req, res);
-  });
+  s.Post(uris::simple_update,
+         [this](const httplib::Request& req, httplib::Response& res) { simple_update(req, res); });
   get("/redfish/v1/TaskService/?", [](auto&) { return task_service(); });
   get("/redfish/v1/TaskService/Tasks/?", [this](auto&) {
     refresh();
@@ -288,8 +289,8 @@ void server::impl::routes() {
     return [this, handler](const httplib::Request& req, httplib::Response& res) {
       uint64_t id = 0;
       auto text = req.matches[1].str();
-      if (text.size() > 19 || std::from_chars(text.data(), text.data() + text.size(), id).ec
-                                != std::errc{})
+      if (text.size() > 19
+          || std::from_chars(text.data(), text.data() + text.size(), id).ec != std::errc{})
         return reply(res, resource_not_found(req.path.substr(0, 200)));
       handler(id, res);
     };
@@ -336,8 +337,7 @@ caf::error server::start() {
   const auto& c = m.options.config;
   auto creds = credentials::load(c.credentials);
   if (!creds)
-    return make_error(errc::invalid_argument,
-                      "redfish: credentials: " + describe(creds.error()));
+    return make_error(errc::invalid_argument, "redfish: credentials: " + describe(creds.error()));
   m.auth = std::make_unique<basic_auth>(std::move(*creds));
   std::error_code ec;
   for (const auto& [key, path] : {std::pair{"cert_file", c.cert_file}, {"key_file", c.key_file}})
@@ -357,14 +357,20 @@ caf::error server::start() {
   m.http->set_keep_alive_timeout(2);
   m.http->set_keep_alive_max_count(32);
   m.http->set_payload_max_length(size_t{c.max_body_kib} << 10);
+  // httplib's default also sets SO_REUSEPORT, which lets any other process of the same user bind
+  // the same port and take a share of the connections, credentials included. SO_REUSEADDR alone
+  // still lets a restarted daemon bind while old connections linger in TIME_WAIT.
+  m.http->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   m.routes();
   auto colon = c.listen.rfind(':');
   auto host = c.listen.substr(0, colon);
   int port = std::stoi(c.listen.substr(colon + 1));
   if (!m.http->bind_to_port(host, port))
-    return make_error(errc::io_failure,
-                      fmt::format("redfish: cannot listen on {}: {}", c.listen,
-                                  std::strerror(errno)));
+    return make_error(errc::io_failure, fmt::format("redfish: cannot listen on {}: {}", c.listen,
+                                                    std::strerror(errno)));
   m.listener = std::thread([&m] { m.http->listen_after_bind(); });
   m.poller = std::thread([&m] { m.poll(); });
   return caf::none;

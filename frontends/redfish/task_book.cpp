@@ -94,7 +94,9 @@ void task_book::finish(task_entry& t, bool ok, const std::string& detail, int64_
     t.status = "OK";
     t.percent = 100;
     t.messages.push_back({"TaskEvent.1.0.TaskCompletedOK",
-                          fmt::format("The task with Id '{}' has completed.", id), {id}, "OK"});
+                          fmt::format("The task with Id '{}' has completed.", id),
+                          {id},
+                          "OK"});
   } else {
     t.state = "Exception";
     t.status = "Critical";
@@ -138,7 +140,8 @@ void task_book::observe(uint32_t target, const std::string& target_name,
     if (!t && last > seen)
       t = &add(target, target_name, last, "", now);
     if (t) {
-      auto ok = l.contains("succeeded") && l["succeeded"].is_boolean() && l["succeeded"].get<bool>();
+      auto ok =
+        l.contains("succeeded") && l["succeeded"].is_boolean() && l["succeeded"].get<bool>();
       auto at = l.contains("finished_at") && l["finished_at"].is_number_integer()
                   ? l["finished_at"].get<int64_t>()
                   : now;

@@ -14,8 +14,7 @@ using namespace fwrescue::redfish;
 namespace {
 
 std::string basic(std::string_view user_password) {
-  std::string out(sodium_base64_ENCODED_LEN(user_password.size(),
-                                            sodium_base64_VARIANT_ORIGINAL),
+  std::string out(sodium_base64_ENCODED_LEN(user_password.size(), sodium_base64_VARIANT_ORIGINAL),
                   '\0');
   sodium_bin2base64(out.data(), out.size(),
                     reinterpret_cast<const unsigned char*>(user_password.data()),
@@ -66,8 +65,7 @@ TEST_CASE("a bad credentials file is refused naming the file and line", "[unit]"
              "more than 64 MiB");
 }
 
-TEST_CASE("the right password lets in, and is then remembered without another check",
-          "[unit]") {
+TEST_CASE("the right password lets in, and is then remembered without another check", "[unit]") {
   basic_auth auth{two_users()};
   auto now = basic_auth::clock::now();
   CHECK(auth.check(basic("admin:s3cret"), "10.0.0.1", now) == basic_auth::verdict::allowed);

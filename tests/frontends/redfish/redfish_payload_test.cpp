@@ -48,8 +48,8 @@ TEST_CASE("an error body has code, message and one extended message from the Bas
   CHECK(info.at("Message").get<std::string>().starts_with("The request body submitted"));
   CHECK(info.at("Severity") == "Critical");
   CHECK(info.contains("Resolution"));
-  auto f = action_parameter_value_format_error("\"x\"", "ImageURI", "UpdateService.SimpleUpdate",
-                                               "why");
+  auto f =
+    action_parameter_value_format_error("\"x\"", "ImageURI", "UpdateService.SimpleUpdate", "why");
   CHECK(f.body["error"]["@Message.ExtendedInfo"][0]["Message"]
         == "The value \"x\" for the parameter ImageURI in the action UpdateService.SimpleUpdate "
            "is of a different format than the parameter can accept.");

@@ -78,8 +78,7 @@ TEST_CASE("a recovery that began and ended between two looks still gets its task
   CHECK(book.tasks().size() == 2);
 }
 
-TEST_CASE("a task whose end was not seen completes with a warning once the next begins",
-          "[unit]") {
+TEST_CASE("a task whose end was not seen completes with a warning once the next begins", "[unit]") {
   task_book book{32};
   book.observe(0, "bios", running(1, "discovering", 0), 1);
   book.observe(0, "bios", running(3, "discovering", 0), 2);

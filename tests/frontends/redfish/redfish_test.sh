@@ -133,4 +133,15 @@ check "the flash still holds the image it had" \
 check "a recovery started over the admin socket shows as task 3" \
   bash -c 'for _ in $(seq 50); do test "$(curl -sk -u "admin:correct horse" -o /dev/null -w "%{http_code}" "$1")" = 200 && exit 0; sleep 0.1; done; exit 1' \
   _ "https://127.0.0.1:$rport/redfish/v1/TaskService/Tasks/3"
+
+# A service that cannot start (its port taken by the first node's) is one line in the log, and
+# the node runs on without it.
+cluster_node bmc-s peer redfish.enabled=true "redfish.listen=\"127.0.0.1:$rport\"" \
+  "redfish.cert_file=\"$TEST_DIR/redfish.crt\"" "redfish.key_file=\"$TEST_DIR/redfish.key\"" \
+  "redfish.credentials=\"$TEST_DIR/redfish.users\""
+cluster_start bmc-s
+check "a Redfish service that cannot listen says why in one line" \
+  cluster_wait_log bmc-s "redfish: cannot listen on 127.0.0.1:$rport: .*; running without Redfish" 30
+check "and the node still serves its admin socket" cluster_wait_log bmc-s "admin socket" 30
+check "and answers status" status_has bmc-s '"state":"idle"'
 finish
