@@ -106,8 +106,10 @@ void attempt_failed(self_ptr self, const std::string& why) {
   job_over(self);
   // Reports of the failed job, should they still come, no longer count.
   ++st.job;
-  st.ctx->log->warn("coordinator", "attempt {} of {} failed: {}", st.attempt, rc.max_attempts, why);
-  if (st.attempt < rc.max_attempts && !st.safe_hold) {
+  // An image the operator named is tried once: its failure is the answer they wait for.
+  auto attempts = st.only_from ? 1u : rc.max_attempts;
+  st.ctx->log->warn("coordinator", "attempt {} of {} failed: {}", st.attempt, attempts, why);
+  if (st.attempt < attempts && !st.safe_hold) {
     // The shift is capped: a 32-bit initial value shifted by 32 already exceeds any maximum,
     // and a shift by 64 or more (max_attempts may be large) is undefined.
     auto backoff = std::min<uint64_t>(
@@ -122,7 +124,8 @@ void attempt_failed(self_ptr self, const std::string& why) {
   enter(self, recovery_phase::failed);
   send_to(self, roles::transfer, caf::make_message(ready_memory{})); // releases it, if unused
   st.failure = why;
-  st.last = recovery_outcome{false, st.donor, "", "", elapsed_ms(st), why, std::time(nullptr)};
+  st.last = recovery_outcome{false, st.recoveries, st.donor, "", "", elapsed_ms(st), why,
+                             std::time(nullptr)};
   st.ctx->log->error("coordinator", "recovery failed after {} attempt(s): {}", st.attempt, why);
 }
 
@@ -220,7 +223,8 @@ void image_staged(self_ptr self, transfer_done& d) {
 }
 
 void start_recovery(self_ptr self, const std::string& reason,
-                    std::optional<flash_report> trigger) {
+                    std::optional<flash_report> trigger,
+                    std::shared_ptr<image_location> only_from) {
   auto& st = self->state;
   if (st.safe_hold) {
     st.ctx->log->error("coordinator", "recovery refused ({}): node is in safe hold", reason);
@@ -231,6 +235,8 @@ void start_recovery(self_ptr self, const std::string& reason,
   st.ctx->log->info("coordinator", "recovery needed: {}", reason);
   st.reason = reason;
   st.trigger = std::move(trigger);
+  st.only_from = std::move(only_from);
+  ++st.recoveries;
   st.attempt = 1;
   st.flashes = 0;
   ++st.generation;
@@ -272,6 +278,7 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
       start_recovery(self, "operator request");
       return "recovery started";
     },
+    [=](recover_from_location& r) -> recovery_started { return recover_from(self, r); },
     [=](status_atom) -> std::string { return status_json(self->state); },
     [=](ping_atom) { return ping_atom::value; },
     [=](boot_result& r) { boot_reported(self, r); },

@@ -44,6 +44,8 @@ inline bool recovering(recovery_phase p) {
 /// How the last recovery ended.
 struct recovery_outcome {
   bool succeeded = false;
+  /// coordinator_state::recoveries when it started.
+  uint64_t number = 0;
   std::string donor;
   /// The source that served the image ("peers", "local", ...).
   std::string source;
@@ -64,6 +66,13 @@ struct coordinator_state {
   context_ptr ctx;
   recovery_phase phase = recovery_phase::idle;
   bool safe_hold = false;
+  /// Recoveries started since the daemon started; the current (or last) one's number. Status
+  /// shows it so that an interface can tell two recoveries apart even when one began and
+  /// ended between two of its looks.
+  uint64_t recoveries = 0;
+  /// Set for a recovery an operator asked to take from one named image
+  /// (recover_from_location): its attempt tries that location only, once.
+  std::shared_ptr<image_location> only_from;
   uint32_t attempt = 0;
   /// Bumped per recovery so a late retry timer of an earlier one is ignored.
   uint64_t generation = 0;

@@ -73,8 +73,8 @@ void verified(self_ptr self, const flash_report& report) {
   for (const auto& t : st.sources_tried)
     if (t.served)
       source = t.source;
-  st.last =
-    recovery_outcome{true, st.donor, source, version, ms, report.detail, std::time(nullptr)};
+  st.last = recovery_outcome{true,    st.recoveries, st.donor,         source,
+                             version, ms,            report.detail, std::time(nullptr)};
   enter(self, recovery_phase::done);
   send_to(self, roles::donor, caf::make_message(own_image_state{true, self->state.ctx}));
   st.ctx->log->info("coordinator", "recovered {} from {} in {} ms", st.ctx->config.id, st.donor,
@@ -108,6 +108,8 @@ void resume_from_journal(self_ptr self) {
                     j.donor, to_string(j.at));
   st.reason = "resuming an interrupted recovery";
   st.trigger.reset();
+  st.only_from.reset(); // a resumed transfer walks recovery.sources
+  ++st.recoveries;
   st.attempt = 1;
   st.flashes = 0;
   ++st.generation;

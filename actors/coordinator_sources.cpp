@@ -11,7 +11,12 @@ namespace fwrescue::coordinator_steps {
 
 namespace {
 
+/// The name status gives the location of a recover_from_location request.
+const std::string requested_source = "requested";
+
 const std::string& current_source(const coordinator_state& st) {
+  if (st.only_from)
+    return requested_source;
   return st.ctx->config.recovery.sources.at(st.source);
 }
 
@@ -24,7 +29,7 @@ void fetch_from(self_ptr self, const std::string& name) {
   // As for a transfer: only the first attempt trusts the check that started the recovery.
   auto known = st.attempt == 1 && st.trigger ? *st.trigger : flash_report{};
   ++st.job;
-  fetch_job job{st.job, name, std::move(known)};
+  fetch_job job{st.job, name, st.only_from, std::move(known)};
   st.fetch_cancel = job.cancelled;
   dispatch(self, roles::fetch, caf::make_message(std::move(job)));
 }
@@ -32,7 +37,7 @@ void fetch_from(self_ptr self, const std::string& name) {
 void try_source(self_ptr self) {
   auto& st = self->state;
   const auto& name = current_source(st);
-  if (name == "peers")
+  if (name == "peers" && !st.only_from)
     return discover(self);
   fetch_from(self, name);
 }
@@ -53,6 +58,8 @@ void source_failed(self_ptr self, const std::string& why) {
   job_over(self);
   ++st.job; // a late report of this source's job no longer counts
   st.sources_tried.push_back({current_source(st), why, false});
+  if (st.only_from)
+    return attempt_failed(self, why);
   if (st.source + 1 < sources.size()) {
     st.ctx->log->warn("coordinator", "source {} has no image for us: {}; trying {}",
                       current_source(st), why, sources[st.source + 1]);
@@ -97,6 +104,19 @@ void fetched(self_ptr self, fetch_done& d) {
     st.ctx->log->error("coordinator", "cannot record the staged image: {}", describe(err));
   // From here on it is a staged image like one a transfer made.
   image_staged(self, d.done);
+}
+
+recovery_started recover_from(self_ptr self, recover_from_location& r) {
+  auto& st = self->state;
+  if (st.safe_hold)
+    return {false, 0, "refused: the node is in safe hold"};
+  if (recovering(st.phase))
+    return {false, st.recoveries,
+            fmt::format("recovery {} is in progress ({})", st.recoveries, to_string(st.phase))};
+  if (!r.location)
+    return {false, 0, "no image location given"};
+  start_recovery(self, r.reason, std::nullopt, std::move(r.location));
+  return {true, st.recoveries, fmt::format("recovery {} started", st.recoveries)};
 }
 
 void media_changed(self_ptr self) {

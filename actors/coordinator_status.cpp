@@ -92,6 +92,7 @@ std::string status_json(const coordinator_state& st) {
   j["role"] = to_string(ctx.config.role);
   j["state"] = to_string(st.phase);
   j["safe_hold"] = st.safe_hold;
+  j["recoveries"] = st.recoveries;
   j["policy"] = ctx.config.recovery.policy;
   auto installed = ctx.store->installed_manifest();
   if (installed && *installed) {
@@ -131,8 +132,8 @@ std::string status_json(const coordinator_state& st) {
                                  : nlohmann::ordered_json(to_string(st.last_check.fault))},
                      {"detail", st.last_check.detail}};
   if (recovering(st.phase)) {
-    j["recovery"] = {
-      {"reason", st.reason}, {"attempt", st.attempt}, {"flashes", st.flashes}, {"donor", st.donor}};
+    j["recovery"] = {{"number", st.recoveries}, {"reason", st.reason}, {"attempt", st.attempt},
+                     {"flashes", st.flashes},    {"donor", st.donor}};
     if (st.progress_total > 0) {
       auto m = st.meter.read(std::chrono::steady_clock::now());
       auto optional = [](const std::optional<double>& v) {
@@ -155,7 +156,8 @@ std::string status_json(const coordinator_state& st) {
     tried.push_back({{"source", t.source}, {"result", t.result}, {"served", t.served}});
   j["sources"] = {{"order", ctx.config.recovery.sources}, {"tried", std::move(tried)}};
   if (st.last) {
-    j["last_recovery"] = {{"succeeded", st.last->succeeded}, {"donor", st.last->donor},
+    j["last_recovery"] = {{"number", st.last->number},       {"succeeded", st.last->succeeded},
+                          {"donor", st.last->donor},
                           {"source", st.last->source},
                           {"version", st.last->version},     {"duration_ms", st.last->duration_ms},
                           {"detail", st.last->detail},       {"finished_at", st.last->finished_at}};

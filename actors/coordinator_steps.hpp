@@ -14,8 +14,10 @@ using self_ptr = caf::stateful_actor<coordinator_state>*;
 
 /// Starts a recovery for `reason` unless one is under way or the node is in safe hold;
 /// `trigger` is the check that found bad blocks, when one did.
+/// With `only_from`, the recovery takes the image from that location alone, in one attempt.
 void start_recovery(self_ptr self, const std::string& reason,
-                    std::optional<flash_report> trigger = std::nullopt);
+                    std::optional<flash_report> trigger = std::nullopt,
+                    std::shared_ptr<image_location> only_from = nullptr);
 
 /// Sends `msg` to the actor registered under `role`, if one is.
 void send_to(self_ptr self, caf::atom_value role, caf::message msg);
@@ -92,6 +94,10 @@ void cancel_fetch(self_ptr self);
 
 /// A location fetch reported.
 void fetched(self_ptr self, fetch_done& d);
+
+/// An operator asked for a recovery (or update) from one named image: started unless the node
+/// is in safe hold or a recovery is under way; the answer names its number.
+recovery_started recover_from(self_ptr self, recover_from_location& r);
 
 /// Removable media may have come: a recovery waiting for its next attempt (or one that gave
 /// up) looks at once.

@@ -44,9 +44,13 @@ void run_job(self_ptr self, const fetch_job& job) {
   auto fail = [&](const std::string& why) {
     tell_coordinator(self, caf::make_message(fetch_failed{job.job, job.source, why}));
   };
-  auto loc = ctx.locations.find(job.source);
-  if (loc == ctx.locations.end())
-    return fail("this node has no such location");
+  auto location = job.location;
+  if (!location) {
+    auto named = ctx.locations.find(job.source);
+    if (named == ctx.locations.end())
+      return fail("this node has no such location");
+    location = named->second;
+  }
   if (job.cancelled->load())
     return fail("cancelled");
   location_pull_options o;
@@ -63,8 +67,8 @@ void run_job(self_ptr self, const fetch_job& job) {
   };
   o.note = [&ctx, &job](const std::string& line) { ctx.log->info("fetch", "{}", line); };
   ctx.log->info("fetch", "looking for an image at {}", job.source);
-  auto before = loc->second->bytes_read();
-  auto pulled = pull_from_location(*loc->second, o);
+  auto before = location->bytes_read();
+  auto pulled = pull_from_location(*location, o);
   if (!pulled) {
     std::remove(o.staging_path.c_str());
     return fail(describe(pulled.error()));
@@ -72,7 +76,7 @@ void run_job(self_ptr self, const fetch_job& job) {
   ctx.log->info("fetch", "image staged from {}: {} svn {}, {} blocks read, {} on the flash ({} "
                 "bytes from the location)",
                 pulled->where, pulled->target.fields.version, pulled->target.fields.svn,
-                pulled->pulled, pulled->reused, loc->second->bytes_read() - before);
+                pulled->pulled, pulled->reused, location->bytes_read() - before);
   transfer_done d{std::move(pulled->target), pulled->where,         pulled->pulled,
                   pulled->reused,            std::move(pulled->staged), std::move(pulled->verified)};
   d.job = job.job;

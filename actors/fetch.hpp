@@ -17,6 +17,9 @@ namespace fwrescue {
 struct fetch_job {
   uint64_t job = 0;
   std::string source;
+  /// A location of the job's own (recover_from_location) used instead of the context's
+  /// location named `source`.
+  std::shared_ptr<image_location> location = {};
   /// As transfer_job::flash_check.
   flash_report flash_check = {};
   /// Set by the coordinator when it gives the job up; the fetch stops at its next piece of

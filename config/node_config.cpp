@@ -17,6 +17,7 @@
 #include "config/link_sections.hpp"
 #include "config/dbus_section.hpp"
 #include "config/flash_sections.hpp"
+#include "config/redfish_section.hpp"
 #include "config/source_sections.hpp"
 #include "config/table_reader.hpp"
 
@@ -316,6 +317,7 @@ caf::expected<node_config> parse_config(std::string_view text, const std::string
   admin.path("socket", cfg.admin.socket, false, true);
   admin.finish();
   read_dbus(top.child("dbus"), cfg.dbus);
+  read_redfish(top.child("redfish"), cfg.redfish);
   read_supervisor(top.child("supervisor"), cfg.supervisor);
   read_limits(top.child("limits"), cfg.limits);
   top.finish();

@@ -303,6 +303,27 @@ struct dbus_config {
   friend bool operator==(const dbus_config&, const dbus_config&) = default;
 };
 
+/// [redfish]: the Redfish service (docs/redfish.md), over HTTPS with HTTP Basic authentication.
+struct redfish_config {
+  bool enabled = false;
+  /// "IPv4:port" to listen on.
+  std::string listen = "127.0.0.1:8443";
+  /// The server's certificate chain and private key (PEM); required when enabled.
+  std::string cert_file;
+  std::string key_file;
+  /// A file of "user:HASH" lines (HASH from `fwrescue passwd`); required when enabled.
+  std::string credentials;
+  /// Requests handled at once; further connections wait for a thread.
+  uint32_t threads = 2;
+  /// Largest request body accepted.
+  uint32_t max_body_kib = 64;
+  /// A request that sends or reads nothing for this long is cut.
+  uint32_t timeout_s = 10;
+  /// Finished tasks kept for clients to read; the oldest go first.
+  uint32_t tasks_kept = 32;
+  friend bool operator==(const redfish_config&, const redfish_config&) = default;
+};
+
 /// [supervisor]: restart limits.
 struct supervisor_config {
   /// More than this many restarts within the window puts the node in safe hold.
@@ -359,6 +380,7 @@ struct node_config {
   http_source_config http;
   admin_config admin;
   dbus_config dbus;
+  redfish_config redfish;
   supervisor_config supervisor;
   limits_config limits;
 

@@ -19,17 +19,17 @@ namespace {
 /// wedged, and the interface says so rather than hang its client.
 constexpr auto answer_deadline = std::chrono::seconds(5);
 
-template <class Atom>
-caf::expected<std::string> ask(caf::actor_system& sys, const std::vector<std::string>& names,
-                               uint32_t target, Atom atom) {
+template <class Answer = std::string, class Message>
+caf::expected<Answer> ask(caf::actor_system& sys, const std::vector<std::string>& names,
+                          uint32_t target, Message msg) {
   auto coord = find_role(sys, role_of(roles::coordinator, target));
   if (!coord)
     return make_error(errc::io_failure,
                       fmt::format("the coordinator of {} is not running", names.at(target)));
   caf::scoped_actor self{sys};
-  caf::expected<std::string> answer{std::string{}};
-  self->request(coord, answer_deadline, atom)
-    .receive([&](std::string& s) { answer = std::move(s); },
+  caf::expected<Answer> answer{Answer{}};
+  self->request(coord, answer_deadline, std::move(msg))
+    .receive([&](Answer& s) { answer = std::move(s); },
              [&](caf::error& err) {
                answer = make_error(errc::io_failure,
                                    "coordinator did not answer: " + describe(err));
@@ -88,6 +88,15 @@ caf::expected<std::string> node_query::recover(uint32_t target) const {
   if (target >= targets_.size())
     return make_error(errc::invalid_argument, fmt::format("no target number {}", target));
   return ask(sys_, targets_, target, recover_atom::value);
+}
+
+caf::expected<recovery_started>
+node_query::recover_from(uint32_t target, std::shared_ptr<image_location> location,
+                         std::string reason) const {
+  if (target >= targets_.size())
+    return make_error(errc::invalid_argument, fmt::format("no target number {}", target));
+  return ask<recovery_started>(sys_, targets_, target,
+                               recover_from_location{std::move(location), std::move(reason)});
 }
 
 } // namespace fwrescue

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -9,6 +10,8 @@
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
 #include <nlohmann/json.hpp>
+
+#include "messages/node_events.hpp"
 
 namespace fwrescue {
 
@@ -40,6 +43,13 @@ public:
 
   /// Asks the target's coordinator to start a recovery; the answer says what it did.
   caf::expected<std::string> recover(uint32_t target) const;
+
+  /// Asks the target's coordinator to recover (or update) from the one image `location` holds,
+  /// and from nothing else; `reason` is logged and shown in status. The answer says whether it
+  /// started and the recovery's number, by which status names it from then on.
+  caf::expected<recovery_started> recover_from(uint32_t target,
+                                               std::shared_ptr<image_location> location,
+                                               std::string reason) const;
 
 private:
   caf::actor_system& sys_;

@@ -21,6 +21,7 @@
 namespace fwrescue {
 
 class verified_blocks;
+class image_location;
 
 // -- atoms ---------------------------------------------------------------------------------------
 
@@ -275,6 +276,25 @@ struct own_image_state {
   std::shared_ptr<const node_context> target = {};
 };
 
+/// An operator (Redfish SimpleUpdate) asks a target's coordinator to recover, or update, from
+/// one image it names and from nothing else: the location holds that image only, and an
+/// attempt that finds it wanting fails with the reason instead of trying recovery.sources.
+/// The image passes the same rules and block checks as any other source's.
+struct recover_from_location {
+  std::shared_ptr<image_location> location;
+  /// Why, for the log and status ("Redfish SimpleUpdate of https://fw.example/bios.fd").
+  std::string reason;
+};
+
+/// The coordinator's answer to recover_from_location: whether a recovery started, its number
+/// (status "recoveries", "recovery.number", "last_recovery.number"), and the reason when none
+/// did.
+struct recovery_started {
+  bool started = false;
+  uint64_t number = 0;
+  std::string detail;
+};
+
 // -- boot watching -------------------------------------------------------------------------------
 
 /// Power the host off and on again and watch the boot (a boot that failed with a flash that
@@ -318,3 +338,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::flash_failed)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::flash_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::own_image_state)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::donor_dropped)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::recover_from_location)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::recovery_started)

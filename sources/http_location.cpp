@@ -42,6 +42,25 @@ http_location::http_location(const http_source_config& config) : config_(config)
   client_ = std::move(*client);
 }
 
+http_location::http_location(const http_source_config& config, std::string manifest)
+  : http_location(config) {
+  only_manifest_ = std::move(manifest);
+}
+
+caf::expected<std::unique_ptr<image_location>>
+make_http_image_location(const http_source_config& config, std::string_view image_uri) {
+  auto parts = check_image_uri(config, image_uri);
+  if (!parts)
+    return std::move(parts.error());
+  auto at = config;
+  at.url = parts->base + "/";
+  at.index = parts->manifest;
+  auto location = std::make_unique<http_location>(at, parts->manifest);
+  if (location->unusable_)
+    return location->unusable_;
+  return std::unique_ptr<image_location>{std::move(location)};
+}
+
 caf::expected<std::unique_ptr<image_location>>
 make_http_location(const http_source_config& config) {
   auto location = std::make_unique<http_location>(config);
@@ -59,13 +78,19 @@ std::string http_location::configuration_problem() const {
 caf::expected<std::vector<located_image>> http_location::list(std::vector<std::string>& skipped) {
   if (unusable_)
     return unusable_;
-  auto index_url = base_ + "/" + config_.index;
-  auto index = fetch(index_url, location_limits::max_index_bytes, {}, "an index");
-  if (!index)
-    return with_prefix("http ", index.error());
-  std::string_view text{reinterpret_cast<const char*>(index->data()), index->size()};
+  std::vector<std::string> paths;
+  if (!only_manifest_.empty()) {
+    paths.push_back(only_manifest_);
+  } else {
+    auto index_url = base_ + "/" + config_.index;
+    auto index = fetch(index_url, location_limits::max_index_bytes, {}, "an index");
+    if (!index)
+      return with_prefix("http ", index.error());
+    std::string_view text{reinterpret_cast<const char*>(index->data()), index->size()};
+    paths = parse_http_index(text, index_url, skipped);
+  }
   std::vector<located_image> images;
-  for (const auto& path : parse_http_index(text, index_url, skipped)) {
+  for (const auto& path : paths) {
     auto url = base_ + "/" + path;
     auto bytes = fetch(url, manifest_limits::max_file_bytes + manifest_file_magic.size(),
                        manifest_file_magic, "a manifest");

@@ -25,6 +25,9 @@ public:
   /// node starts and its recovery goes on to the next source.
   explicit http_location(const http_source_config& config);
 
+  /// A location of one image: `manifest` (NAME.fwm) under `config.url`, read without an index.
+  http_location(const http_source_config& config, std::string manifest);
+
   std::string name() const override {
     return "http";
   }
@@ -73,10 +76,20 @@ private:
   /// Why this location cannot be used; none when it can.
   caf::error unusable_;
   std::unique_ptr<http_client> client_;
+  /// Set for a location of one image: its manifest's path, listed instead of an index's.
+  std::string only_manifest_;
 
   friend caf::expected<std::unique_ptr<image_location>>
   make_http_location(const http_source_config& config);
+  friend caf::expected<std::unique_ptr<image_location>>
+  make_http_image_location(const http_source_config& config, std::string_view image_uri);
 };
+
+/// Makes the location of the one image at `image_uri` (check_image_uri says where its manifest
+/// is), with [http]'s TLS, timeout and retry settings. Fails with the one-line reason when the
+/// URL is not one it can use, or libcurl cannot start.
+caf::expected<std::unique_ptr<image_location>>
+make_http_image_location(const http_source_config& config, std::string_view image_uri);
 
 /// Makes the location of an [http] table. Fails only when libcurl cannot start (no memory, no
 /// TLS library); a configuration it cannot use gives a location whose calls fail with the

@@ -53,6 +53,18 @@ bool has_scheme(std::string_view path) {
   return true;
 }
 
+/// At most 120 characters of `s`, non-printable bytes as '?', for quoting a client's text in
+/// a one-line error.
+std::string printable_prefix(std::string_view s) {
+  std::string out{s.substr(0, 120)};
+  for (auto& c : out)
+    if (c < ' ' || c >= 0x7f)
+      c = '?';
+  if (s.size() > 120)
+    out += "...";
+  return out;
+}
+
 std::string_view trim(std::string_view s) {
   constexpr std::string_view blanks = " \t\r\v\f";
   auto first = s.find_first_not_of(blanks);
@@ -156,6 +168,45 @@ std::vector<std::string> parse_http_index(std::string_view text, const std::stri
     skipped.push_back(fmt::format("{}: {} entries, only the first {} are looked at", index_url,
                                   entries, location_limits::max_images));
   return paths;
+}
+
+caf::expected<image_uri_parts> check_image_uri(const http_source_config& config,
+                                               std::string_view uri) {
+  auto refused = [&](std::string_view why) {
+    auto shown = printable_prefix(uri);
+    return make_error(errc::invalid_argument, fmt::format("ImageURI '{}' {}", shown, why));
+  };
+  if (uri.empty())
+    return refused("is empty");
+  if (uri.size() > max_image_uri)
+    return refused(fmt::format("is longer than {} characters", max_image_uri));
+  if (!std::all_of(uri.begin(), uri.end(), [](char c) { return c > ' ' && c < 0x7f; }))
+    return refused("has a blank, control or non-ASCII character");
+  // The whole URL first: its scheme, query and credentials get check_http_config's reasons.
+  auto whole = config;
+  whole.url = std::string{uri};
+  whole.index = "index";
+  if (auto checked = check_http_config(whole); !checked)
+    return refused(fmt::format("is not a usable URL: {}", describe(checked.error())));
+  if (uri.ends_with('/'))
+    return refused("names a directory, not an image file");
+  std::string manifest{uri};
+  if (!manifest.ends_with(".fwm"))
+    manifest += ".fwm";
+  auto slash = manifest.rfind('/');
+  auto scheme_end = manifest.find("://");
+  if (slash == std::string::npos || scheme_end == std::string::npos || slash < scheme_end + 3
+      || manifest.find('/', scheme_end + 3) == slash + 1)
+    return refused("names no file on the server");
+  auto parts = config;
+  parts.url = manifest.substr(0, slash + 1);
+  parts.index = manifest.substr(slash + 1);
+  if (auto why = index_path_problem(parts.index))
+    return refused(fmt::format("has a file name that {}", *why));
+  auto base = check_http_config(parts);
+  if (!base)
+    return refused(fmt::format("is not a usable URL: {}", describe(base.error())));
+  return image_uri_parts{std::move(*base), std::move(parts.index)};
 }
 
 std::string image_url_of(const std::string& manifest_url) {

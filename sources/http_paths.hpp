@@ -36,6 +36,25 @@ std::optional<std::string> index_path_problem(std::string_view path);
 std::vector<std::string> parse_http_index(std::string_view text, const std::string& index_url,
                                           std::vector<std::string>& skipped);
 
+/// Longest image URL a client may name (Redfish SimpleUpdate's ImageURI).
+constexpr size_t max_image_uri = 2048;
+
+/// An image URL split into the base URL of a location and its manifest's name under it.
+struct image_uri_parts {
+  /// Normalised as check_http_config returns it, without a trailing '/'.
+  std::string base;
+  /// `NAME.fwm`.
+  std::string manifest;
+};
+
+/// Where the manifest of the image at `uri` is: the URL itself when it ends in `.fwm`, else
+/// `uri` + ".fwm" (as in a local or removable directory). The URL must pass check_http_config
+/// with `config`'s other settings (https, or http with allow_http; no query, fragment or
+/// credentials), name a file, and be at most max_image_uri long; the error says which rule it
+/// breaks ("ImageURI 'ftp://x/a.fd': http: URL 'ftp://x/a.fd' is not https").
+caf::expected<image_uri_parts> check_image_uri(const http_source_config& config,
+                                               std::string_view uri);
+
 /// The image URL of a manifest URL: `NAME.fwm` → `NAME`.
 std::string image_url_of(const std::string& manifest_url);
 

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/coordinator.hpp"
+#include "actors/fetch.hpp"
 #include "actors/transfer.hpp"
 
 using namespace fwrescue;
@@ -567,4 +568,65 @@ TEST_CASE_METHOD(coordinator_fixture, "a boot raises the svn floor to the image 
   CHECK(*store->svn_floor() == img.manifest.fields.svn);
   CHECK(before < img.manifest.fields.svn);
   CHECK(monitor->count<check_atom>() == 0);
+}
+
+namespace {
+
+/// A location the coordinator only hands on: the fetch (recorded here) would read it.
+class named_image : public image_location {
+public:
+  std::string name() const override {
+    return "http";
+  }
+  caf::expected<std::vector<located_image>> list(std::vector<std::string>&) override {
+    return std::vector<located_image>{};
+  }
+  caf::error read(const located_image&, std::span<const byte_run>, const run_sink&) override {
+    return caf::none;
+  }
+  uint64_t bytes_read() const override {
+    return 0;
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(coordinator_fixture,
+                 "a recovery from a named image fetches it alone, once, and is numbered") {
+  auto fetch = record(roles::fetch);
+  start();
+  CHECK(status()["recoveries"] == 0);
+  auto loc = std::make_shared<named_image>();
+  auto answer = ask<recovery_started>(coord, recover_from_location{loc, "SimpleUpdate of x"});
+  CHECK(answer.started);
+  CHECK(answer.number == 1);
+  REQUIRE(fetch->count<fetch_job>() == 1);
+  auto job = fetch->last<fetch_job>();
+  CHECK(job.location == loc);
+  CHECK(job.source == "requested");
+  CHECK(discovery->count<image_request>() == 0); // recovery.sources (peers) is not walked
+  CHECK(status()["recovery"]["number"] == 1);
+  CHECK(status()["recovery"]["reason"] == "SimpleUpdate of x");
+  // A second request while it runs starts nothing and names the one running.
+  auto busy = ask<recovery_started>(coord, recover_from_location{loc, "again"});
+  CHECK_FALSE(busy.started);
+  CHECK(busy.number == 1);
+  CHECK(fetch->count<fetch_job>() == 1);
+  // The image fails its checks: the recovery ends at once, without another attempt.
+  caf::anon_send(coord, fetch_failed{job.job, "requested", "signed by an unknown key"});
+  run();
+  advance(1h);
+  CHECK(fetch->count<fetch_job>() == 1);
+  CHECK(discovery->count<image_request>() == 0);
+  auto st = status();
+  CHECK(st["state"] == "failed");
+  CHECK(st["last_recovery"]["number"] == 1);
+  CHECK(st["last_recovery"]["succeeded"] == false);
+  CHECK(st["last_recovery"]["detail"].get<std::string>().find("unknown key")
+        != std::string::npos);
+  // The next recovery, asked for over the admin socket, is number 2 and walks the sources.
+  CHECK(ask<std::string>(coord, recover_atom::value) == "recovery started");
+  CHECK(discovery->count<image_request>() == 1);
+  CHECK(status()["recoveries"] == 2);
+  CHECK(status()["recovery"]["number"] == 2);
 }

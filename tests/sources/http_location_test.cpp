@@ -210,3 +210,53 @@ TEST_CASE("an image shorter than its runs fails the read", "[unit]") {
   CHECK(describe(err).starts_with("http " + image.where + ": "));
   CHECK(describe(err).find('\n') == std::string::npos);
 }
+
+TEST_CASE("a location of one image by URL lists that image alone, without an index", "[unit]") {
+  served s;
+  s.add_image("sub/bios-a.fd", 20'000, 1);
+  auto image = s.add_image("sub/bios-b.fd", 9000, 2);
+  // No index at all: a location of one image never asks for one.
+  auto base = s.server.url();
+  auto location = make_http_image_location(s.config(), base + "/sub/bios-b.fd");
+  REQUIRE(location);
+  std::vector<std::string> skipped;
+  auto images = (*location)->list(skipped);
+  REQUIRE(images);
+  CHECK(skipped.empty());
+  REQUIRE(images->size() == 1);
+  CHECK(images->front().where == base + "/sub/bios-b.fd");
+  CHECK(images->front().manifest.fields.version == "sub/bios-b.fd");
+  collecting_sink got;
+  REQUIRE_FALSE((*location)->read(images->front(), std::vector<byte_run>{{0, 9000}}, got.sink()));
+  CHECK(got.runs.at(0) == image);
+  // Named by its manifest, the same image.
+  location = make_http_image_location(s.config(), base + "/sub/bios-b.fd.fwm");
+  REQUIRE(location);
+  images = (*location)->list(skipped);
+  REQUIRE(images);
+  REQUIRE(images->size() == 1);
+  CHECK(images->front().where == base + "/sub/bios-b.fd");
+}
+
+TEST_CASE("a location of one image whose manifest is missing lists nothing and says why",
+          "[unit]") {
+  served s;
+  auto location = make_http_image_location(s.config(), s.server.url() + "/nothing.fd");
+  REQUIRE(location);
+  std::vector<std::string> skipped;
+  auto images = (*location)->list(skipped);
+  REQUIRE(images);
+  CHECK(images->empty());
+  REQUIRE(skipped.size() == 1);
+  CHECK(skipped[0].find("/nothing.fd.fwm") != std::string::npos);
+  CHECK(skipped[0].find("404") != std::string::npos);
+}
+
+TEST_CASE("a location of one image refuses a URL it cannot use before fetching", "[unit]") {
+  served s;
+  auto plain = s.config();
+  plain.allow_http = false;
+  auto location = make_http_image_location(plain, s.server.url() + "/bios.fd");
+  REQUIRE_FALSE(location);
+  CHECK(describe(location.error()).find("allow_http") != std::string::npos);
+}

@@ -168,3 +168,42 @@ TEST_CASE("Content-Range headers are believed only when whole", "[unit]") {
     CHECK_FALSE(parse_content_range(bad));
   }
 }
+
+TEST_CASE("an image URL names its manifest beside it, or is the manifest", "[unit]") {
+  http_source_config c;
+  auto parts = check_image_uri(c, "https://fw.example/images/bios.fd");
+  REQUIRE(parts);
+  CHECK(parts->base == "https://fw.example/images");
+  CHECK(parts->manifest == "bios.fd.fwm");
+  parts = check_image_uri(c, "https://fw.example/bios.fd.fwm");
+  REQUIRE(parts);
+  CHECK(parts->base == "https://fw.example");
+  CHECK(parts->manifest == "bios.fd.fwm");
+}
+
+TEST_CASE("an image URL that is not an http(s) URL of a file is refused with the reason",
+          "[unit]") {
+  http_source_config c;
+  auto refused = [&](std::string uri, std::string_view why) {
+    auto parts = check_image_uri(c, uri);
+    INFO(uri);
+    REQUIRE_FALSE(parts);
+    auto text = describe(parts.error());
+    INFO(text);
+    CHECK(text.find(why) != std::string::npos);
+    CHECK(text.find('\n') == std::string::npos);
+  };
+  refused("not a url", "blank");
+  refused("notaurl", "not a usable URL");
+  refused("ftp://fw.example/bios.fd", "is not https");
+  refused("http://fw.example/bios.fd", "allow_http");
+  refused("https://fw.example/bios.fd?x=1", "query");
+  refused("https://user:pw@fw.example/bios.fd", "password");
+  refused("https://fw.example/images/", "directory");
+  refused("https://fw.example", "names no file");
+  refused("https://fw.example/b%69os.fd", "'%'");
+  refused("", "empty");
+  refused("https://fw.example/" + std::string(3000, 'a'), "longer than 2048");
+  c.allow_http = true;
+  CHECK(check_image_uri(c, "http://127.0.0.1:8080/bios.fd"));
+}

@@ -6,6 +6,7 @@
 #include "image/hash.hpp"
 #include "tools/fwrescue/admin_commands.hpp"
 #include "tools/fwrescue/image_commands.hpp"
+#include "tools/fwrescue/passwd_command.hpp"
 #include "tools/fwrescue/revocation_commands.hpp"
 
 int main(int argc, char** argv) {
@@ -32,6 +33,8 @@ int main(int argc, char** argv) {
   add_status(app, status);
   add_recover(app, recover);
   add_reload(app, reload);
+  passwd_options passwd;
+  add_passwd(app, passwd);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -54,5 +57,7 @@ int main(int argc, char** argv) {
     return run_recover(recover);
   if (app.got_subcommand("reload"))
     return run_reload(reload);
+  if (app.got_subcommand("passwd"))
+    return run_passwd(passwd);
   return run_inspect(inspect);
 }

@@ -34,6 +34,7 @@
 #include "frontends/admin_server.hpp"
 #include "frontends/dbus/dbus_server.hpp"
 #include "frontends/node_query.hpp"
+#include "frontends/redfish/server.hpp"
 #include "image/blake2b_lanes.hpp"
 #include "image/hash.hpp"
 #include "tools/fwrescued/service_notify.hpp"
@@ -246,6 +247,8 @@ std::string fixed_setting_changed(const node_config& a, const node_config& b) {
     return "admin.socket";
   if (a.dbus != b.dbus)
     return "dbus";
+  if (a.redfish != b.redfish)
+    return "redfish";
   // Each target's actors were built with its flash, store and host power.
   if (a.targets != b.targets)
     return "[[target]]";
@@ -419,6 +422,19 @@ int run_daemon(const std::string& config_path, const backends& registry) {
       log.info("main", "D-Bus objects under /xyz/openbmc_project/software as {} on {}", d.name,
                d.bus);
   }
+  // Like the admin socket, a Redfish service that cannot start leaves the node recovering
+  // without it: the flash's safety does not depend on an operator interface.
+  std::unique_ptr<redfish::server> redfish_service;
+  if (const auto& rc = ctx->config.redfish; rc.enabled) {
+    redfish_service = std::make_unique<redfish::server>(
+      node, ctx->log, redfish::server_options{rc, ctx->config.http, ctx->config.id, {}});
+    if (auto err = redfish_service->start()) {
+      log.error("main", "{}; running without Redfish", describe(err));
+      redfish_service.reset();
+    } else {
+      log.info("main", "redfish on https://{}", rc.listen);
+    }
+  }
   notify_ready(notify, fmt::format("{} node {}: {} up", to_string(ctx->config.role), ctx->config.id,
                                    fmt::join(ctx->target_names, ", ")));
   auto keeper = keep_watchdog(notify, sys, sup, ctx->target_names, ctx->log);
@@ -435,6 +451,7 @@ int run_daemon(const std::string& config_path, const backends& registry) {
   keeper.reset();
   notify_stopping(notify);
   bus.stop();
+  redfish_service.reset();
   admin.stop();
   ctx->link->stop();
   stop_actors(sys, sup, current.size());
