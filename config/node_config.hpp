@@ -291,6 +291,12 @@ struct admin_config {
   std::string socket;
 };
 
+/// [metrics]: the Prometheus endpoint (docs/metrics.md).
+struct metrics_config {
+  /// "IPv4:port" to serve GET /metrics on; empty: no listener of its own.
+  std::string listen;
+};
+
 /// [supervisor]: restart limits.
 struct supervisor_config {
   /// More than this many restarts within the window puts the node in safe hold.
@@ -346,6 +352,7 @@ struct node_config {
   removable_source_config removable;
   http_source_config http;
   admin_config admin;
+  metrics_config metrics;
   supervisor_config supervisor;
   limits_config limits;
 
