@@ -33,6 +33,7 @@
 #include "image/blake2b_lanes.hpp"
 #include "image/hash.hpp"
 #include "tools/fwrescued/admin_server.hpp"
+#include "tools/fwrescued/metrics_setup.hpp"
 #include "tools/fwrescued/targets.hpp"
 #include "tools/fwrescued/trust.hpp"
 #include "transports/link_set.hpp"
@@ -234,6 +235,8 @@ std::string fixed_setting_changed(const node_config& a, const node_config& b) {
     return "ble";
   if (a.admin_socket() != b.admin_socket())
     return "admin.socket";
+  if (a.metrics.listen != b.metrics.listen)
+    return "metrics.listen";
   // Each target's actors were built with its flash, store and host power.
   if (a.targets != b.targets)
     return "[[target]]";
@@ -330,6 +333,7 @@ int run_daemon(const std::string& config_path, const backends& registry) {
     fmt::print(stderr, "fwrescued: {}\n", describe(targets.error()));
     return 2;
   }
+  instrument_targets(*targets);
   context_ptr ctx = targets->front();
   auto& log = *ctx->log;
 
@@ -389,6 +393,7 @@ int run_daemon(const std::string& config_path, const backends& registry) {
   } else {
     log.info("main", "admin socket {}", ctx->config.admin_socket());
   }
+  auto metrics = start_metrics_listener(*ctx);
 
   int sig = 0;
   for (;;) {
@@ -400,6 +405,8 @@ int run_daemon(const std::string& config_path, const backends& registry) {
   }
   log.info("main", "{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   admin.stop();
+  if (metrics)
+    metrics->stop();
   ctx->link->stop();
   stop_actors(sys, sup, current.size());
   return 0;
