@@ -57,8 +57,8 @@ void render_histogram(std::string& out, const family_snapshot& f, const series_s
   for (size_t b = 0; b <= f.bounds.size(); ++b) {
     cumulative += b < s.buckets.size() ? s.buckets[b] : 0;
     auto le = b < f.bounds.size() ? number(f.bounds[b]) : std::string{"+Inf"};
-    out += fmt::format("{}_bucket{} {}\n", f.name, label_text(f.labels, s.values, "le=\"" + le + "\""),
-                       cumulative);
+    out += fmt::format("{}_bucket{} {}\n", f.name,
+                       label_text(f.labels, s.values, "le=\"" + le + "\""), cumulative);
   }
   auto labels = label_text(f.labels, s.values);
   out += fmt::format("{}_sum{} {}\n", f.name, labels, number(s.sum));

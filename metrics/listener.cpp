@@ -83,8 +83,8 @@ caf::expected<std::unique_ptr<metrics_listener>>
 metrics_listener::start(const std::string& endpoint, page render, metrics_listener_limits limits) {
   auto colon = endpoint.rfind(':');
   unsigned port = 0;
-  auto port_text = colon == std::string::npos ? std::string_view{}
-                                              : std::string_view{endpoint}.substr(colon + 1);
+  auto port_text =
+    colon == std::string::npos ? std::string_view{} : std::string_view{endpoint}.substr(colon + 1);
   auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (colon == std::string::npos || ec != std::errc{} || end != port_text.data() + port_text.size()
       || port_text.empty() || port > 65535)

@@ -15,16 +15,16 @@ node_metrics::node_metrics()
     bytes_pulled(registry.counter("fwrescue_pulled_bytes_total",
                                   "Image bytes received for recoveries, by target and source.",
                                   {"target", "source"})),
-    transfer_seconds(registry.histogram(
-      "fwrescue_transfer_duration_seconds",
-      "Time from a transfer's or fetch's start until its image was staged.", {"target", "source"},
-      duration_buckets)),
+    transfer_seconds(
+      registry.histogram("fwrescue_transfer_duration_seconds",
+                         "Time from a transfer's or fetch's start until its image was staged.",
+                         {"target", "source"}, duration_buckets)),
     bytes_served(registry.counter("fwrescue_donor_served_bytes_total",
                                   "Block bytes the donor handed to the link for recipients.", {})),
-    blocks_rejected(registry.counter(
-      "fwrescue_blocks_rejected_total",
-      "Donors dropped for data that failed verification, by target and donor id.",
-      {"target", "donor"})),
+    blocks_rejected(
+      registry.counter("fwrescue_blocks_rejected_total",
+                       "Donors dropped for data that failed verification, by target and donor id.",
+                       {"target", "donor"})),
     offers(registry.counter("fwrescue_offers_total",
                             "Offers received for recoveries, by target and verdict.",
                             {"target", "verdict"})),

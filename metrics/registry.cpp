@@ -40,8 +40,8 @@ family_snapshot metric_family::header(metric_type type) const {
   return out;
 }
 
-counter_family::counter_family(std::string name, std::string help,
-                               std::vector<std::string> labels, size_t max_series)
+counter_family::counter_family(std::string name, std::string help, std::vector<std::string> labels,
+                               size_t max_series)
   : metric_family(std::move(name), std::move(help), std::move(labels), max_series) {
   // A family without labels has one series, shown as 0 before anything was counted.
   if (labels_.empty())
@@ -129,9 +129,8 @@ counter_family& metric_registry::counter(std::string name, std::string help,
 histogram_family& metric_registry::histogram(std::string name, std::string help,
                                              std::vector<std::string> labels,
                                              std::vector<double> bounds, size_t max_series) {
-  auto family = std::make_unique<histogram_family>(std::move(name), std::move(help),
-                                                   std::move(labels), std::move(bounds),
-                                                   max_series);
+  auto family = std::make_unique<histogram_family>(
+    std::move(name), std::move(help), std::move(labels), std::move(bounds), max_series);
   auto& out = *family;
   std::lock_guard<std::mutex> guard{mutex_};
   families_.push_back(std::move(family));

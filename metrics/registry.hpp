@@ -131,9 +131,8 @@ public:
 
   counter_family& counter(std::string name, std::string help, std::vector<std::string> labels,
                           size_t max_series = default_max_series);
-  histogram_family& histogram(std::string name, std::string help,
-                              std::vector<std::string> labels, std::vector<double> bounds,
-                              size_t max_series = default_max_series);
+  histogram_family& histogram(std::string name, std::string help, std::vector<std::string> labels,
+                              std::vector<double> bounds, size_t max_series = default_max_series);
 
   /// `fn` runs at every scrape, on the scraping thread, and appends its families.
   void add_collector(collector fn);

@@ -53,8 +53,8 @@ std::optional<flash_op_counts> counting_flash::op_counts() const {
 
 flash_request_counts counting_flash::requests() const {
   auto get = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-  return {get(erases_),   get(erase_bytes_),   get(programs_),
-          get(program_bytes_), get(rewrites_), get(rewrite_bytes_)};
+  return {get(erases_),        get(erase_bytes_), get(programs_),
+          get(program_bytes_), get(rewrites_),    get(rewrite_bytes_)};
 }
 
 } // namespace fwrescue

@@ -16,8 +16,8 @@ TEST_CASE("metrics are off unless [metrics] listen names an address") {
   auto off = parse_config(minimal + "[metrics]\nlisten = \"\"\n", "/etc/fwrescue/peer.toml");
   REQUIRE(off);
   CHECK(off->metrics.listen.empty());
-  auto on = parse_config(minimal + "[metrics]\nlisten = \"127.0.0.1:9464\"\n",
-                         "/etc/fwrescue/peer.toml");
+  auto on =
+    parse_config(minimal + "[metrics]\nlisten = \"127.0.0.1:9464\"\n", "/etc/fwrescue/peer.toml");
   REQUIRE(on);
   CHECK(on->metrics.listen == "127.0.0.1:9464");
 }
@@ -30,5 +30,6 @@ TEST_CASE("a bad metrics address or an unknown key is named with its line") {
         == fmt::format("peer.toml:13: key 'metrics.listen': {}, got \"127.0.0.1:0\"", expected));
   CHECK(error_of(minimal + "[metrics]\nlisten = 9464\n")
         == fmt::format("peer.toml:13: key 'metrics.listen': {}, got an integer (9464)", expected));
-  CHECK(error_of(minimal + "[metrics]\nport = 9464\n") == "peer.toml:13: unknown key 'metrics.port'");
+  CHECK(error_of(minimal + "[metrics]\nport = 9464\n")
+        == "peer.toml:13: unknown key 'metrics.port'");
 }

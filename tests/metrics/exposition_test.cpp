@@ -15,9 +15,10 @@ TEST_CASE("counters render as name{labels} value under their HELP and TYPE") {
   auto& c = r.counter("fwrescue_x_total", "Things.\nCounted \\ here.", {"target", "source"});
   c.add({"bios", "peers"}, 42);
   auto text = render(r);
-  CHECK(text == "# HELP fwrescue_x_total Things.\\nCounted \\\\ here.\n"
-                "# TYPE fwrescue_x_total counter\n"
-                "fwrescue_x_total{target=\"bios\",source=\"peers\"} 42\n");
+  CHECK(text
+        == "# HELP fwrescue_x_total Things.\\nCounted \\\\ here.\n"
+           "# TYPE fwrescue_x_total counter\n"
+           "fwrescue_x_total{target=\"bios\",source=\"peers\"} 42\n");
   auto samples = parse_exposition(text);
   REQUIRE(samples.size() == 1);
   CHECK(samples[0].labels.at("source") == "peers");
@@ -74,8 +75,7 @@ TEST_CASE("a hostile label value is escaped and reads back as it was kept") {
   REQUIRE(samples.size() == 2);
   CHECK(find_samples(samples, "fwrescue_recoveries_total").empty());
   CHECK(find_samples(samples, "fwrescue_blocks_rejected_total", {{"donor", hostile}}).size() == 1);
-  CHECK(find_samples(samples, "fwrescue_blocks_rejected_total", {{"donor", "nul?tab?byte?"}})
-          .size()
+  CHECK(find_samples(samples, "fwrescue_blocks_rejected_total", {{"donor", "nul?tab?byte?"}}).size()
         == 1);
   CHECK(escape_label_value("a\\b\"c\nd") == "a\\\\b\\\"c\\nd");
 }
@@ -105,8 +105,8 @@ TEST_CASE("the node's metrics render and parse, names and help included") {
   REQUIRE(ok.size() == 1);
   CHECK(ok[0].value == 1);
   CHECK(find_samples(samples, "fwrescue_recoveries_total", {{"source", "none"}}).size() == 1);
-  auto count = find_samples(samples, "fwrescue_recovery_duration_seconds_count",
-                            {{"outcome", "succeeded"}});
+  auto count =
+    find_samples(samples, "fwrescue_recovery_duration_seconds_count", {{"outcome", "succeeded"}});
   REQUIRE(count.size() == 1);
   CHECK(count[0].value == 1);
   // Every family has its HELP and TYPE, and a counter's name ends in _total.

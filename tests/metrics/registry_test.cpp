@@ -64,7 +64,8 @@ TEST_CASE("a histogram counts each observation in the first bucket whose bound h
 TEST_CASE("histogram bounds must increase") {
   CHECK_THROWS_AS((histogram_family{"h", "", {}, {1, 1}}), std::invalid_argument);
   CHECK_THROWS_AS((histogram_family{"h", "", {}, {2, 1}}), std::invalid_argument);
-  CHECK_THROWS_AS((histogram_family{"h", "", {}, {1, std::numeric_limits<double>::infinity()}}), std::invalid_argument);
+  CHECK_THROWS_AS((histogram_family{"h", "", {}, {1, std::numeric_limits<double>::infinity()}}),
+                  std::invalid_argument);
 }
 
 TEST_CASE("past its cap a family puts new label sets in one 'other' series") {

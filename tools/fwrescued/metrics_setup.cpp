@@ -100,8 +100,9 @@ void instrument_targets(const std::vector<std::shared_ptr<node_context>>& target
   }
   auto& registry = targets.front()->metrics->registry;
   registry.add_collector([chips](std::vector<family_snapshot>& out) { collect_flash(chips, out); });
-  registry.add_collector(
-    [link = targets.front()->link](std::vector<family_snapshot>& out) { collect_links(link, out); });
+  registry.add_collector([link = targets.front()->link](std::vector<family_snapshot>& out) {
+    collect_links(link, out);
+  });
 }
 
 std::unique_ptr<metrics_listener> start_metrics_listener(const node_context& ctx) {
@@ -109,7 +110,8 @@ std::unique_ptr<metrics_listener> start_metrics_listener(const node_context& ctx
   if (endpoint.empty())
     return nullptr;
   auto metrics = ctx.metrics;
-  auto listener = metrics_listener::start(endpoint, [metrics] { return render(metrics->registry); });
+  auto listener =
+    metrics_listener::start(endpoint, [metrics] { return render(metrics->registry); });
   if (!listener) {
     ctx.log->error("main", "{}; running without metrics", describe(listener.error()));
     return nullptr;
