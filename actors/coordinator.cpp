@@ -126,6 +126,7 @@ void attempt_failed(self_ptr self, const std::string& why) {
   st.failure = why;
   st.last = recovery_outcome{false, st.recoveries, st.donor, "", "", elapsed_ms(st), why,
                              std::time(nullptr)};
+  st.ctx->metrics->recovery_ended(st.ctx->target, false, "", st.last->duration_ms);
   st.ctx->log->error("coordinator", "recovery failed after {} attempt(s): {}", st.attempt, why);
 }
 
@@ -356,6 +357,8 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
                         "flash written: {} of {} sectors differed (plan and check {} ms; erase and "
                         "program {} ms; read back and final check {} ms)",
                         d.sectors_written, d.sectors_total, d.plan_ms, d.write_ms, d.check_ms);
+      st.ctx->metrics->flash_seconds.observe(
+        {st.ctx->target}, static_cast<double>(d.plan_ms + d.write_ms + d.check_ms) / 1000.0);
       // The flasher's last step read the whole flash back and checked it against the signed
       // root; that check is the verification (the monitor's next periodic check repeats it).
       enter(self, recovery_phase::verifying);

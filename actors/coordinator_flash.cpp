@@ -75,6 +75,7 @@ void verified(self_ptr self, const flash_report& report) {
       source = t.source;
   st.last = recovery_outcome{true,    st.recoveries, st.donor,         source,
                              version, ms,            report.detail, std::time(nullptr)};
+  st.ctx->metrics->recovery_ended(st.ctx->target, true, source, ms);
   enter(self, recovery_phase::done);
   send_to(self, roles::donor, caf::make_message(own_image_state{true, self->state.ctx}));
   st.ctx->log->info("coordinator", "recovered {} from {} in {} ms", st.ctx->config.id, st.donor,

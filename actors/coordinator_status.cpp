@@ -156,11 +156,10 @@ std::string status_json(const coordinator_state& st) {
     tried.push_back({{"source", t.source}, {"result", t.result}, {"served", t.served}});
   j["sources"] = {{"order", ctx.config.recovery.sources}, {"tried", std::move(tried)}};
   if (st.last) {
-    j["last_recovery"] = {{"number", st.last->number},       {"succeeded", st.last->succeeded},
-                          {"donor", st.last->donor},
-                          {"source", st.last->source},
-                          {"version", st.last->version},     {"duration_ms", st.last->duration_ms},
-                          {"detail", st.last->detail},       {"finished_at", st.last->finished_at}};
+    j["last_recovery"] = {{"succeeded", st.last->succeeded},   {"donor", st.last->donor},
+                          {"source", st.last->source},         {"version", st.last->version},
+                          {"duration_ms", st.last->duration_ms}, {"detail", st.last->detail},
+                          {"finished_at", st.last->finished_at}, {"number", st.last->number}};
   }
   if (st.last_negotiation) {
     auto offers = nlohmann::ordered_json::array();

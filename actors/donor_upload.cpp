@@ -143,6 +143,7 @@ void pump(self_ptr self, session_id id) {
     }
     ctx.link->send_frame(id, std::move(*frame));
     up.sent += length;
+    ctx.metrics->bytes_served.add({}, length);
     up.pending_blocks -= k;
     r.first += k;
     r.count -= k;

@@ -1,5 +1,6 @@
 #include "actors/fetch.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 
@@ -68,7 +69,9 @@ void run_job(self_ptr self, const fetch_job& job) {
   o.note = [&ctx, &job](const std::string& line) { ctx.log->info("fetch", "{}", line); };
   ctx.log->info("fetch", "looking for an image at {}", job.source);
   auto before = location->bytes_read();
+  auto started = std::chrono::steady_clock::now();
   auto pulled = pull_from_location(*location, o);
+  ctx.metrics->bytes_pulled.add({ctx.target, job.source}, location->bytes_read() - before);
   if (!pulled) {
     std::remove(o.staging_path.c_str());
     return fail(describe(pulled.error()));
@@ -77,6 +80,8 @@ void run_job(self_ptr self, const fetch_job& job) {
                 "bytes from the location)",
                 pulled->where, pulled->target.fields.version, pulled->target.fields.svn,
                 pulled->pulled, pulled->reused, location->bytes_read() - before);
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+  ctx.metrics->transfer_seconds.observe({ctx.target, job.source}, took.count());
   transfer_done d{std::move(pulled->target), pulled->where,         pulled->pulled,
                   pulled->reused,            std::move(pulled->staged), std::move(pulled->verified)};
   d.job = job.job;

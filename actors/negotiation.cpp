@@ -107,6 +107,7 @@ caf::behavior negotiation(caf::stateful_actor<negotiation_state>* self, context_
       auto rate = ctx.link ? ctx.link->properties().nominal_rate_bps : 0;
       auto result = negotiate(offers, rules, name, ctx.policies.at(name), offers.history, rate);
       for (const auto& v : result.verdicts) {
+        ctx.metrics->offers.add({ctx.target, v.compatible ? "compatible" : "incompatible"});
         if (v.compatible)
           ctx.log->info("negotiation", "offer from {} ({}, {} svn {}): rank {} under {}", v.donor,
                         v.role, v.version, v.svn, v.rank, name);

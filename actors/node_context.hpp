@@ -19,6 +19,7 @@
 #include "hal/host_power/reporting.hpp"
 #include "hal/nv_store.hpp"
 #include "image/keys.hpp"
+#include "metrics/node_metrics.hpp"
 #include "policies/policy.hpp"
 #include "sources/image_location.hpp"
 #include "transports/transport.hpp"
@@ -63,6 +64,10 @@ struct node_context {
   /// Held by a flasher for its whole job when its target shares the host with others: two
   /// targets written at once must not each power the host off and restore it on their own.
   std::shared_ptr<std::mutex> host_lock;
+  /// The node's metrics: one object for every target's context (they are copies of the
+  /// first's) and across reloads, so a scrape sees the whole node. A context made afresh has
+  /// its own, so tests never share counts.
+  std::shared_ptr<node_metrics> metrics = std::make_shared<node_metrics>();
 };
 
 using context_ptr = std::shared_ptr<const node_context>;

@@ -28,6 +28,8 @@ void record_failure(self_ptr self, const std::string& donor, const std::string& 
                     bool bad_block) {
   auto& st = self->state;
   st.ctx->log->warn("transfer", "dropping donor {}: {}", donor, reason);
+  if (bad_block)
+    st.ctx->metrics->blocks_rejected.add({st.ctx->target, donor});
   tell_coordinator(self, caf::make_message(donor_dropped{donor, reason, bad_block}));
   // The reasons end up in one status line: a job tried against many donors keeps the first few.
   constexpr size_t max_reasons = 16;
@@ -171,6 +173,8 @@ void finish(self_ptr self) {
   auto donor = donor_name(st);
   st.ctx->log->info("transfer", "image staged: {} blocks pulled from {}, {} already present",
                     st.pulled, donor, st.reused);
+  std::chrono::duration<double> took = self->clock().now() - st.job_started;
+  st.ctx->metrics->transfer_seconds.observe({st.ctx->target, "peers"}, took.count());
   if (auto err = st.ctx->store->write_journal({recovery_journal::phase::staged, st.target, donor}))
     st.ctx->log->error("transfer", "cannot record the staged image: {}", describe(err));
   st.session = 0;
@@ -236,6 +240,7 @@ void on_blocks(self_ptr self, block_data& b) {
   }
   for (auto k = b.first; k < i; ++k)
     st.outstanding.erase(k);
+  st.ctx->metrics->bytes_pulled.add({st.ctx->target, "peers"}, b.bytes.size());
   st.verifying += i - b.first;
   verify_run run{
     st.epoch,

@@ -176,6 +176,8 @@ struct transfer_state {
   uint64_t reused = 0;
   /// When progress was last reported to the coordinator.
   clock::time_point progress_reported{};
+  /// When the job started, for the transfer's duration.
+  clock::time_point job_started{};
 
   std::vector<std::string> failures;
 

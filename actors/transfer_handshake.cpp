@@ -65,6 +65,7 @@ void start_job(self_ptr self, transfer_job& job) {
   st.session = 0;
   st.current.reset();
   st.job = job.job;
+  st.job_started = self->clock().now();
   st.request = job.request;
   st.flash_check = std::move(job.flash_check);
   // A new attempt looks at the staging file and the flash afresh: a failed flash may have

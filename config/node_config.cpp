@@ -318,6 +318,11 @@ caf::expected<node_config> parse_config(std::string_view text, const std::string
   admin.finish();
   read_dbus(top.child("dbus"), cfg.dbus);
   read_redfish(top.child("redfish"), cfg.redfish);
+  auto metrics = top.child("metrics");
+  metrics.text("listen", cfg.metrics.listen, false,
+               "\"IPv4:port\" with a port from 1 to 65535, or \"\" for none",
+               valid_endpoint_or_empty);
+  metrics.finish();
   read_supervisor(top.child("supervisor"), cfg.supervisor);
   read_limits(top.child("limits"), cfg.limits);
   top.finish();

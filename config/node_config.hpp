@@ -324,6 +324,12 @@ struct redfish_config {
   friend bool operator==(const redfish_config&, const redfish_config&) = default;
 };
 
+/// [metrics]: the Prometheus endpoint (docs/metrics.md).
+struct metrics_config {
+  /// "IPv4:port" to serve GET /metrics on; empty: no listener of its own.
+  std::string listen;
+};
+
 /// [supervisor]: restart limits.
 struct supervisor_config {
   /// More than this many restarts within the window puts the node in safe hold.
@@ -381,6 +387,7 @@ struct node_config {
   admin_config admin;
   dbus_config dbus;
   redfish_config redfish;
+  metrics_config metrics;
   supervisor_config supervisor;
   limits_config limits;
 

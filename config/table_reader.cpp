@@ -102,6 +102,10 @@ bool valid_endpoint(std::string_view s) {
          && port >= 1 && port <= 65535;
 }
 
+bool valid_endpoint_or_empty(std::string_view s) {
+  return s.empty() || valid_endpoint(s);
+}
+
 bool valid_path(std::string_view s) {
   // A NUL would silently cut the path when the daemon opens it.
   return !s.empty() && s.find('\0') == std::string_view::npos;

@@ -46,6 +46,8 @@ bool valid_ipv4(std::string_view s);
 
 bool valid_endpoint(std::string_view s);
 
+bool valid_endpoint_or_empty(std::string_view s);
+
 bool valid_path(std::string_view s);
 
 bool non_empty(std::string_view s);

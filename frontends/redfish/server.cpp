@@ -17,6 +17,7 @@
 #include <httplib.h>
 
 #include "common/error.hpp"
+#include "frontends/http/server_setup.hpp"
 #include "frontends/redfish/basic_auth.hpp"
 #include "frontends/redfish/errors.hpp"
 #include "frontends/redfish/resources.hpp"
@@ -29,61 +30,6 @@ namespace fwrescue::redfish {
 namespace {
 
 using json = nlohmann::ordered_json;
-
-/// httplib's own pool queues every accepted connection without bound. This one holds at most
-/// `max_waiting` of them; past that the accepting thread waits, so further connections wait in
-/// the kernel's (small) backlog and cost no descriptor or memory here.
-class bounded_pool : public httplib::TaskQueue {
-public:
-  bounded_pool(size_t threads, size_t max_waiting) : max_waiting_(max_waiting) {
-    for (size_t i = 0; i < threads; ++i)
-      threads_.emplace_back([this] { work(); });
-  }
-
-  void enqueue(std::function<void()> fn) override {
-    std::unique_lock<std::mutex> lock{mtx_};
-    room_.wait(lock, [&] { return jobs_.size() < max_waiting_ || shutdown_; });
-    // After shutdown the job still runs (the workers drain the queue): it closes its socket.
-    jobs_.push_back(std::move(fn));
-    ready_.notify_one();
-  }
-
-  void shutdown() override {
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      shutdown_ = true;
-    }
-    ready_.notify_all();
-    room_.notify_all();
-    for (auto& t : threads_)
-      t.join();
-  }
-
-private:
-  void work() {
-    for (;;) {
-      std::function<void()> job;
-      {
-        std::unique_lock<std::mutex> lock{mtx_};
-        ready_.wait(lock, [&] { return !jobs_.empty() || shutdown_; });
-        if (jobs_.empty())
-          return;
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
-        room_.notify_one();
-      }
-      job();
-    }
-  }
-
-  size_t max_waiting_;
-  std::mutex mtx_;
-  std::condition_variable ready_;
-  std::condition_variable room_;
-  std::deque<std::function<void()>> jobs_;
-  std::vector<std::thread> threads_;
-  bool shutdown_ = false;
-};
 
 void reply(httplib::Response& res, int status, const json& body) {
   res.status = status;
@@ -351,19 +297,12 @@ caf::error server::start() {
                                   "(not PEM, or the key does not match)",
                                   c.cert_file, c.key_file));
   auto threads = c.threads;
-  m.http->new_task_queue = [threads] { return new bounded_pool(threads, threads * 2); };
+  http::bound_server(*m.http, threads, size_t{threads} * 2);
   m.http->set_read_timeout(c.timeout_s, 0);
   m.http->set_write_timeout(c.timeout_s, 0);
   m.http->set_keep_alive_timeout(2);
   m.http->set_keep_alive_max_count(32);
   m.http->set_payload_max_length(size_t{c.max_body_kib} << 10);
-  // httplib's default also sets SO_REUSEPORT, which lets any other process of the same user bind
-  // the same port and take a share of the connections, credentials included. SO_REUSEADDR alone
-  // still lets a restarted daemon bind while old connections linger in TIME_WAIT.
-  m.http->set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  });
   m.routes();
   auto colon = c.listen.rfind(':');
   auto host = c.listen.substr(0, colon);

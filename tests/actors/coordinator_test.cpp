@@ -242,6 +242,11 @@ TEST_CASE_METHOD(coordinator_fixture, "no compatible image: retried after backof
   // The memory readied at the start is released: an unchecked report says so.
   REQUIRE(transfer->count<ready_memory>() == 2);
   CHECK_FALSE(transfer->last<ready_memory>().check.checked);
+  // One recovery failed, not one per attempt; no source served it.
+  auto recoveries = ctx->metrics->recoveries.snapshot().series;
+  REQUIRE(recoveries.size() == 1);
+  CHECK(recoveries[0].values == std::vector<std::string>{ctx->target, "failed", "none"});
+  CHECK(recoveries[0].value == 1);
 }
 
 TEST_CASE_METHOD(coordinator_fixture, "the backoff stays at its maximum however many attempts") {
@@ -297,6 +302,13 @@ TEST_CASE_METHOD(coordinator_fixture, "a staged image is flashed, verified and r
   CHECK(st["last_recovery"]["version"] == img.manifest.fields.version);
   CHECK(st["installed"]["version"] == img.manifest.fields.version);
   CHECK(discovery->count<image_request>() == 1); // nothing retried
+  // Counted once, with its duration and the flasher's.
+  auto recoveries = ctx->metrics->recoveries.snapshot().series;
+  REQUIRE(recoveries.size() == 1);
+  CHECK(recoveries[0].values == std::vector<std::string>{ctx->target, "succeeded", "peers"});
+  CHECK(recoveries[0].value == 1);
+  CHECK(ctx->metrics->recovery_seconds.snapshot().series.at(0).count == 1);
+  CHECK(ctx->metrics->flash_seconds.snapshot().series.at(0).count == 1);
 }
 
 TEST_CASE_METHOD(coordinator_fixture, "a failed flash is tried again from the staged image "

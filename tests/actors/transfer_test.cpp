@@ -204,6 +204,16 @@ TEST_CASE_METHOD(transfer_fixture, "a corrupted block drops the donor, the next 
   auto d = coordinator->last<transfer_done>();
   CHECK(d.donor == "donor-b");
   CHECK(d.blocks_pulled == 32);
+  // The bad block is counted against the donor that sent it, and every block received (the
+  // bad one too) as pulled.
+  auto rejected = ctx->metrics->blocks_rejected.snapshot().series;
+  REQUIRE(rejected.size() == 1);
+  CHECK(rejected[0].values == std::vector<std::string>{ctx->target, "donor-a"});
+  CHECK(rejected[0].value == 1);
+  auto pulled = ctx->metrics->bytes_pulled.snapshot().series;
+  REQUIRE(pulled.size() == 1);
+  CHECK(pulled[0].value == img.bytes.size() + bad.size());
+  CHECK(ctx->metrics->transfer_seconds.snapshot().series.at(0).count == 1);
 }
 
 TEST_CASE_METHOD(transfer_fixture, "a donor that does not serve is dropped for the next one") {

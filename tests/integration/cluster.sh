@@ -72,7 +72,7 @@ console_keys = [\"../keys/console-node.pub\"]"
   [ -n "${v[flash.backend]:-}" ] && [ "${v[flash.backend]}" != '"file"' ] && fixed[flash]=""
   local section key
   {
-    for section in node platform trust flash host_power boot monitor recovery policy donor lan icmb ble local removable http dbus redfish limits; do
+    for section in node platform trust flash host_power boot monitor recovery policy donor lan icmb ble local removable http dbus redfish limits metrics; do
       printf '[%s]\n' "$section"
       [ -n "${fixed[$section]:-}" ] && printf '%s\n' "${fixed[$section]}"
       for key in $(printf '%s\n' "${!v[@]}" | grep "^$section\." | sort); do

@@ -110,6 +110,11 @@ check "only the changed blocks were read from the web server" \
 check "the inventory shows the new version" rf_has "$member" '"Version":"2023.1"'
 check "and svn" rf_has "$member" '"Svn":2'
 check "the task is in the collection" rf_has /redfish/v1/TaskService/Tasks '"Members@odata.count":1'
+# The Prometheus text on the Redfish listener, behind its authentication.
+check "/metrics on the Redfish listener counts the update" \
+  bash -c "curl_out=\$(curl -sk -u 'admin:correct horse' https://127.0.0.1:$rport/metrics) && grep -q '^fwrescue_recoveries_total{.*outcome=\"succeeded\".*} 1\$' <<<\"\$curl_out\""
+check "/metrics there needs credentials" \
+  test "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$rport/metrics")" = 401
 
 # An image whose manifest does not verify: accepted as a request, refused by the recovery.
 out=$(post_update "{\"ImageURI\":\"$web/rogue.fd\"}")
