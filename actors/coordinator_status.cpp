@@ -141,10 +141,10 @@ std::string status_json(const coordinator_state& st) {
                  : nlohmann::ordered_json(nullptr);
       };
       j["progress"] = {{"phase", to_string(st.phase)},
-                       {"unit", st.phase == recovery_phase::flashing ? "sectors" : "blocks"},
                        {"done", st.progress_done},
                        {"total", st.progress_total},
                        {"percent", st.progress_done * 100 / st.progress_total},
+                       {"unit", st.phase == recovery_phase::flashing ? "sectors" : "blocks"},
                        {"bytes_done", m.bytes_done},
                        {"bytes_total", m.bytes_total},
                        {"rate_bytes_per_s", optional(m.rate_bytes_per_s)},
