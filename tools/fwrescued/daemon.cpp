@@ -261,6 +261,11 @@ int run_daemon(const std::string& config_path, const backends& registry) {
     return *result;
   };
   node_query node{sys, ctx->target_names};
+  // The supervisor spawns and registers the roles when it first runs, which need not have
+  // happened yet: an answer from it and from every coordinator means the interfaces' first
+  // reading finds them, rather than showing D-Bus and Redfish clients an empty node.
+  if (auto err = actor_probe(sys, sup, ctx->target_names, std::chrono::seconds(10))())
+    log.warn("main", "the actors are not all up yet: {}", describe(err));
   operator_interfaces interfaces{node, {targets->begin(), targets->end()}, reload_now};
   interfaces.start();
   notify_ready(notify, fmt::format("{} node {}: {} up", to_string(ctx->config.role), ctx->config.id,
