@@ -6,6 +6,7 @@
 #include <cstring>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -267,6 +268,10 @@ void io_loop::collided(clock::time_point now, bool timeout) {
   }
   auto t = std::move(*tx_);
   tx_.reset();
+  // What we wrote ahead of the echo and the UART has not sent yet would only lengthen the
+  // garbage on the bus.
+  if (t.written > t.echoed)
+    ::tcflush(port_.get(), TCOFLUSH);
   // A payload or control frame goes out again when the bus is free; an ack is rebuilt from the
   // session then; an open is repeated by its timer; a datagram fragment goes back to the head of
   // its datagram, up to max_fragment_collisions times.

@@ -27,7 +27,7 @@ timing make_timing(uint32_t baud, size_t max_payload) {
   // gaps, and one data frame of the peer's own that may take the bus first.
   t.rto = data_frame * 4 + ack_frame * 2 + (t.data_gap + t.jitter) * 6 + milliseconds{50};
   t.open_retry = data_frame * 2 + ack_frame * 2 + (t.data_gap + t.jitter) * 4 + milliseconds{100};
-  t.write_ahead = static_cast<size_t>(std::max<int64_t>(32, milliseconds{5} / t.byte_time));
+  t.write_ahead = static_cast<size_t>(std::max<int64_t>(32, milliseconds{20} / t.byte_time));
   return t;
 }
 
