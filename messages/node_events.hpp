@@ -171,6 +171,16 @@ struct offers_collected {
   donor_history history;
 };
 
+class partial_image;
+
+/// Transfer -> donor: the image this target is pulling, as far as it is verified, for the donor
+/// to offer and serve to peers meanwhile (image/partial_image.hpp); null: nothing any more (the
+/// transfer ended, failed or moved to another image, which it also marks on the old one).
+struct partial_update {
+  uint32_t target_index = 0;
+  std::shared_ptr<partial_image> image;
+};
+
 /// The transfer gave up on a donor; the coordinator remembers it for later negotiations.
 struct donor_dropped {
   std::string donor;
@@ -337,6 +347,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::flash_done)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::flash_failed)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::flash_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::own_image_state)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::partial_update)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::donor_dropped)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::recover_from_location)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::recovery_started)

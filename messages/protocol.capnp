@@ -45,6 +45,9 @@ struct OfferBody {
   manifestBody @8 :Data;          # the offered image's encoded ManifestBody (release-signed)
   manifestSignature @9 :Data;     # Ed25519 over manifestBody by a release key (64 bytes)
   revocationSerial @10 :UInt64;   # serial of the newest revocation list the donor holds
+  holds @11 :Data;                # the blocks of the image the donor holds, verified, as a
+                                  # block set (docs/protocol.md); empty: all of them. A node
+                                  # still recovering the image offers what it has so far
 }
 
 # What an accept's signature covers (inside SignedBody).
@@ -59,6 +62,9 @@ struct AcceptBody {
   acceptsZstd @6 :Bool;           # the donor may send BlockData runs compressed with zstd
   noLeaves @7 :Bool;              # the recipient needs no Leaves: it holds the digests, or asks
                                   # for the nodes it lacks with NodeRequest
+  blocksHeld @8 :UInt64;          # blocks of the image the recipient holds already: a donor
+                                  # with every slot taken gives one to the recipient holding
+                                  # the fewest
 }
 
 # The bytes a node key signs. One node key signs both offers and accepts, so the union tag
@@ -143,6 +149,13 @@ struct Nodes {
   digests @2 :Data;               # n * 32 bytes, 1 <= n <= 16384
 }
 
+# Donor -> recipient, on a session serving an image the donor is itself still recovering: the
+# blocks it holds now (a block set, docs/protocol.md), sent as the set grows. The recipient may
+# ask for any block in the latest set it was told of.
+struct Holdings {
+  blocks @0 :Data;                # a block set over the image's blocks, 1..4096 bytes
+}
+
 # Recipient -> donor: every block arrived; the session ends.
 struct Done {}
 
@@ -178,5 +191,6 @@ struct Envelope {
                                   # a donor's answer to a request holding an older serial
     nodeRequest @14 :NodeRequest;
     nodes @15 :Nodes;
+    holdings @16 :Holdings;
   }
 }

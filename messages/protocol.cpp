@@ -11,12 +11,12 @@ namespace {
 auto tied(const offer_fields& f) {
   return std::tie(f.request_id, f.challenge, f.donor, f.donor_key, f.role, f.active_uploads,
                   f.max_uploads, f.session_address, f.manifest_body, f.manifest_sig,
-                  f.revocation_serial);
+                  f.revocation_serial, f.holds);
 }
 
 auto tied(const accept_fields& f) {
   return std::tie(f.request_id, f.challenge, f.recipient, f.recipient_key, f.merkle_root,
-                  f.donor_key, f.accepts_zstd, f.no_leaves);
+                  f.donor_key, f.accepts_zstd, f.no_leaves, f.blocks_held);
 }
 
 } // namespace
@@ -83,7 +83,8 @@ const char* kind_name(const wire_message& m) {
   static constexpr const char* names[] = {
     "image_request", "offer",   "accept",        "confirm",      "busy",
     "decline",       "leaves",  "block_request", "block_data",   "done",
-    "abort",         "refusal", "revocations",   "node_request", "nodes"};
+    "abort",         "refusal", "revocations",   "node_request", "nodes",
+    "holdings"};
   static_assert(std::size(names) == std::variant_size_v<wire_message>);
   return names[m.index()];
 }

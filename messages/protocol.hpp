@@ -64,6 +64,9 @@ struct offer_fields {
   signature manifest_sig{};
   /// Serial of the newest revocation list the donor holds (0: none).
   uint64_t revocation_serial = 0;
+  /// The blocks the donor holds, verified, as an encoded block_set (image/block_set.hpp);
+  /// empty: the whole image. At most wire_limits::max_offer_holds bytes.
+  std::vector<uint8_t> holds;
 };
 
 /// Donor -> recipient (datagram, answering the request's sender).
@@ -88,6 +91,8 @@ struct accept_fields {
   bool accepts_zstd = false;
   /// No `leaves` are wanted: the recipient holds the digests or asks for tree nodes.
   bool no_leaves = false;
+  /// Blocks of the image the recipient holds already (slots go to those holding the fewest).
+  uint64_t blocks_held = 0;
 };
 
 /// Recipient -> donor (first frame of a session).
@@ -161,6 +166,12 @@ struct nodes {
   std::vector<digest> digests;
 };
 
+/// Donor -> recipient: the blocks of a partially held image the donor holds now, as an encoded
+/// block_set (image/block_set.hpp).
+struct holdings {
+  std::vector<uint8_t> blocks;
+};
+
 /// The most block bytes a donor puts in one block_data (always at least one whole block).
 constexpr size_t block_data_bytes = 64 * 1024;
 
@@ -186,7 +197,8 @@ struct revocation_notice {
 
 using wire_message =
   std::variant<image_request, offer, accept, confirm, busy, decline, leaves, block_request,
-               block_data, done, abort_transfer, refusal, revocation_notice, node_request, nodes>;
+               block_data, done, abort_transfer, refusal, revocation_notice, node_request, nodes,
+               holdings>;
 
 /// Limits every decoder enforces. They bound what an untrusted peer can make us allocate.
 namespace wire_limits {
@@ -198,6 +210,9 @@ constexpr size_t max_nodes_per_message = 16384;
 /// Tree levels a node_request may name: a tree of 2^32 leaves has 33.
 constexpr size_t max_tree_levels = 64;
 constexpr size_t max_text = 256;
+/// An offer's block set rides in a datagram; a holdings message in a session frame.
+constexpr size_t max_offer_holds = 512;
+constexpr size_t max_holdings = 4096;
 } // namespace wire_limits
 
 /// Encodes a message with the current protocol version.

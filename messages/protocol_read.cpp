@@ -80,6 +80,11 @@ caf::expected<offer_fields> decode_offer_body(std::span<const uint8_t> bytes) {
     if (auto err = read_fixed("offer.manifest_sig", in.getManifestSignature(), out.manifest_sig))
       return err;
     out.revocation_serial = in.getRevocationSerial();
+    auto holds = in.getHolds();
+    if (holds.size() > wire_limits::max_offer_holds)
+      return malformed(fmt::format("offer.holds is {} bytes; at most {}", holds.size(),
+                                   wire_limits::max_offer_holds));
+    out.holds.assign(holds.begin(), holds.end());
     return out;
   };
   return parse<offer_fields>(bytes, max_signed_body, "offer.body", read);
@@ -108,6 +113,7 @@ caf::expected<accept_fields> decode_accept_body(std::span<const uint8_t> bytes) 
       return err;
     out.accepts_zstd = in.getAcceptsZstd();
     out.no_leaves = in.getNoLeaves();
+    out.blocks_held = in.getBlocksHeld();
     return out;
   };
   return parse<accept_fields>(bytes, max_signed_body, "accept.body", read);
@@ -251,6 +257,15 @@ caf::error read(schema::Nodes::Reader in, nodes& out) {
                       out.digests);
 }
 
+caf::error read(schema::Holdings::Reader in, holdings& out) {
+  auto blocks = in.getBlocks();
+  if (blocks.size() == 0 || blocks.size() > wire_limits::max_holdings)
+    return malformed(fmt::format("holdings.blocks is {} bytes; expected 1..{}", blocks.size(),
+                                 wire_limits::max_holdings));
+  out.blocks.assign(blocks.begin(), blocks.end());
+  return caf::none;
+}
+
 caf::error read(schema::BlockRequest::Reader in, block_request& out) {
   out.first = in.getFirst();
   out.count = in.getCount();
@@ -351,6 +366,8 @@ caf::expected<wire_message> read_envelope(capnp::MessageReader& reader) {
       return read_as<node_request>(env.getNodeRequest());
     case kind::NODES:
       return read_as<nodes>(env.getNodes());
+    case kind::HOLDINGS:
+      return read_as<holdings>(env.getHoldings());
   }
   return malformed(fmt::format("unknown message kind {}", static_cast<unsigned>(env.which())));
 }

@@ -44,6 +44,8 @@ std::vector<uint8_t> encode_signed(const offer_fields& f) {
   in.setManifestBody(as_data(f.manifest_body));
   in.setManifestSignature(as_data(f.manifest_sig));
   in.setRevocationSerial(f.revocation_serial);
+  if (!f.holds.empty())
+    in.setHolds(as_data(f.holds));
   return to_bytes(builder);
 }
 
@@ -58,6 +60,7 @@ std::vector<uint8_t> encode_signed(const accept_fields& f) {
   in.setDonorKey(as_data(f.donor_key.bytes));
   in.setAcceptsZstd(f.accepts_zstd);
   in.setNoLeaves(f.no_leaves);
+  in.setBlocksHeld(f.blocks_held);
   return to_bytes(builder);
 }
 
@@ -149,6 +152,10 @@ void write(schema::Envelope::Builder env, const nodes& m) {
   auto bytes = out.initDigests(m.digests.size() * sizeof(digest));
   if (!m.digests.empty())
     std::memcpy(bytes.begin(), m.digests.data(), bytes.size());
+}
+
+void write(schema::Envelope::Builder env, const holdings& m) {
+  env.initHoldings().setBlocks(as_data(m.blocks));
 }
 
 void write(schema::Envelope::Builder env, const done&) {
