@@ -18,7 +18,7 @@ caf::behavior block_verifier::make_behavior() {
       while (good < got.size() && got[good] == r.expected[good])
         ++good;
       send(caf::actor_cast<caf::actor>(current_sender()),
-           run_verified{r.epoch, r.first, std::move(r.bytes), good, got.size()});
+           run_verified{r.epoch, r.source, r.first, std::move(r.bytes), good, got.size()});
     },
   };
 }

@@ -283,8 +283,11 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
     [=](status_atom) -> std::string { return status_json(self->state); },
     [=](ping_atom) { return ping_atom::value; },
     [=](boot_result& r) { boot_reported(self, r); },
+    [=](more_donors& m) { ask_more(self, m); },
     [=](offers_collected& offers) {
       auto& st = self->state;
+      if (more_offers(self, offers))
+        return;
       if (st.phase != recovery_phase::discovering
           || st.request.request_id != offers.request.request_id)
         return;

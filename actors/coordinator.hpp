@@ -64,6 +64,9 @@ using media_changed_atom = caf::atom_constant<caf::atom("media")>;
 
 struct coordinator_state {
   context_ptr ctx;
+  /// A fresh request the transfer asked for while pulling (more_donors): its id, and the job.
+  uint64_t more_request = 0;
+  uint64_t more_job = 0;
   recovery_phase phase = recovery_phase::idle;
   bool safe_hold = false;
   /// Recoveries started since the daemon started; the current (or last) one's number. Status

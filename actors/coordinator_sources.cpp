@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <sodium.h>
+
 #include "actors/coordinator_steps.hpp"
 #include "common/error.hpp"
 
@@ -132,6 +134,44 @@ void media_changed(self_ptr self) {
   if (st.phase == recovery_phase::failed && st.last_check.needs_recovery())
     start_recovery(self, "removable media changed after a failed recovery",
                    st.last_check);
+}
+
+void ask_more(self_ptr self, const more_donors& m) {
+  auto& st = self->state;
+  if (m.job != st.job || st.phase != recovery_phase::transferring)
+    return;
+  // The same question with a new id and nonce: offers echo them, and an accept names the
+  // request its offer answered.
+  image_request req = st.request;
+  randombytes_buf(&req.request_id, sizeof(req.request_id));
+  randombytes_buf(req.challenge.data(), req.challenge.size());
+  st.more_request = req.request_id;
+  st.more_job = m.job;
+  send_to(self, roles::discovery, caf::make_message(std::move(req)));
+}
+
+bool more_offers(self_ptr self, offers_collected& offers) {
+  auto& st = self->state;
+  if (st.more_request == 0 || offers.request.request_id != st.more_request)
+    return false;
+  st.more_request = 0;
+  auto job = st.more_job;
+  if (job != st.job || st.phase != recovery_phase::transferring)
+    return true;
+  auto neg = find_role(self->system(), roles::negotiation, *st.ctx);
+  if (!neg)
+    return true;
+  self->request(neg, std::chrono::seconds(10), std::move(offers))
+    .then(
+      [=](negotiation_result& result) {
+        more_candidates more{job, std::move(result.ranked)};
+        send_to(self, roles::transfer, caf::make_message(std::move(more)));
+      },
+      [=](caf::error&) {
+        // The transfer asks again later; what it pulls from goes on meanwhile.
+        send_to(self, roles::transfer, caf::make_message(more_candidates{job, {}}));
+      });
+  return true;
 }
 
 } // namespace fwrescue::coordinator_steps

@@ -5,6 +5,7 @@
 
 #include "actors/coordinator.hpp"
 #include "actors/fetch.hpp"
+#include "actors/transfer.hpp"
 
 // The coordinator's steps that its other files (coordinator_boot.cpp) take as well.
 
@@ -48,6 +49,12 @@ void job_over(self_ptr self);
 
 /// Asks the peers on every link for an image (the "peers" source).
 void discover(self_ptr self);
+
+/// The transfer pulls from fewer donors than it may: asks the peers again, with a request of
+/// its own, and hands the candidates the policy ranks to the transfer (coordinator_sources.cpp).
+void ask_more(self_ptr self, const more_donors& m);
+/// Offers answering that request: returns false when `offers` answer another one.
+bool more_offers(self_ptr self, offers_collected& offers);
 
 // -- flashing (coordinator_flash.cpp) ------------------------------------------------------------
 

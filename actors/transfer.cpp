@@ -39,162 +39,39 @@ void record_failure(self_ptr self, const std::string& donor, const std::string& 
     st.failures.push_back("and more");
 }
 
+transfer_state::puller* lead(transfer_state& st) {
+  auto i = st.lead == 0 ? st.pullers.end() : st.pullers.find(st.lead);
+  return i == st.pullers.end() ? nullptr : &i->second;
+}
+
 } // namespace transfer_steps
 
 namespace {
 
 using namespace transfer_steps;
+using puller = transfer_state::puller;
 
-std::string donor_name(const transfer_state& st) {
-  return st.current ? st.current->source.fields.donor : std::string{"?"};
+std::string name_of(const puller& p) {
+  return p.donor.source.fields.donor;
 }
 
-void send_frame(self_ptr self, const wire_message& m) {
-  send_on(self, self->state.session, m);
-}
-
-} // namespace
-
-/// `bad_block` marks a donor that sent data failing verification, which policies weigh more
-/// heavily than a slow one.
-void transfer_steps::drop_donor(self_ptr self, const std::string& reason, bool bad_block) {
-  auto& st = self->state;
-  record_failure(self, donor_name(st), reason, bad_block);
-  if (st.session != 0) {
-    send_frame(self, abort_transfer{reason});
-    st.ctx->link->close_session(st.session);
-  }
-  st.session = 0;
-  st.current.reset();
-  st.outstanding.clear();
-  st.verifying = 0;
-  st.walk.reset();
-  ++st.epoch;
-  race(self);
-}
-
-namespace {
-
-/// Blocks kept requested from the current donor: the configured window, or less on a slow link.
-uint32_t current_window(const transfer_state& st) {
-  return block_window(st.ctx->config.recovery.block_window,
-                      st.link, st.target.fields.block_size);
-}
-
-/// How long the current donor may send nothing: the configured block timeout, or longer where
-/// its link needs that to move a window of blocks.
-std::chrono::milliseconds current_block_timeout(const transfer_state& st) {
-  uint64_t window_bytes = uint64_t{current_window(st)} * st.target.fields.block_size;
-  return block_timeout(std::chrono::milliseconds(st.ctx->config.recovery.block_timeout_ms),
-                       st.link, window_bytes);
-}
-
-/// Pushes the current donor's deadline to a block timeout from now; one timer at a time
-/// watches it, and finds out when it fires whether the deadline moved meanwhile.
-void extend_deadline(self_ptr self) {
-  auto& st = self->state;
-  auto timeout = current_block_timeout(st);
-  st.deadline = self->clock().now() + timeout;
-  if (!st.deadline_timer) {
-    st.deadline_timer = true;
-    self->delayed_send(self, timeout, deadline_atom::value, st.epoch);
-  }
-}
-
-/// The lowest rate, in bytes per second, a donor with blocks outstanding must send at: the
-/// configured minimum, but at most a quarter of the nominal rate of the session's link.
-uint64_t min_rate_bytes(const node_context& ctx, const link_properties& session_link) {
-  uint64_t bits = uint64_t{ctx.config.limits.min_rate_kbps} * 1000;
-  if (auto link = session_link.nominal_rate_bps; link != 0)
-    bits = std::min(bits, link / 4);
-  return bits / 8;
-}
-
-/// The current donor's deadline timer fired: drop it when nothing came for a block timeout,
-/// or when over the last limits.idle_ms it sent below the minimum rate with blocks outstanding.
-void check_deadline(self_ptr self, uint64_t epoch) {
-  auto& st = self->state;
-  if (epoch != st.epoch)
-    return; // A timer of a donor dropped since.
-  st.deadline_timer = false;
-  if (!st.current)
-    return;
-  auto now = self->clock().now();
-  if (now >= st.deadline)
-    return drop_donor(self,
-                      fmt::format("sent nothing for {} ms", current_block_timeout(st).count()));
-  auto window = std::chrono::milliseconds(st.ctx->config.limits.idle_ms);
-  if (now - st.rate_checked >= window) {
-    auto got = st.received - st.received_at_check;
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - st.rate_checked);
-    auto floor = min_rate_bytes(*st.ctx, st.link) * static_cast<uint64_t>(ms.count()) / 1000;
-    st.received_at_check = st.received;
-    st.rate_checked = now;
-    if (st.at == transfer_state::phase::pulling && !st.outstanding.empty() && got < floor)
-      return drop_donor(self, fmt::format("sent {} bytes in {} ms, below the minimum of {} kbit/s",
-                                          got, ms.count(),
-                                          min_rate_bytes(*st.ctx, st.link) * 8 / 1000));
-  }
-  st.deadline_timer = true;
-  self->delayed_send(self, st.deadline - now, deadline_atom::value, st.epoch);
-}
-
-/// Requests blocks until the window is full, batching consecutive indices into one request.
-/// It waits until half the window is free (or nothing more is wanted), so that requests carry
-/// many blocks and the donor answers each with one burst.
-void fill_window(self_ptr self) {
-  auto& st = self->state;
-  auto window = current_window(st);
-  auto in_flight = [&] { return st.outstanding.size() + st.verifying; };
-  if (in_flight() > window / 2)
-    return;
-  while (in_flight() < window && st.wanted_pos < st.wanted.size()) {
-    auto first = st.wanted[st.wanted_pos++];
-    if (st.have[first] || st.outstanding.count(first))
-      continue;
-    uint32_t count = 1;
-    while (in_flight() + count < window && st.wanted_pos < st.wanted.size()
-           && st.wanted[st.wanted_pos] == first + count && !st.have[first + count]) {
-      ++count;
-      ++st.wanted_pos;
-    }
-    for (uint32_t k = 0; k < count; ++k)
-      st.outstanding.insert(first + k);
-    send_frame(self, block_request{first, count});
-  }
-}
-
-void finish(self_ptr self) {
-  auto& st = self->state;
-  if (auto err = st.staging->sync())
-    return drop_donor(self, describe(err));
-  send_frame(self, done{});
-  st.ctx->link->close_session(st.session);
-  auto donor = donor_name(st);
-  st.ctx->log->info("transfer", "image staged: {} blocks pulled from {}, {} already present",
-                    st.pulled, donor, st.reused);
-  std::chrono::duration<double> took = self->clock().now() - st.job_started;
-  st.ctx->metrics->transfer_seconds.observe({st.ctx->target, "peers"}, took.count());
-  if (auto err = st.ctx->store->write_journal({recovery_journal::phase::staged, st.target, donor}))
-    st.ctx->log->error("transfer", "cannot record the staged image: {}", describe(err));
-  st.session = 0;
-  st.current.reset();
-  ++st.epoch; // the deadline timer has nothing left to watch
-  st.at = transfer_state::phase::idle;
-  st.active = false;
-  // The flasher opens the staging file itself, and removes it once the recovery succeeds.
-  st.staging.reset();
-  transfer_done d{st.target, donor, st.pulled, st.reused, st.staged, std::move(st.verified)};
-  d.job = st.job;
-  tell_coordinator(self, caf::make_message(std::move(d)));
-}
-
-void on_digests(self_ptr self, const leaves& l) {
+void on_digests(self_ptr self, session_id id, puller& p, const leaves& l) {
   auto& st = self->state;
   auto n = st.target.fields.block_count();
+  if (id != st.lead || st.digests_known) {
+    // A donor confirmed while another was already sending the digests; it sends its own, which
+    // are not needed. It may send the image's worth, no more.
+    p.stray_leaves += l.digests.size();
+    if (p.stray_leaves > n)
+      drop_puller(self, id, "sent more block digests than the image has");
+    return;
+  }
+  if (st.at != transfer_state::phase::receiving_digests)
+    return drop_puller(self, id, "sent block digests before confirming");
   if (l.first != st.digests_received || l.digests.size() > n - l.first)
-    return drop_donor(self, fmt::format("sent block digests {}..{} out of order", l.first,
-                                        l.first + l.digests.size()));
+    return drop_puller(self, id,
+                       fmt::format("sent block digests {}..{} out of order", l.first,
+                                   l.first + l.digests.size()));
   std::copy(l.digests.begin(), l.digests.end(), st.target.block_digests.begin() + l.first);
   st.digests_received += l.digests.size();
   if (st.digests_received < n)
@@ -202,145 +79,44 @@ void on_digests(self_ptr self, const leaves& l) {
   digests_complete(self);
 }
 
-} // namespace
-
-void transfer_steps::digests_complete(self_ptr self) {
-  auto& st = self->state;
-  auto n = st.target.fields.block_count();
-  if (auto tree = block_digest_tree(st.target); !tree)
-    return drop_donor(self, "sent block digests that do not build the signed Merkle root");
-  if (auto err = prepare_staging(self))
-    return drop_donor(self, describe(err));
-  if (st.have_count == n)
-    return finish(self);
-  st.at = transfer_state::phase::pulling;
-  fill_window(self);
-}
-
-namespace {
-
-/// A run of blocks from the donor: each must have been requested and be whole. The run goes to
-/// a verifier; on_verified stages what verifies.
-void on_blocks(self_ptr self, block_data& b) {
-  auto& st = self->state;
-  if (auto err = expand_run(st, b))
-    return drop_donor(self, describe(err), true);
-  const auto& m = st.target.fields;
-  auto n = m.block_count();
-  size_t at = 0;
-  auto i = b.first;
-  for (; at < b.bytes.size(); ++i) {
-    if (st.at != transfer_state::phase::pulling || i >= n || !st.outstanding.count(i))
-      return drop_donor(self, fmt::format("sent block {}, which was not requested", i));
-    auto length = m.block_length(i);
-    if (b.bytes.size() - at < length)
-      return drop_donor(self, fmt::format("sent block {} cut short ({} of {} bytes)", i,
-                                          b.bytes.size() - at, length));
-    at += length;
-  }
-  for (auto k = b.first; k < i; ++k)
-    st.outstanding.erase(k);
-  st.ctx->metrics->bytes_pulled.add({st.ctx->target, "peers"}, b.bytes.size());
-  st.verifying += i - b.first;
-  verify_run run{
-    st.epoch,
-    b.first,
-    std::move(b.bytes),
-    m.hash,
-    m.block_size,
-    std::vector<digest>(st.target.block_digests.begin() + static_cast<ptrdiff_t>(b.first),
-                        st.target.block_digests.begin() + static_cast<ptrdiff_t>(i)),
-    st.verified};
-  auto& verifier = st.verifiers[st.next_verifier++ % st.verifiers.size()];
-  self->send(verifier, std::move(run));
-  fill_window(self);
-}
-
-/// A run back from a verifier: its verified blocks are staged in order, and a bad one drops the
-/// donor.
-void on_verified(self_ptr self, run_verified& r) {
-  auto& st = self->state;
-  if (r.epoch != st.epoch)
-    return;
-  const auto& m = st.target.fields;
-  auto n = m.block_count();
-  auto before = st.have_count;
-  st.verifying -= r.count;
-  // The verified blocks are kept in memory (when they fit) and staged from there without
-  // another copy; else staged from the run.
-  auto offset = r.first * m.block_size;
-  size_t length = 0;
-  bool kept = st.verified != nullptr;
-  for (auto i = r.first; i < r.first + r.good; ++i) {
-    auto bytes = std::span{r.bytes}.subspan(length, m.block_length(i));
-    kept = kept && st.verified->put(i, bytes);
-    length += bytes.size();
-  }
-  if (length > 0) {
-    auto err = kept ? st.staging->write_in_place(offset, st.verified->bytes(offset, length))
-                    : st.staging->write(offset, std::span{r.bytes}.first(length));
-    if (err)
-      return drop_donor(self, describe(err));
-  }
-  for (auto i = r.first; i < r.first + r.good; ++i) {
-    st.have[i] = true;
-    st.staged[i] = true;
-    ++st.have_count;
-    ++st.pulled;
-  }
-  if (r.good < r.count)
-    return drop_donor(self, fmt::format("block {} failed verification", r.first + r.good), true);
-  // Every 64 blocks, and at least once a second: on a slow link 64 blocks take minutes, and
-  // the coordinator takes a silence that long for a stall.
-  auto now = self->clock().now();
-  if (st.have_count / 64 != before / 64 || st.have_count == n
-      || now - st.progress_reported >= std::chrono::seconds(1)) {
-    st.progress_reported = now;
-    transfer_progress p{donor_name(st), st.have_count, n};
-    p.job = st.job;
-    p.block_size = st.target.fields.block_size;
-    tell_coordinator(self, caf::make_message(p));
-  }
-  if (st.have_count == n)
-    return finish(self);
-  fill_window(self);
-}
-
 void on_message(self_ptr self, session_message& sm) {
   auto& st = self->state;
   if (handshake_message(self, sm))
     return;
-  if (sm.id != st.session || !st.current)
+  auto found = st.pullers.find(sm.id);
+  if (found == st.pullers.end())
     return;
-  extend_deadline(self);
+  auto id = sm.id;
+  auto& p = found->second;
+  extend_deadline(self, id, p);
   std::visit(
     [&](auto& m) {
       using T = std::decay_t<decltype(m)>;
       if constexpr (std::is_same_v<T, confirm>) {
         // A repeated confirm would restart the digests: a donor could keep a transfer alive
         // forever without progress.
-        drop_donor(self, "sent a confirm outside the handshake");
+        drop_puller(self, id, "sent a confirm outside the handshake");
       } else if constexpr (std::is_same_v<T, leaves>) {
-        if (st.at != transfer_state::phase::receiving_digests)
-          return drop_donor(self, "sent block digests before confirming");
-        on_digests(self, m);
+        on_digests(self, id, p, m);
       } else if constexpr (std::is_same_v<T, nodes>) {
-        if (st.at != transfer_state::phase::walking)
-          return drop_donor(self, "sent tree nodes that were not asked for");
+        if (st.at != transfer_state::phase::walking || id != st.lead)
+          return drop_puller(self, id, "sent tree nodes that were not asked for");
         on_nodes(self, m);
       } else if constexpr (std::is_same_v<T, block_data>) {
-        st.received += m.bytes.size();
-        on_blocks(self, m);
+        p.received += m.bytes.size();
+        on_blocks(self, id, m);
+      } else if constexpr (std::is_same_v<T, holdings>) {
+        on_holdings(self, id, m);
       } else if constexpr (std::is_same_v<T, busy>) {
-        drop_donor(self, fmt::format("busy (retry after {} ms)", m.retry_after_ms));
+        drop_puller(self, id, fmt::format("busy (retry after {} ms)", m.retry_after_ms));
       } else if constexpr (std::is_same_v<T, decline>) {
-        drop_donor(self, "declined: " + m.reason);
+        drop_puller(self, id, "declined: " + m.reason);
       } else if constexpr (std::is_same_v<T, abort_transfer>) {
-        drop_donor(self, "aborted: " + m.reason);
+        drop_puller(self, id, "aborted: " + m.reason);
       } else if constexpr (std::is_same_v<T, refusal>) {
-        drop_donor(self, "refused: " + m.reason);
+        drop_puller(self, id, "refused: " + m.reason);
       } else {
-        drop_donor(self, fmt::format("sent an unexpected {}", kind_name(wire_message{m})));
+        drop_puller(self, id, fmt::format("sent an unexpected {}", kind_name(wire_message{m})));
       }
     },
     sm.msg);
@@ -350,34 +126,85 @@ void on_message(self_ptr self, session_message& sm) {
 
 namespace transfer_steps {
 
-void begin_pull(self_ptr self, session_id id, candidate d) {
+void begin_pull(self_ptr self, session_id id, candidate d, transfer_state::digest_plan plan,
+                bool compress) {
   auto& st = self->state;
-  st.current = std::move(d);
-  st.session = id;
+  auto& p = st.pullers[id];
+  p.donor = std::move(d);
+  p.serial = ++st.next_serial;
   // Read once per donor: the window, deadlines and rate floor are sized from it on every frame.
-  st.link = st.ctx->link->session_properties(id);
-  ++st.epoch;
-  st.deadline_timer = false;
-  st.received = st.received_at_check = 0;
-  st.rate_checked = self->clock().now();
-  extend_deadline(self);
-  const auto& link = st.link;
-  if (st.have_count > 0 && st.staged_root == st.current->manifest.fields.merkle_root)
-    st.ctx->log->info("transfer", "donor {} confirmed over {}; {} blocks held already are kept, {} to go",
-                      donor_name(st), link.kind, st.have_count,
-                      st.current->manifest.fields.block_count() - st.have_count);
+  p.link = st.ctx->link->session_properties(id);
+  p.plan = plan;
+  p.compress = compress;
+  p.started = p.rate_checked = self->clock().now();
+  extend_deadline(self, id, p);
+  const auto& m = p.donor.manifest.fields;
+  if (const auto& holds = p.donor.source.fields.holds; !holds.empty()) {
+    auto set = block_set::decode(holds, m.block_count());
+    if (!set)
+      return drop_puller(self, id, "offered an impossible block set: " + describe(set.error()));
+    if (!set->full())
+      p.holds = std::move(*set);
+  }
+  auto name = name_of(p);
+  bool same = st.digests_known && st.target.fields.merkle_root == m.merkle_root;
+  auto held = p.holds ? fmt::format(", holding {} of {} blocks", p.holds->count(), m.block_count())
+                      : std::string{};
+  if (st.have_count > 0 && st.staged_root == m.merkle_root)
+    st.ctx->log->info("transfer", "donor {} confirmed over {}{}; {} blocks held already are kept, "
+                                  "{} to go",
+                      name, p.link.kind, held, st.have_count, m.block_count() - st.have_count);
   else
-    st.ctx->log->info("transfer", "donor {} confirmed over {}", donor_name(st), link.kind);
-  st.target = st.current->manifest;
+    st.ctx->log->info("transfer", "donor {} confirmed over {}{}", name, p.link.kind, held);
+  if (same) {
+    p.ready = true;
+    if (st.at == transfer_state::phase::pulling)
+      fill_window(self, id);
+    return;
+  }
+  if (st.lead != 0)
+    return; // It waits for the digests coming through the lead.
+  // It leads: the digests of its image are learnt through it.
+  st.lead = id;
+  st.digests_known = false;
+  st.target = p.donor.manifest;
   st.target.block_digests.assign(st.target.fields.block_count(), digest{});
   st.digests_received = 0;
-  st.outstanding.clear();
-  st.verifying = 0;
   st.at = transfer_state::phase::receiving_digests;
-  donor_confirmed c{donor_name(st)};
+  donor_confirmed c{name};
   c.job = st.job;
   tell_coordinator(self, caf::make_message(c));
   start_digests(self);
+}
+
+void withdraw_partial(self_ptr self) {
+  auto& st = self->state;
+  if (!st.partial)
+    return;
+  st.partial->invalidate();
+  st.partial.reset();
+  if (auto donor = find_role(self->system(), roles::donor, *st.ctx))
+    self->send(donor, partial_update{st.ctx->target_index, nullptr});
+}
+
+void publish_partial(self_ptr self) {
+  auto& st = self->state;
+  withdraw_partial(self);
+  if (!st.ctx->config.donor.serve_installed || st.ctx->config.recovery.max_donors == 0)
+    return;
+  auto chip = st.ctx->chip;
+  auto image = partial_image::open(
+    st.target, st.ctx->store->staging_path(),
+    [chip](uint64_t offset, std::span<uint8_t> out) { return chip->read(offset, out); }, st.have,
+    st.staged, st.ctx->target_index);
+  if (!image) {
+    st.ctx->log->warn("transfer", "not serving the blocks pulled so far: {}",
+                      describe(image.error()));
+    return;
+  }
+  st.partial = std::move(*image);
+  if (auto donor = find_role(self->system(), roles::donor, *st.ctx))
+    self->send(donor, partial_update{st.ctx->target_index, st.partial});
 }
 
 } // namespace transfer_steps
@@ -387,10 +214,12 @@ caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ct
   // One verifier per core the hashing may use; linked, so they end with the transfer.
   for (unsigned k = 0; k < hash_threads(); ++k)
     self->state.verifiers.push_back(self->spawn<block_verifier, caf::linked>());
+  self->attach_functor([self] { withdraw_partial(self); });
   return {
     [=](start_atom) {},
     [=](transfer_job& job) { start_job(self, job); },
     [=](transfer_cancel& c) { cancel_job(self, c); },
+    [=](more_candidates& m) { take_more(self, m); },
     [=](session_opened_event& ev) { handshake_opened(self, ev.id); },
     [=](ready_memory& r) {
       auto& st = self->state;
@@ -413,17 +242,15 @@ caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ct
     [=](session_closed_event& ev) {
       if (handshake_closed(self, ev.id, ev.reason))
         return;
-      if (ev.id == self->state.session && self->state.current) {
-        self->state.session = 0;
-        drop_donor(self, "connection lost: " + ev.reason);
-      }
+      if (self->state.pullers.count(ev.id))
+        drop_puller(self, ev.id, "connection lost: " + ev.reason, false, false);
     },
     [=](race_atom) {
       self->state.start_timer = false;
       race(self);
     },
     [=](handshake_atom, session_id id) { handshake_deadline(self, id); },
-    [=](deadline_atom, uint64_t epoch) { check_deadline(self, epoch); },
+    [=](deadline_atom, session_id id, uint64_t serial) { check_deadline(self, id, serial); },
     [=](context_update& u) { self->state.ctx = std::move(u.ctx); },
   };
 }

@@ -15,6 +15,8 @@
 #include "actors/node_context.hpp"
 #include "actors/router.hpp"
 #include "actors/staging_file.hpp"
+#include "image/block_set.hpp"
+#include "image/partial_image.hpp"
 #include "image/tree_walk.hpp"
 #include "image/verified_blocks.hpp"
 #include "messages/node_events.hpp"
@@ -31,6 +33,20 @@ struct transfer_job {
   /// The monitor's last check of the flash; its bad blocks are not scanned for reuse when the
   /// target is the image it checked against.
   flash_report flash_check = {};
+};
+
+/// Transfer -> coordinator: fewer donors than recovery.max_donors are being pulled from and no
+/// candidate is left; fresh offers for the image with `root` are welcome (nodes that started
+/// recovering it since the job began offer what they hold).
+struct more_donors {
+  uint64_t job = 0;
+  digest root{};
+};
+
+/// Coordinator -> transfer: candidates from a fresh request, ranked by the policy.
+struct more_candidates {
+  uint64_t job = 0;
+  std::vector<candidate> candidates;
 };
 
 /// Coordinator -> transfer: the job is given up (it made no progress for the phase's deadline).
@@ -52,6 +68,8 @@ struct ready_memory {
 struct verify_run {
   /// transfer_state::epoch when the run was received; a result from an earlier one is ignored.
   uint64_t epoch = 0;
+  /// The donor that sent it (transfer_state::puller::serial).
+  uint64_t source = 0;
   uint64_t first = 0;
   std::vector<uint8_t> bytes;
   hash_algorithm alg = hash_algorithm::blake2b_256;
@@ -65,6 +83,7 @@ struct verify_run {
 /// A block verifier -> transfer: the run back, with how many of its blocks verified.
 struct run_verified {
   uint64_t epoch = 0;
+  uint64_t source = 0;
   uint64_t first = 0;
   std::vector<uint8_t> bytes;
   /// Blocks from the first that verified; fewer than the run holds names the first bad one.
@@ -110,6 +129,38 @@ struct transfer_state {
     bool compress = false;
   };
 
+  /// A donor being pulled from. Several are at once (up to recovery.max_donors), each with its
+  /// own window of requests, deadline and rate; any of them may be dropped while the others go on.
+  struct puller {
+    candidate donor;
+    /// Tells this donor's timers and verifier results apart from an earlier donor's on the same
+    /// session number.
+    uint64_t serial = 0;
+    link_properties link;
+    /// Its accept asked for no leaves and for compressed runs.
+    digest_plan plan = digest_plan::leaves;
+    bool compress = false;
+    /// The digests are known and blocks may be asked of it.
+    bool ready = false;
+    /// Dropped when nothing arrives by then (its link's block timeout after its last frame).
+    clock::time_point deadline{};
+    bool deadline_timer = false;
+    /// Block bytes received, and at the last rate check.
+    uint64_t received = 0;
+    uint64_t received_at_check = 0;
+    clock::time_point rate_checked{};
+    clock::time_point started{};
+    /// Blocks asked of it and not yet received; blocks received and being verified.
+    std::set<uint64_t> outstanding;
+    uint64_t verifying = 0;
+    /// The blocks it holds (a partial donor: from its offer, then its holdings messages); none
+    /// for a donor holding the whole image.
+    std::optional<block_set> holds;
+    /// Leaves received from a donor that is not the one the digests come from (ignored).
+    uint64_t stray_leaves = 0;
+    uint64_t pulled = 0;
+  };
+
   context_ptr ctx;
   uint64_t job = 0;
   /// A job is under way: it ends with transfer_done or transfer_failed, and nothing starts a
@@ -126,42 +177,40 @@ struct transfer_state {
   /// A timer to start the next candidate is set.
   bool start_timer = false;
 
-  // The donor being pulled from (it confirmed first).
-  std::optional<candidate> current;
-  session_id session = 0;
-  /// The properties of the current donor's link.
-  link_properties link;
-  /// The current donor is dropped when nothing arrives by then (recovery.block_timeout_ms
-  /// after the last frame); one timer at a time watches it.
-  clock::time_point deadline{};
-  bool deadline_timer = false;
-  /// Block bytes received from the current donor, and at the last rate check.
-  uint64_t received = 0;
-  uint64_t received_at_check = 0;
-  clock::time_point rate_checked{};
+  std::map<session_id, puller> pullers;
+  /// The donor the digests come from: the first to confirm (0 once they are known).
+  session_id lead = 0;
+  /// The digests of `target` are known and checked against its root.
+  bool digests_known = false;
+  uint64_t next_serial = 0;
+  /// Donors that sent a block failing verification: never taken up again in this job.
+  std::vector<public_key> liars;
+  /// Requests in flight per block (outstanding or being verified) over all donors.
+  std::vector<uint16_t> claims;
+  /// Where this node starts its walk through the image's blocks (block_picker.hpp).
+  uint64_t start_block = 0;
+  /// Asking for more offers while pulling: when it was last done.
+  clock::time_point more_asked{};
+  bool more_pending = false;
+  /// Blocks pulled from donors dropped since, by name, for the transfer's "donor" line.
+  std::vector<std::pair<std::string, uint64_t>> ended;
+  /// The image as far as verified, served to peers meanwhile (null when not served).
+  std::shared_ptr<partial_image> partial;
 
   // The image being assembled. `have` refers to `staged_root`'s image and survives a change of
   // donor within one job, so blocks verified from one donor are not pulled again from the next;
   // a new job starts afresh.
   signed_manifest target;
   uint64_t digests_received = 0;
-  /// The current donor's plan (leaves when it confirmed without omitting them), whether its
-  /// block runs may come compressed, and the tree walk under way (plan walk).
-  digest_plan plan = digest_plan::leaves;
-  bool compress = false;
+  /// The tree walk under way with the lead donor (plan walk).
   std::unique_ptr<tree_walk> walk;
   digest staged_root{};
   std::vector<bool> have;
   /// The blocks of `have` that are in the staging file (the others are on the flash).
   std::vector<bool> staged;
   uint64_t have_count = 0;
-  std::vector<uint64_t> wanted;
-  size_t wanted_pos = 0;
-  std::set<uint64_t> outstanding;
-  /// Blocks received and handed to a verifier, not yet back; with `outstanding`, they fill the
-  /// window.
-  uint64_t verifying = 0;
-  /// Bumped whenever the donor changes, so that verifier results for an earlier one are ignored.
+  /// Bumped whenever the image being assembled changes, so that verifier results for an
+  /// earlier one are ignored.
   uint64_t epoch = 0;
   std::vector<caf::actor> verifiers;
   size_t next_verifier = 0;
@@ -186,20 +235,28 @@ struct transfer_state {
 
 /// Pulls an image from the ranked donors: opens sessions and sends signed accepts, best donor
 /// first and the next ones staggered while earlier ones have not confirmed (up to
-/// recovery.parallel_handshakes at once, each given recovery.handshake_timeout_ms); the first to
-/// confirm is pulled from and the others are let go. It learns the block digests (from the
-/// installed manifest when it has the image's root, else by walking the donor's tree top-down
-/// against its flash, else from the donor's leaves) and checks they build the signed root, reuses
-/// every block the flash or the staging file already holds, then requests the rest in a window of
-/// outstanding requests and verifies each block before staging it. A donor that is busy, declines,
-/// stalls (recovery.block_timeout_ms), falls below limits.min_rate_kbps, disconnects or sends a bad
-/// block is dropped and the next one continues with the blocks already verified.
+/// recovery.parallel_handshakes at once, each given recovery.handshake_timeout_ms). The first to
+/// confirm leads: the block digests are learnt through it (from the installed manifest when it
+/// has the image's root, else by walking its tree top-down against the flash, else from its
+/// leaves) and checked against the signed root; every block the flash or the staging file
+/// already holds is reused. Then up to recovery.max_donors donors of that image are pulled from
+/// at once, each asked for runs as its window frees (policies/block_picker.hpp: rarest first, a
+/// console only for what no peer holds), so faster donors get more; when nothing is left to
+/// assign, a donor with room asks again for blocks still outstanding at another (the slow one's
+/// runs go to whichever answers first). More offers are asked for while fewer donors than that
+/// are pulled from. Every block is verified before it is staged; a donor that is busy,
+/// declines, stalls (its link's block timeout), falls below limits.min_rate_kbps or disconnects
+/// is dropped and its runs go back to the others; one that sends a bad block is not taken up
+/// again in the job. The image as far as verified is offered to peers meanwhile
+/// (image/partial_image.hpp).
 caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ctx);
 
 } // namespace fwrescue
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::transfer_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::transfer_cancel)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::more_donors)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::more_candidates)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::ready_memory)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::verify_run)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fwrescue::run_verified)

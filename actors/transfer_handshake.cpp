@@ -36,6 +36,10 @@ void start_handshake(self_ptr self, candidate d) {
     st.at = transfer_state::phase::connecting;
 }
 
+uint32_t max_donors(const recovery_config& rc) {
+  return std::max<uint32_t>(1, rc.max_donors);
+}
+
 /// Ends a handshake that failed, and starts whoever is next.
 void fail_handshake(self_ptr self, session_id id, const std::string& reason, bool close = true) {
   auto& st = self->state;
@@ -54,16 +58,32 @@ void fail_handshake(self_ptr self, session_id id, const std::string& reason, boo
 
 } // namespace
 
+/// Ends every session of the job (handshakes and donors), telling each why when `reason` is set.
+void end_sessions(self_ptr self, const std::string& reason) {
+  auto& st = self->state;
+  for (auto& [id, h] : st.handshakes) {
+    if (!reason.empty())
+      send_on(self, id, abort_transfer{reason});
+    st.ctx->link->close_session(id);
+  }
+  st.handshakes.clear();
+  for (auto& [id, p] : st.pullers) {
+    if (!reason.empty())
+      send_on(self, id, abort_transfer{reason});
+    st.ctx->link->close_session(id);
+  }
+  st.pullers.clear();
+  st.lead = 0;
+  st.digests_known = false;
+  st.walk.reset();
+  st.claims.clear();
+}
+
 void start_job(self_ptr self, transfer_job& job) {
   auto& st = self->state;
   // Sessions of an earlier job are let go.
-  for (auto& [id, h] : st.handshakes)
-    st.ctx->link->close_session(id);
-  st.handshakes.clear();
-  if (st.session != 0)
-    st.ctx->link->close_session(st.session);
-  st.session = 0;
-  st.current.reset();
+  end_sessions(self, {});
+  withdraw_partial(self);
   st.job = job.job;
   st.job_started = self->clock().now();
   st.request = job.request;
@@ -72,11 +92,14 @@ void start_job(self_ptr self, transfer_job& job) {
   // changed blocks an earlier attempt found there (staged blocks are found again in the
   // staging file, by their digests, when the journal names the same image).
   st.staged_root = digest{};
-  st.verifying = 0;
   ++st.epoch;
   st.queue = std::move(job.candidates);
   st.next = 0;
   st.failures.clear();
+  st.liars.clear();
+  st.ended.clear();
+  st.more_pending = false;
+  st.more_asked = {};
   st.at = transfer_state::phase::idle;
   st.next_start = clock::time_point{};
   st.active = true;
@@ -88,46 +111,66 @@ void cancel_job(self_ptr self, const transfer_cancel& c) {
   if (c.job != st.job || !st.active)
     return;
   st.ctx->log->warn("transfer", "job {} given up: {}", c.job, c.reason);
-  for (auto& [id, h] : st.handshakes) {
-    send_on(self, id, abort_transfer{c.reason});
-    st.ctx->link->close_session(id);
-  }
-  st.handshakes.clear();
-  if (st.session != 0) {
-    send_on(self, st.session, abort_transfer{c.reason});
-    st.ctx->link->close_session(st.session);
-  }
-  st.session = 0;
-  st.current.reset();
-  st.outstanding.clear();
-  st.verifying = 0;
+  end_sessions(self, c.reason);
+  withdraw_partial(self);
   ++st.epoch;
   st.active = false;
   st.at = transfer_state::phase::idle;
 }
 
-/// Whether a handshake with this donor is pending. A donor that offered over several links is
-/// tried over one at a time: its accept over a second link would take the offer from the first.
-bool in_handshake(const transfer_state& st, const public_key& donor) {
+/// Whether a handshake with this donor is pending, or it is being pulled from. A donor that
+/// offered over several links is taken up over one at a time: its accept over a second link
+/// would take the offer from the first.
+bool engaged(const transfer_state& st, const public_key& donor) {
   return std::any_of(st.handshakes.begin(), st.handshakes.end(),
-                     [&](const auto& h) { return h.second.donor.source.fields.donor_key == donor; });
+                     [&](const auto& h) { return h.second.donor.source.fields.donor_key == donor; })
+         || std::any_of(st.pullers.begin(), st.pullers.end(), [&](const auto& p) {
+              return p.second.donor.source.fields.donor_key == donor;
+            });
 }
+
+/// Whether `c` may be taken up now: not a donor that lied in this job, not one already engaged,
+/// and, once donors are being pulled from, offering the image they serve.
+bool eligible(const transfer_state& st, const candidate& c) {
+  const auto& key = c.source.fields.donor_key;
+  if (std::find(st.liars.begin(), st.liars.end(), key) != st.liars.end() || engaged(st, key))
+    return false;
+  return st.pullers.empty() || c.manifest.fields.merkle_root == st.target.fields.merkle_root;
+}
+
+/// Moves the next candidate that may be taken up to the front of what is left of the queue.
+bool next_eligible(transfer_state& st) {
+  for (auto k = st.next; k < st.queue.size(); ++k)
+    if (eligible(st, st.queue[k])) {
+      std::rotate(st.queue.begin() + static_cast<ptrdiff_t>(st.next),
+                  st.queue.begin() + static_cast<ptrdiff_t>(k),
+                  st.queue.begin() + static_cast<ptrdiff_t>(k) + 1);
+      return true;
+    }
+  return false;
+}
+
 
 void race(self_ptr self) {
   auto& st = self->state;
-  if (!st.active || st.current)
-    return; // Done, or a donor confirmed and the rest wait in the queue in case it fails.
+  if (!st.active)
+    return;
   const auto& rc = st.ctx->config.recovery;
   auto now = self->clock().now();
-  while (st.next < st.queue.size() && st.handshakes.size() < rc.parallel_handshakes
-         && (st.handshakes.empty() || now >= st.next_start)
-         && !in_handshake(st, st.queue[st.next].source.fields.donor_key)) {
+  // Before any donor confirms, handshakes are raced as far as the parallel bound; after, the
+  // donors pulled from and those being taken up stay within max_donors.
+  auto room = [&] {
+    return st.handshakes.size() < rc.parallel_handshakes
+           && (st.pullers.empty() || st.pullers.size() + st.handshakes.size() < max_donors(rc));
+  };
+  while (room() && (st.handshakes.empty() || now >= st.next_start) && next_eligible(st)) {
     start_handshake(self, st.queue[st.next++]);
     st.next_start = now + stagger(rc);
   }
-  if (st.handshakes.empty()) {
+  if (st.handshakes.empty() && st.pullers.empty()) {
     st.at = transfer_state::phase::idle;
     st.active = false;
+    withdraw_partial(self);
     std::string why;
     for (const auto& f : st.failures)
       why += (why.empty() ? "" : "; ") + f;
@@ -137,11 +180,27 @@ void race(self_ptr self) {
     return;
   }
   // Handshakes are pending and more donors wait: the next starts when the stagger has passed.
-  if (st.next < st.queue.size() && st.handshakes.size() < rc.parallel_handshakes
-      && !st.start_timer && !in_handshake(st, st.queue[st.next].source.fields.donor_key)) {
+  if (room() && !st.handshakes.empty() && !st.start_timer && next_eligible(st)) {
     st.start_timer = true;
     self->delayed_send(self, st.next_start - now, race_atom::value);
   }
+  if (!next_eligible(st))
+    ask_for_more(self);
+}
+
+void take_more(self_ptr self, more_candidates& m) {
+  auto& st = self->state;
+  if (m.job != st.job || !st.active)
+    return;
+  st.more_pending = false;
+  for (auto& c : m.candidates) {
+    const auto& key = c.source.fields.donor_key;
+    bool queued = std::any_of(st.queue.begin() + static_cast<ptrdiff_t>(st.next), st.queue.end(),
+                              [&](const candidate& q) { return q.source.fields.donor_key == key; });
+    if (!queued && c.manifest.fields.merkle_root == st.target.fields.merkle_root)
+      st.queue.push_back(std::move(c));
+  }
+  race(self);
 }
 
 bool handshake_opened(self_ptr self, session_id id) {
@@ -151,16 +210,24 @@ bool handshake_opened(self_ptr self, session_id id) {
     return false;
   auto& h = i->second;
   h.opened = true;
-  h.plan = plan_digests(self, h.donor);
+  const auto& root = h.donor.manifest.fields.merkle_root;
+  // A donor joining those already pulled from needs send no digests: they are known, or coming
+  // through the donor that leads.
+  bool joining = !st.pullers.empty() && st.target.fields.merkle_root == root;
+  h.plan = joining ? transfer_state::digest_plan::held : plan_digests(self, h.donor);
   h.compress = wants_compression(self, id);
-  accept_fields fields{st.request.request_id,
-                       st.request.challenge,
+  // The offer answered a request of ours (discovery checked the echo): the accept names that
+  // request, which may be a later one than the job's.
+  const auto& offer = h.donor.source.fields;
+  accept_fields fields{offer.request_id,
+                       offer.challenge,
                        st.ctx->config.id,
                        st.ctx->node_key->public_part(),
-                       h.donor.manifest.fields.merkle_root,
-                       h.donor.source.fields.donor_key,
+                       root,
+                       offer.donor_key,
                        h.compress,
                        h.plan != transfer_state::digest_plan::leaves};
+  fields.blocks_held = st.staged_root == root ? st.have_count : 0;
   send_on(self, id, make_accept(std::move(fields), *st.ctx->node_key));
   if (st.at == transfer_state::phase::connecting)
     st.at = transfer_state::phase::confirming;
@@ -182,19 +249,41 @@ bool handshake_message(self_ptr self, session_message& sm) {
         if (m.leaves_omitted && !asked_none)
           return fail_handshake(self, sm.id, "omitted the block digests it was asked for");
         // A donor that does not know the field sends leaves although the accept asked for none.
-        st.plan = m.leaves_omitted ? i->second.plan : transfer_state::digest_plan::leaves;
-        st.compress = i->second.compress;
+        auto plan = m.leaves_omitted ? i->second.plan : transfer_state::digest_plan::leaves;
+        auto compress = i->second.compress;
         auto d = std::move(i->second.donor);
         st.handshakes.erase(i);
-        // The first to confirm is pulled from; the others are let go at once, freeing their
-        // upload slots, and wait in the queue in case this one fails.
-        for (auto& [id, h] : st.handshakes) {
-          send_on(self, id, abort_transfer{"another donor confirmed first"});
-          st.ctx->link->close_session(id);
-          st.queue.insert(st.queue.begin() + static_cast<ptrdiff_t>(st.next), std::move(h.donor));
+        bool first = st.pullers.empty();
+        const auto root = d.manifest.fields.merkle_root;
+        if (!first && (root != st.target.fields.merkle_root
+                       || st.pullers.size() >= max_donors(st.ctx->config.recovery))) {
+          // Another image is being pulled already, or enough donors are: this one waits in the
+          // queue in case they fail.
+          send_on(self, sm.id, abort_transfer{"another donor's image is being pulled"});
+          st.ctx->link->close_session(sm.id);
+          st.queue.insert(st.queue.begin() + static_cast<ptrdiff_t>(st.next), std::move(d));
+          return race(self);
         }
-        st.handshakes.clear();
-        begin_pull(self, sm.id, std::move(d));
+        if (first) {
+          // Handshakes for other images are let go at once, freeing their upload slots; they
+          // wait in the queue in case this image fails.
+          size_t kept = 1;
+          for (auto h = st.handshakes.begin(); h != st.handshakes.end();) {
+            if (h->second.donor.manifest.fields.merkle_root == root
+                && kept < max_donors(st.ctx->config.recovery)) {
+              ++kept;
+              ++h;
+              continue;
+            }
+            send_on(self, h->first, abort_transfer{"another donor confirmed first"});
+            st.ctx->link->close_session(h->first);
+            st.queue.insert(st.queue.begin() + static_cast<ptrdiff_t>(st.next),
+                            std::move(h->second.donor));
+            h = st.handshakes.erase(h);
+          }
+        }
+        begin_pull(self, sm.id, std::move(d), plan, compress);
+        race(self);
       } else if constexpr (std::is_same_v<T, busy>) {
         fail_handshake(self, sm.id, fmt::format("busy (retry after {} ms)", m.retry_after_ms));
       } else if constexpr (std::is_same_v<T, decline>) {

@@ -10,10 +10,10 @@
 
 namespace fwrescue::transfer_steps {
 
-caf::error expand_run(const transfer_state& st, block_data& b) {
+caf::error expand_run(const transfer_state& st, const transfer_state::puller& p, block_data& b) {
   if (b.encoding == block_encoding::raw)
     return caf::none;
-  if (!st.compress)
+  if (!p.compress)
     return make_error(
       errc::malformed,
       fmt::format("sent blocks from {} compressed, which the accept did not take", b.first));
@@ -23,7 +23,7 @@ caf::error expand_run(const transfer_state& st, block_data& b) {
   auto end =
     std::min(m.block_count(), b.first + std::max<uint64_t>(1, block_data_bytes / m.block_size));
   uint64_t bound = 0;
-  for (auto i = b.first; i < end && st.outstanding.count(i); ++i)
+  for (auto i = b.first; i < end && p.outstanding.count(i); ++i)
     bound += m.block_length(i);
   if (bound == 0)
     return make_error(errc::malformed,

@@ -83,15 +83,11 @@ caf::error prepare_staging(self_ptr self) {
                       "{} on the flash{}); pulling {}",
                       st.have_count, n, from_staging, on_flash,
                       trusted ? " by the check that started this recovery" : "", n - st.have_count);
+    publish_partial(self);
   }
-  st.wanted.clear();
-  for (uint64_t i = 0; i < n; ++i)
-    if (!st.have[i])
-      st.wanted.push_back(i);
-  st.wanted_pos = 0;
-  return st.ctx->store->write_journal(
-    {recovery_journal::phase::transferring, st.target,
-     st.current ? st.current->source.fields.donor : std::string{"?"}});
+  auto* from = lead(st);
+  return st.ctx->store->write_journal({recovery_journal::phase::transferring, st.target,
+                                       from ? from->donor.source.fields.donor : std::string{"?"}});
 }
 
 } // namespace fwrescue::transfer_steps

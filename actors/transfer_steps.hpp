@@ -1,8 +1,9 @@
 #pragma once
 
-// The steps of the transfer actor, shared by its two files: transfer_handshake.cpp takes donors
-// up (connecting, accepting, racing the next one), transfer.cpp pulls from the one that
-// confirmed. Only those two files include this.
+// The steps of the transfer actor, shared by its files: transfer_handshake.cpp takes donors up
+// (connecting, accepting, racing the next one), transfer_pull.cpp asks the donors that
+// confirmed for blocks and stages what verifies, transfer.cpp holds the actor and its messages.
+// Only the transfer's own files include this.
 
 #include <string>
 
@@ -15,6 +16,9 @@ using self_ptr = caf::stateful_actor<transfer_state>*;
 using race_atom = caf::atom_constant<caf::atom("race")>;
 using handshake_atom = caf::atom_constant<caf::atom("handshake")>;
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
+
+/// The donor the digests come through (null once they are known).
+transfer_state::puller* lead(transfer_state& st);
 
 void tell_coordinator(self_ptr self, caf::message msg);
 
@@ -32,8 +36,13 @@ caf::error prepare_staging(self_ptr self);
 /// Ends a job the coordinator gave up: its sessions close, and nothing starts a donor after it.
 void cancel_job(self_ptr self, const transfer_cancel& c);
 
-/// Starts the next candidates as far as the parallel bound and the stagger allow; with no
-/// donor confirmed, none pending and none left, the job fails with every reason heard.
+/// Candidates from a fresh request while pulling: those offering the image being pulled join
+/// the queue.
+void take_more(self_ptr self, more_candidates& m);
+
+/// Starts the next candidates as far as recovery.max_donors, the parallel bound and the stagger
+/// allow; with no donor pulled from, none pending and none left, the job fails with every
+/// reason heard.
 void race(self_ptr self);
 
 /// Events of sessions that are handshakes; each returns false when `id` is not one.
@@ -44,17 +53,45 @@ bool handshake_closed(self_ptr self, session_id id, const std::string& reason);
 /// A handshake's deadline timer fired.
 void handshake_deadline(self_ptr self, session_id id);
 
-// -- pulling (transfer.cpp) ----------------------------------------------------------------------
+// -- pulling (transfer.cpp, transfer_pull.cpp) ---------------------------------------------------
 
-/// `d` confirmed on session `id`: it becomes the donor pulled from.
-void begin_pull(self_ptr self, session_id id, candidate d);
+/// `d` confirmed on session `id`, its accept having asked for `plan` and `compress`: it joins
+/// the donors pulled from, and leads (the digests come through it) when it is the first.
+void begin_pull(self_ptr self, session_id id, candidate d, transfer_state::digest_plan plan,
+                bool compress);
 
 /// Every block digest of the target is known: checks they build the signed root, finds the
 /// blocks already present and starts pulling the others (or finishes).
 void digests_complete(self_ptr self);
 
-/// Gives up on the current donor and moves on to the next one.
-void drop_donor(self_ptr self, const std::string& reason, bool bad_block = false);
+/// Gives up on donor `id`; its runs go back to the others, and the next candidate may start.
+/// `session_open`: tell it why and close the session (not when the session is already gone).
+void drop_puller(self_ptr self, session_id id, const std::string& reason, bool bad_block = false,
+                 bool session_open = true);
+
+/// Pushes donor `id`'s deadline to its block timeout from now.
+void extend_deadline(self_ptr self, session_id id, transfer_state::puller& p);
+
+/// Asks the coordinator for fresh offers when fewer donors than recovery.max_donors are pulled
+/// from and no candidate is left (at most once per three discovery windows).
+void ask_for_more(self_ptr self);
+
+/// Asks donor `id` for more blocks, as far as its window allows; fill_all for every donor.
+void fill_window(self_ptr self, session_id id);
+void fill_all(self_ptr self);
+
+/// Session frames of a donor being pulled from.
+void on_blocks(self_ptr self, session_id id, block_data& b);
+void on_verified(self_ptr self, run_verified& r);
+void on_holdings(self_ptr self, session_id id, const holdings& h);
+
+/// A donor's deadline timer fired.
+void check_deadline(self_ptr self, session_id id, uint64_t serial);
+
+/// Offers the image being pulled to peers as far as it is verified (from the staging step),
+/// and withdraws it (the image is whole, or the job changed image or ended).
+void publish_partial(self_ptr self);
+void withdraw_partial(self_ptr self);
 
 // -- learning the digests without leaves (transfer_tree.cpp) ------------------------------------
 
@@ -71,9 +108,10 @@ void start_digests(self_ptr self);
 /// Nodes of the donor's tree, answering the walk's requests.
 void on_nodes(self_ptr self, const nodes& n);
 
-/// Turns a zstd-compressed run into its blocks, bounded by the blocks outstanding from its
-/// first (and never more than one frame's worth); a raw run is left as it is.
-caf::error expand_run(const transfer_state& st, block_data& b);
+/// Turns a zstd-compressed run from donor `p` into its blocks, bounded by the blocks
+/// outstanding at it from its first (and never more than one frame's worth); a raw run is left
+/// as it is.
+caf::error expand_run(const transfer_state& st, const transfer_state::puller& p, block_data& b);
 
 /// Gives up on a donor, current or not yet confirmed, and lets the coordinator know. `bad_block`
 /// marks a donor that sent data failing verification.

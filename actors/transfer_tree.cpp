@@ -68,11 +68,14 @@ void advance_walk(self_ptr self) {
   // Each answer is one frame: on a link with small frames, fewer nodes per request (a nodes
   // message carries under 128 bytes besides its digests).
   uint64_t per_request = wire_limits::max_nodes_per_message;
-  if (auto frame = st.link.max_frame; frame > 0)
+  auto* from = lead(st);
+  if (!from)
+    return;
+  if (auto frame = from->link.max_frame; frame > 0)
     per_request =
       std::clamp<uint64_t>(frame > 128 ? (frame - 128) / sizeof(digest) : 1, 1, per_request);
   for (const auto& r : st.walk->requests(per_request))
-    send_on(self, st.session,
+    send_on(self, st.lead,
             node_request{static_cast<uint8_t>(r.level), r.first, static_cast<uint32_t>(r.count)});
 }
 
@@ -112,13 +115,16 @@ bool wants_compression(self_ptr self, session_id id) {
 void start_digests(self_ptr self) {
   auto& st = self->state;
   const auto& m = st.target.fields;
-  switch (st.plan) {
+  auto* from = lead(st);
+  if (!from)
+    return;
+  switch (from->plan) {
     case digest_plan::leaves:
       return; // they arrive as leaves frames
     case digest_plan::held: {
       auto installed = st.ctx->store->installed_manifest();
       if (!installed || !*installed || (*installed)->fields.merkle_root != m.merkle_root)
-        return drop_donor(self, "the installed manifest changed since the accept");
+        return drop_puller(self, st.lead, "the installed manifest changed since the accept");
       st.target.block_digests = (*installed)->block_digests;
       st.digests_received = m.block_count();
       st.ctx->log->info("transfer", "block digests taken from the installed manifest");
@@ -134,7 +140,7 @@ void start_digests(self_ptr self) {
 void on_nodes(self_ptr self, const nodes& n) {
   auto& st = self->state;
   if (auto err = st.walk->take(n.level, n.first, n.digests))
-    return drop_donor(self, "sent " + describe(err), true);
+    return drop_puller(self, st.lead, "sent " + describe(err), true);
   advance_walk(self);
 }
 

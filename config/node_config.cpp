@@ -139,6 +139,7 @@ void read_recovery(table_reader r, recovery_config& rec) {
   r.integer("compress_below_kbps", rec.compress_below_kbps, 0, u32_max);
   r.integer("handshake_timeout_ms", rec.handshake_timeout_ms, 1, u32_max);
   r.integer("parallel_handshakes", rec.parallel_handshakes, 1, 16);
+  r.integer("max_donors", rec.max_donors, 1, 16);
   r.integer("flash_retries", rec.flash_retries, 0, 100);
   r.integer("stall_timeout_s", rec.stall_timeout_s, 1, u32_max);
   r.integer("max_attempts", rec.max_attempts, 1, u32_max);

@@ -31,6 +31,8 @@ struct transfer_fixture : actor_fixture {
   transfer_fixture() {
     ctx->config.recovery.block_window = 4;
     ctx->config.recovery.block_timeout_ms = 2000;
+    // One donor at a time, unless a test says otherwise: most cases follow one donor through.
+    ctx->config.recovery.max_donors = 1;
   }
 
   void spawn_transfer() {

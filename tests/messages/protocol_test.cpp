@@ -115,7 +115,8 @@ std::vector<wire_message> samples() {
           refusal{protocol_version, "protocol version 3 is not supported (this node speaks 2)"},
           sample_notice(),
           node_request{3, 10, 4},
-          nodes{3, 10, l.digests}};
+          nodes{3, 10, l.digests},
+          holdings{{0, 4, 12}}};
 }
 
 template <class T>
@@ -393,16 +394,16 @@ TEST_CASE("a message kind from a newer peer is refused as unknown") {
   auto env = builder.initRoot<schema::Envelope>();
   env.setProtocolVersion(protocol_version);
   env.initDone();
-  // Write discriminant 15, which this schema does not know, where the schema keeps it.
+  // Write discriminant 30, which this schema does not know, where the schema keeps it.
   auto offset =
     capnp::Schema::from<schema::Envelope>().getProto().getStruct().getDiscriminantOffset();
   auto data = builder.getRoot<capnp::AnyStruct>().getDataSection();
   REQUIRE(data.size() >= offset * 2 + 2);
-  data[offset * 2] = 15;
+  data[offset * 2] = 30;
   data[offset * 2 + 1] = 0;
   auto words = capnp::messageToFlatArray(builder);
   CHECK_THAT(error_of({words.asBytes().begin(), words.asBytes().size()}),
-             Catch::Contains("unknown message kind 15"));
+             Catch::Contains("unknown message kind 30"));
 }
 
 TEST_CASE("random and mutated bytes never crash the decoder") {
@@ -516,6 +517,11 @@ TEST_CASE("lengths and values beyond the limits are refused with the field named
   CHECK_THAT(error_of(nodes{200, 0, std::vector<digest>(1)}),
              Contains("nodes.level 200 is beyond"));
   CHECK_THAT(error_of(nodes{0, ~uint64_t{0}, std::vector<digest>(2)}), Contains("nodes.first"));
+  CHECK_THAT(error_of(holdings{{}}), Contains("holdings.blocks is 0 bytes; expected 1..4096"));
+  CHECK_THAT(error_of(holdings{std::vector<uint8_t>(4097, 1)}),
+             Contains("holdings.blocks is 4097 bytes"));
+  CHECK_THAT(error_of(raw_offer([](auto body) { body.initHolds(513); })),
+             Contains("offer.holds is 513 bytes; at most 512"));
 
   CHECK_THAT(error_of(raw([](auto env) { env.initOffer().initSignature(63); })),
              Contains("offer.signature is 63 bytes, expected 64"));
@@ -570,7 +576,7 @@ TEST_CASE("an image request and an offer with a real manifest each fit one datag
   CHECK(decode(largest));
   CHECK(largest.size() <= max_datagram);
   INFO("largest request " << encode(request).size() << " bytes, largest offer " << largest.size());
-  CHECK(largest.size() == 1264); // docs/protocol.md, section 4
+  CHECK(largest.size() == 1272); // docs/protocol.md, section 4
   CHECK(encode(request).size() == 1280);
 }
 
