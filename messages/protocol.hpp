@@ -66,7 +66,7 @@ struct offer_fields {
   uint64_t revocation_serial = 0;
   /// The blocks the donor holds, verified, as an encoded block_set (image/block_set.hpp);
   /// empty: the whole image. At most wire_limits::max_offer_holds bytes.
-  std::vector<uint8_t> holds;
+  std::vector<uint8_t> holds = {};
 };
 
 /// Donor -> recipient (datagram, answering the request's sender).
