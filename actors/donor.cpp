@@ -22,11 +22,15 @@ using namespace donor_steps;
 /// How long an offer can be taken up.
 constexpr auto offer_lifetime = std::chrono::seconds(60);
 
+/// Every image the node offers: its own flash, the catalog, and the images its targets are
+/// pulling, as far as verified, unless a whole copy of one is offered already.
 std::vector<std::shared_ptr<const served_image>> servable(const donor_state& st) {
   std::vector<std::shared_ptr<const served_image>> out;
   for (const auto& [index, img] : st.own)
     out.push_back(img);
   out.insert(out.end(), st.catalog.begin(), st.catalog.end());
+  auto partials = partials_to_offer(st, out);
+  out.insert(out.end(), partials.begin(), partials.end());
   return out;
 }
 
@@ -92,7 +96,9 @@ void answer_request(self_ptr self, const std::string& from, const image_request&
     f.challenge = req.challenge;
     f.donor = ctx.config.id;
     f.donor_key = ctx.node_key->public_part();
-    f.role = ctx.config.role;
+    // A node serving what it is itself still pulling is a peer, whatever its role: a recipient
+    // preferring consoles must not count on one that holds part of the image.
+    f.role = img->partial ? node_role::peer : ctx.config.role;
     f.active_uploads = st.active_uploads();
     f.max_uploads = ctx.config.donor.max_uploads;
     // The address on the link the request came in on: a recipient on the serial bus opens its
@@ -101,7 +107,7 @@ void answer_request(self_ptr self, const std::string& from, const image_request&
     f.manifest_body = img->manifest.body;
     f.manifest_sig = img->manifest.sig;
     f.revocation_serial = serial;
-    ctx.link->send_datagram(from, encode(make_offer(std::move(f), *ctx.node_key)));
+    ctx.link->send_datagram(from, signed_offer(ctx, from, std::move(f), *img));
     remember_offer(self, req);
     ctx.log->info("donor", "offered {} {} svn {} to {} ({})", img->label, m.version, m.svn,
                   req.requester, from);
@@ -169,7 +175,7 @@ void on_accept(self_ptr self, session_id id, const accept& a) {
   if (chosen->manifest.fields.component != offer.component)
     return refuse(fmt::format("the accepted image is for component {}, the request asked for {}",
                               chosen->manifest.fields.component, offer.component));
-  if (st.active_uploads() >= ctx.config.donor.max_uploads) {
+  if (st.active_uploads() >= ctx.config.donor.max_uploads && !preempt_for(self, a, *chosen)) {
     ctx.log->info("donor", "busy: {} uploads in progress, {} must wait", st.active_uploads(),
                   a.fields.recipient);
     return refuse_accept(self, id, a, busy{a.fields.request_id, 1000}, "busy");
@@ -184,10 +190,15 @@ void on_accept(self_ptr self, session_id id, const accept& a) {
   up.confirmed = true;
   up.compress = a.fields.accepts_zstd;
   up.leaves_omitted = a.fields.no_leaves;
+  up.request_id = a.fields.request_id;
+  up.confirmed_at = self->clock().now();
+  up.blocks_held = a.fields.blocks_held;
   ctx.log->info("donor", "serving {} {} to {} ({} of {} upload slots in use)", chosen->label,
                 chosen->manifest.fields.version, a.fields.recipient, st.active_uploads(),
                 ctx.config.donor.max_uploads);
   send_frame(self, id, confirm{a.fields.request_id, up.leaves_omitted});
+  if (chosen->partial)
+    start_partial_upload(self, id);
   // A recipient that holds the digests, or walks the tree for the ones it lacks, asks for none.
   if (up.leaves_omitted)
     return;
@@ -197,6 +208,7 @@ void on_accept(self_ptr self, session_id id, const accept& a) {
   for (size_t first = 0; first < digests.size(); first += per_frame) {
     auto n = std::min<size_t>(per_frame, digests.size() - first);
     send_frame(self, id, leaves{first, {digests.begin() + first, digests.begin() + first + n}});
+    charge(self, n * sizeof(digest));
   }
 }
 
@@ -258,7 +270,8 @@ caf::behavior donor(caf::stateful_actor<donor_state>* self, context_ptr ctx) {
         // flash end now, and their recipients go on with another donor.
         std::vector<session_id> ending;
         for (const auto& [id, up] : st.uploads)
-          if (up.image && up.image->path.empty() && up.image->chip == target->chip)
+          if (up.image && !up.image->partial && up.image->path.empty()
+              && up.image->chip == target->chip)
             ending.push_back(id);
         for (auto id : ending)
           end_upload(self, id, "the donor's flash is being rewritten or does not verify");
@@ -311,14 +324,10 @@ caf::behavior donor(caf::stateful_actor<donor_state>* self, context_ptr ctx) {
         st.ctx->log->info("donor", "upload to {} ended: {}", i->second.peer, ev.reason);
       st.uploads.erase(i);
     },
-    [=](serve_atom, session_id id) {
-      auto i = self->state.uploads.find(id);
-      if (i == self->state.uploads.end())
-        return;
-      i->second.pump_timer = false;
-      pump(self, id);
-    },
+    [=](serve_atom) { next_turn(self); },
     [=](watch_atom, session_id id) { watch(self, id); },
+    [=](partial_update& u) { on_partial_update(self, u); },
+    [=](holdings_atom) { holdings_tick(self); },
     [=](context_update& u) {
       // The catalog may have changed with the configuration.
       self->state.ctx = std::move(u.ctx);

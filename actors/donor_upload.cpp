@@ -28,6 +28,9 @@ caf::error read_blocks(const node_context& ctx, const served_image& img, uint64_
   const auto& m = img.manifest.fields;
   auto count = (out.size() + m.block_size - 1) / m.block_size;
   auto offset = first * m.block_size;
+  // Only the blocks verified so far, and nothing once the image being pulled has changed.
+  if (img.partial)
+    return img.partial->read(first, count, out);
   if (img.path.empty())
     return (img.chip ? img.chip : ctx.chip)->read(offset, out);
   unique_fd fd{::open(img.path.c_str(), O_RDONLY | O_CLOEXEC)};
@@ -73,6 +76,16 @@ uint64_t blocks_per_frame(const manifest& m, const link_properties& link) {
   return std::max<uint64_t>(1, bytes / m.block_size);
 }
 
+/// Under an upload rate cap, a frame holds at most a tenth of a second of the cap (and one block
+/// at least): each frame goes to the link whole, so the largest frame is the most the cap can
+/// be exceeded by over any window, and a window of a second or more stays within 10 %.
+uint64_t capped_blocks_per_frame(const manifest& m, uint32_t rate_kbps, uint64_t per_frame) {
+  if (rate_kbps == 0)
+    return per_frame;
+  uint64_t tenth = uint64_t{rate_kbps} * 1000 / 8 / 10;
+  return std::clamp<uint64_t>(tenth / m.block_size, 1, per_frame);
+}
+
 /// The lowest rate, in bytes per second, an upload that has work must move: the configured
 /// minimum, but at most a quarter of the link's rate and of the upload rate cap per slot.
 uint64_t min_rate_bytes(const node_context& ctx, session_id id) {
@@ -85,7 +98,44 @@ uint64_t min_rate_bytes(const node_context& ctx, session_id id) {
   return bits / 8;
 }
 
+/// Queues the upload for a turn under the rate cap, once however many frames it has waiting,
+/// and starts the cap's one timer.
+void wait_for_cap(self_ptr self, session_id id) {
+  auto& st = self->state;
+  auto& up = st.uploads.at(id);
+  if (!up.awaiting_cap) {
+    up.awaiting_cap = true;
+    st.cap_turns.push_back(id);
+  }
+  if (!st.cap_timer) {
+    st.cap_timer = true;
+    auto wait = std::max(st.next_free - self->clock().now(), caf::timespan::zero());
+    self->delayed_send(self, wait, serve_atom::value);
+  }
+}
+
 } // namespace
+
+void next_turn(self_ptr self) {
+  auto& st = self->state;
+  st.cap_timer = false;
+  // Turns go round: an upload that sent its frame queues again behind the others, so uploads
+  // share the cap instead of the first to arm its timer taking it all.
+  while (!st.cap_turns.empty() && st.next_free <= self->clock().now()) {
+    auto id = st.cap_turns.front();
+    st.cap_turns.pop_front();
+    auto i = st.uploads.find(id);
+    if (i == st.uploads.end())
+      continue;
+    i->second.awaiting_cap = false;
+    pump(self, id);
+  }
+  if (!st.cap_turns.empty() && !st.cap_timer) {
+    st.cap_timer = true;
+    auto wait = std::max(st.next_free - self->clock().now(), caf::timespan::zero());
+    self->delayed_send(self, wait, serve_atom::value);
+  }
+}
 
 void send_frame(self_ptr self, session_id id, const wire_message& m) {
   self->state.ctx->link->send_frame(id, encode(m));
@@ -115,9 +165,11 @@ void pump(self_ptr self, session_id id) {
   auto& up = i->second;
   const auto& ctx = *st.ctx;
   const auto& img = *up.image;
-  auto per_frame = blocks_per_frame(img.manifest.fields, ctx.link->session_properties(id));
-  auto low_water = size_t{ctx.config.limits.queued_kib} * 1024 / 2;
   auto rate = ctx.config.donor.upload_rate_kbps;
+  auto per_frame = capped_blocks_per_frame(
+    img.manifest.fields, rate,
+    blocks_per_frame(img.manifest.fields, ctx.link->session_properties(id)));
+  auto low_water = size_t{ctx.config.limits.queued_kib} * 1024 / 2;
   up.awaiting_drain = false;
   while (!up.pending.empty()) {
     if (ctx.link->queued(id) >= low_water) {
@@ -125,18 +177,14 @@ void pump(self_ptr self, session_id id) {
       return;
     }
     auto now = self->clock().now();
-    if (rate != 0 && st.next_free > now) {
-      // One timer per upload at most, however many frames wait.
-      if (!up.pump_timer) {
-        up.pump_timer = true;
-        self->delayed_send(self, st.next_free - now, serve_atom::value, id);
-      }
-      return;
-    }
+    if (rate != 0 && st.next_free > now)
+      return wait_for_cap(self, id);
     auto& r = up.pending.front();
     auto k = static_cast<uint32_t>(std::min<uint64_t>(per_frame, r.count));
     auto length = blocks_length(img, r.first, k);
     auto frame = block_frame(ctx, img, up.compress, r.first, length);
+    if (!frame && img.partial && !img.partial->valid())
+      return end_upload(self, id, "the image being recovered here changed");
     if (!frame) {
       ctx.log->error("donor", "{}", describe(frame.error()));
       return end_upload(self, id, "donor cannot read its image");
@@ -145,14 +193,24 @@ void pump(self_ptr self, session_id id) {
     up.sent += length;
     ctx.metrics->bytes_served.add({}, length);
     up.pending_blocks -= k;
+    up.blocks_sent += k;
     r.first += k;
     r.count -= k;
     if (r.count == 0)
       up.pending.pop_front();
-    if (rate != 0)
-      st.next_free =
-        std::max(now, st.next_free) + std::chrono::microseconds(uint64_t{length} * 8 * 1000 / rate);
+    charge(self, length);
   }
+}
+
+/// The cap is one clock for the whole node: every upload's frames move `next_free` on, so the
+/// uploads share the cap rather than each taking it.
+void charge(self_ptr self, uint64_t bytes) {
+  auto& st = self->state;
+  auto rate = st.ctx->config.donor.upload_rate_kbps;
+  if (rate == 0)
+    return;
+  auto now = self->clock().now();
+  st.next_free = std::max(now, st.next_free) + std::chrono::microseconds(bytes * 8 * 1000 / rate);
 }
 
 void on_block_request(self_ptr self, session_id id, const block_request& r) {
@@ -175,9 +233,11 @@ void on_block_request(self_ptr self, session_id id, const block_request& r) {
   const auto& m = up.image->manifest.fields;
   if (up.sent + uint64_t{r.count} * m.block_size > 2 * m.image_size + block_data_bytes)
     return end_upload(self, id, "asked for more than twice the image");
+  if (auto why = outside_holdings(up, r); !why.empty())
+    return end_upload(self, id, why);
   up.pending.push_back(r);
   up.pending_blocks += r.count;
-  if (!up.awaiting_drain && !up.pump_timer)
+  if (!up.awaiting_drain && !up.awaiting_cap)
     pump(self, id);
 }
 
@@ -210,6 +270,7 @@ void on_node_request(self_ptr self, session_id id, const node_request& r) {
   up.nodes_sent += r.count;
   // Nodes are progress too: the watchdog does not end a walk for asking for no blocks yet.
   up.sent += uint64_t{r.count} * sizeof(digest);
+  charge(self, uint64_t{r.count} * sizeof(digest));
   auto from = level.begin() + static_cast<ptrdiff_t>(r.first);
   send_frame(self, id, nodes{r.level, r.first, {from, from + r.count}});
 }
@@ -234,7 +295,7 @@ void watch(self_ptr self, session_id id) {
       self, id, fmt::format("asked for no block for {} ms; the slot is freed", limits.idle_ms));
   auto floor = min_rate_bytes(*st.ctx, id) * static_cast<uint64_t>(window.count()) / 1000;
   // An upload held back by this donor's own rate cap is not the peer's doing.
-  if (!up.pending.empty() && !up.pump_timer && moved < floor)
+  if (!up.pending.empty() && !up.awaiting_cap && moved < floor)
     return end_upload(self, id,
                       fmt::format("took {} bytes in {} ms, below the minimum of {} kbit/s", moved,
                                   limits.idle_ms, min_rate_bytes(*st.ctx, id) * 8 / 1000));

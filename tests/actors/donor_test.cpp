@@ -1,4 +1,4 @@
-#include "tests/actors/actor_fixture.hpp"
+#include "tests/actors/donor_fixture.hpp"
 
 #include <algorithm>
 
@@ -9,104 +9,6 @@
 using namespace fwrescue;
 using namespace fwrescue::test;
 using namespace std::chrono_literals;
-
-namespace {
-
-/// A donor node serving its own verified flash (32 blocks of 1 KiB, svn 5), with the fake
-/// transport's events decoded straight to the donor actor.
-struct donor_fixture : actor_fixture {
-  actor_bridge bridge;
-  caf::actor don;
-  test_image img = image(32 * 1024);
-  image_request req = make_request(5, 3, "recipient-x");
-  const std::string from = "10.0.0.9:47710";
-  secret_key recipient_key = secret_key::generate();
-
-  donor_fixture() {
-    ctx->config.id = "donor-node";
-    ctx->config.donor.max_uploads = 1;
-    std::copy(img.bytes.begin(), img.bytes.end(), chip->cells().begin());
-    REQUIRE_FALSE(store->set_installed_manifest(img.manifest));
-  }
-
-  /// Starts the donor; `own` is what the monitor says of the node's flash.
-  void start(bool own = true) {
-    don = spawn(donor);
-    bridge.target = don;
-    REQUIRE_FALSE(link->start(bridge));
-    caf::anon_send(don, own_image_state{own});
-    run();
-  }
-
-  /// Sends `r` as a datagram and returns the offers the donor sent back to its sender.
-  std::vector<offer> offers_for(const image_request& r) {
-    auto before = link->datagrams().size();
-    link->deliver_datagram(from, encode(r));
-    run();
-    std::vector<offer> out;
-    for (size_t i = before; i < link->datagrams().size(); ++i) {
-      const auto& d = link->datagrams()[i];
-      CHECK(d.to == from);
-      auto m = decode(d.bytes);
-      REQUIRE(m);
-      auto* o = std::get_if<offer>(&*m);
-      REQUIRE(o != nullptr);
-      out.push_back(*o);
-    }
-    return out;
-  }
-
-  /// The recipient's accept of `o`, for the image with `root` (by default the fixture's).
-  accept accept_of(const offer& o) {
-    return accept_of(o, img.manifest.fields.merkle_root);
-  }
-  /// `zstd` and `no_leaves` set the accept's fields of the same names.
-  accept accept_of(const offer& o, const digest& root, bool zstd = false, bool no_leaves = false) {
-    accept_fields f{
-      o.fields.request_id, o.fields.challenge, "recipient-x", recipient_key.public_part(), root,
-      o.fields.donor_key};
-    f.accepts_zstd = zstd;
-    f.no_leaves = no_leaves;
-    return make_accept(std::move(f), recipient_key);
-  }
-
-  /// Starts the donor serving `served` from its catalog, as its only image, and opens a session
-  /// from a recipient that accepts its offer.
-  session_id take_up_catalog_image(const test_image& served) {
-    write_bytes(dir.path("big.img"), served.bytes);
-    write_bytes(dir.path("big.fwm"), encode_manifest_file(served.manifest));
-    ctx->config.donor.images = {{dir.path("big.img"), dir.path("big.fwm")}};
-    start(false);
-    auto offers = offers_for(req);
-    REQUIRE(offers.size() == 1);
-    return take_up(accept_of(offers[0], served.manifest.fields.merkle_root));
-  }
-
-  /// Opens a session from the recipient and sends `a` on it.
-  session_id take_up(const accept& a, const std::string& peer = "10.0.0.9:51000") {
-    auto s = link->open_inbound(peer);
-    run();
-    link->deliver_frame(s, encode(a));
-    run();
-    return s;
-  }
-
-  std::vector<wire_message> sent_on(session_id s) {
-    return decode_all(link->frames_on(s));
-  }
-
-  void ask_blocks(session_id s, uint64_t first, uint32_t count) {
-    link->deliver_frame(s, encode(block_request{first, count}));
-    run();
-  }
-
-  std::vector<uint8_t> block(uint64_t i) const {
-    auto first = img.bytes.begin() + static_cast<ptrdiff_t>(i * 1024);
-    return {first, first + 1024};
-  }
-};
-
-} // namespace
 
 TEST_CASE_METHOD(donor_fixture, "a compatible request gets a signed offer echoing its nonce") {
   start();
@@ -478,36 +380,51 @@ TEST_CASE_METHOD(donor_fixture, "a long request is answered in frames of at most
   CHECK(all == std::vector<uint8_t>(big.bytes.begin() + 10 * 1024, big.bytes.begin() + 160 * 1024));
 }
 
-TEST_CASE_METHOD(donor_fixture, "upload_rate_kbps paces the blocks") {
+TEST_CASE_METHOD(donor_fixture, "upload_rate_kbps paces the blocks, and the digests") {
   ctx->config.donor.upload_rate_kbps = 8; // one 1 KiB block takes 1024 ms
   start();
   auto offers = offers_for(req);
+  // The 32 digests sent with the confirm (1 KiB) take the link for 1024 ms.
   auto s = take_up(accept_of(offers[0]));
-  ask_blocks(s, 0, 2); // 2048 ms of link time
-  ask_blocks(s, 2, 1);
-  CHECK(only<block_data>(sent_on(s)).size() == 1); // the link was free: blocks 0 and 1
-  advance(2047ms);
+  ask_blocks(s, 0, 1);
+  ask_blocks(s, 1, 1);
+  CHECK(only<block_data>(sent_on(s)).empty());
+  advance(1023ms);
+  CHECK(only<block_data>(sent_on(s)).empty());
+  advance(1ms);
+  CHECK(only<block_data>(sent_on(s)).size() == 1);
+  advance(1023ms);
   CHECK(only<block_data>(sent_on(s)).size() == 1);
   advance(1ms);
   CHECK(only<block_data>(sent_on(s)).size() == 2);
 }
 
-TEST_CASE_METHOD(donor_fixture, "upload_rate_kbps paces a large request frame by frame") {
-  // 150 blocks of 1 KiB: frames of 64, 64 and 22 blocks; at 8 kbit/s one block takes 1024 ms.
+TEST_CASE_METHOD(donor_fixture, "under upload_rate_kbps a frame holds at most a tenth of a "
+                                "second of the cap") {
+  // 150 blocks of 1 KiB, no digests asked for. At 1000 kbit/s a tenth of a second is 12,500
+  // bytes: frames of 12 blocks, each taking 98.304 ms of the cap.
   auto big = image(150 * 1024, 23, 6);
-  ctx->config.donor.upload_rate_kbps = 8;
-  auto s = take_up_catalog_image(big);
+  ctx->config.donor.upload_rate_kbps = 1000;
+  write_bytes(dir.path("big.img"), big.bytes);
+  write_bytes(dir.path("big.fwm"), encode_manifest_file(big.manifest));
+  ctx->config.donor.images = {{dir.path("big.img"), dir.path("big.fwm")}};
+  start(false);
+  auto offers = offers_for(req);
+  REQUIRE(offers.size() == 1);
+  auto s = take_up(accept_of(offers[0], big.manifest.fields.merkle_root, false, true));
   ask_blocks(s, 0, 150);
   CHECK(only<block_data>(sent_on(s)).size() == 1); // the first frame leaves at once
-  advance(std::chrono::milliseconds(64 * 1024 - 1));
+  advance(98ms);
   CHECK(only<block_data>(sent_on(s)).size() == 1);
   advance(1ms);
   CHECK(only<block_data>(sent_on(s)).size() == 2);
-  advance(std::chrono::milliseconds(64 * 1024));
+  advance(2s);
   auto blocks = only<block_data>(sent_on(s));
-  REQUIRE(blocks.size() == 3);
-  CHECK(blocks[2].first == 128);
-  CHECK(blocks[2].bytes.size() == 22 * 1024);
+  REQUIRE(blocks.size() == 13); // 150 = 12 x 12 + 6
+  CHECK(blocks[1].first == 12);
+  CHECK(blocks[1].bytes.size() == 12 * 1024);
+  CHECK(blocks[12].first == 144);
+  CHECK(blocks[12].bytes.size() == 6 * 1024);
 }
 
 TEST_CASE_METHOD(donor_fixture, "under a revocation list the donor passes it on and serves "

@@ -276,6 +276,11 @@ public:
     props_.max_frame = bytes;
   }
 
+  /// The largest datagram the link carries, as properties() tells it.
+  void set_max_datagram(size_t bytes) {
+    props_.max_datagram = bytes;
+  }
+
 private:
   transport_events& events() {
     if (events_ == nullptr)
