@@ -16,6 +16,7 @@
 #   cluster_stop                              ends every process by its PID (cluster.sh)
 #
 # The defaults below make 64 daemons fit on 2 cores and a few GiB: a small discovery window,
+# many attempts with short backoffs (a recipient whose every donor is busy fails an attempt),
 # pulled blocks kept in memory only for images up to 8 MiB (the tests' and the bench's), and no
 # periodic flash checks. The CAF scheduler (2 threads) and the hashing threads (the core count,
 # at most 4) are the daemon's own and need no setting.
@@ -23,7 +24,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../integration/cluster.sh"
 
 SWARM_DEFAULTS=(
-  recovery.discovery_window_ms=200 recovery.max_attempts=20
+  recovery.discovery_window_ms=200 recovery.max_attempts=50
   recovery.backoff_initial_ms=200 recovery.backoff_max_ms=1000
   recovery.verified_in_memory_mib=8
   donor.max_uploads=2
@@ -104,11 +105,14 @@ swarm_recovered() { grep -Eq "coordinator: recovered $1 from " "$CLUSTER_DIR/log
 # swarm_wait_recovered SECONDS NAME...: waits until every NAME has recovered, then checks each
 # flash against the manifest. Names the ones that did not (on stderr) and fails if any.
 swarm_wait_recovered() {
-  local deadline=$((SECONDS + $1)) name left
+  local deadline=$((SECONDS + $1)) name
   shift
+  local left=("$@") still
   while :; do
-    left=()
-    for name in "$@"; do swarm_recovered "$name" || left+=("$name"); done
+    # Only the ones not yet recovered are looked at again: a poll of 63 logs is 63 processes.
+    still=()
+    for name in "${left[@]}"; do swarm_recovered "$name" || still+=("$name"); done
+    left=("${still[@]}")
     [ ${#left[@]} = 0 ] && break
     if [ "$SECONDS" -gt "$deadline" ]; then
       echo "swarm: ${#left[@]} of $# not recovered by the deadline: ${left[*]}" >&2
