@@ -14,11 +14,16 @@ adv_hostile liar lying-donor --mode bad-blocks --id liar \
   --manifest "$TEST_DIR/images/bios-svn2.fwm" --image "$TEST_DIR/images/bios.fd" --seconds 120
 check "the liar listens" cluster_wait_log liar "sessions at" 10
 swarm_start "${RECIPIENTS[@]}"
-check "all 12 recipients recover, and their flash verifies" swarm_wait_recovered 90 "${RECIPIENTS[@]}"
+check "all 12 recipients recover, and their flash verifies" \
+  swarm_wait_recovered 90 "${RECIPIENTS[@]}"
 # Whom the liar sent bad blocks: the recipient of the last accept it confirmed before each
 # "sending them with the first byte of each flipped" (it serves one session at a time).
+# ("session from ADDR: confirmed NAME's accept; ...": NAME is the word after "confirmed").
 mapfile -t lied_to < <(awk '
-  /confirmed .*'"'"'s accept/ { for (i = 1; i <= NF; i++) if ($i == "confirmed") { r = $(i + 1); sub(/'"'"'s$/, "", r) } }
+  / confirmed .*s accept/ {
+    for (i = 1; i < NF; i++)
+      if ($i == "confirmed") r = substr($(i + 1), 1, length($(i + 1)) - 2)
+  }
   /with the first byte of each flipped/ && r != "" { print r; r = "" }' \
   "$TEST_DIR/logs/liar.log" | sort -u)
 echo "the liar sent bad blocks to: ${lied_to[*]:-nobody}"
