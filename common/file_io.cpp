@@ -88,16 +88,28 @@ caf::expected<std::vector<uint8_t>> read_file(const std::string& path, uint64_t 
   auto fd = open_regular(path, what);
   if (!fd)
     return std::move(fd.error());
-  std::vector<uint8_t> out;
-  // Read one byte past the limit so an oversized file is detected without trusting st_size.
-  out.resize(static_cast<size_t>(max_bytes) + 1);
-  auto n = read_fully(fd->get(), out.data(), out.size());
-  if (n < 0)
-    return io_error(what, path, "cannot read", errno);
-  if (static_cast<uint64_t>(n) > max_bytes)
+  // Read up to one byte past the limit so an oversized file is detected without trusting
+  // st_size. The buffer starts at the file's size and grows while the reads fill it: sizing it
+  // by the limit would zero-fill that much (a manifest's limit is tens of MiB) for a file of a
+  // few KiB, and every console paid it in resident memory at start.
+  auto cap = static_cast<size_t>(max_bytes) + 1;
+  struct stat st {};
+  auto hint = ::fstat(fd->get(), &st) == 0 && st.st_size > 0 ? static_cast<size_t>(st.st_size) : 0;
+  std::vector<uint8_t> out(std::min(cap, std::max<size_t>(hint + 1, 4096)));
+  size_t have = 0;
+  for (;;) {
+    auto n = read_fully(fd->get(), out.data() + have, out.size() - have);
+    if (n < 0)
+      return io_error(what, path, "cannot read", errno);
+    have += static_cast<size_t>(n);
+    if (have < out.size() || out.size() == cap)
+      break; // the end of the file, or one byte past the limit
+    out.resize(std::min(cap, out.size() * 2));
+  }
+  if (have > max_bytes)
     return make_error(errc::malformed, fmt::format("{} {}: larger than the limit of {} bytes", what,
                                                    path, max_bytes));
-  out.resize(static_cast<size_t>(n));
+  out.resize(have);
   return out;
 }
 

@@ -104,3 +104,25 @@ TEST_CASE("positional reads and writes move whole buffers and say where they sto
   CHECK(bad.error == EBADF);
   CHECK(describe(bad) == std::strerror(EBADF));
 }
+
+TEST_CASE("a read takes a file up to its limit and names one past it") {
+  test::temp_dir dir;
+  auto path = dir.path("f");
+  std::vector<uint8_t> bytes(10000, 0x5a);
+  REQUIRE_FALSE(write_file_atomic(path, bytes, 0644, on_existing::replace, "file"));
+  auto exact = read_file(path, 10000, "file");
+  REQUIRE(exact);
+  CHECK(*exact == bytes);
+  auto over = read_file(path, 9999, "file");
+  REQUIRE_FALSE(over);
+  CHECK(describe(over.error()) == "file " + path + ": larger than the limit of 9999 bytes");
+}
+
+TEST_CASE("a read does not trust the size the file system reports") {
+  // /proc files report a size of 0 and still hold bytes; smaps holds more than the first 4 KiB
+  // buffer, so the buffer must grow, several times, to take it whole.
+  auto smaps = read_file("/proc/self/smaps", 16 << 20, "smaps");
+  REQUIRE(smaps);
+  CHECK(smaps->size() > 16384);
+  CHECK(smaps->back() == '\n');
+}
