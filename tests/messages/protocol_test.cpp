@@ -115,7 +115,12 @@ std::vector<wire_message> samples() {
           refusal{protocol_version, "protocol version 3 is not supported (this node speaks 2)"},
           sample_notice(),
           node_request{3, 10, 4},
-          nodes{3, 10, l.digests}};
+          nodes{3, 10, l.digests},
+          make_fleet_query({7, sample_nonce(), "bmc-rack3-u17", recipient.public_part()}, recipient),
+          *make_fleet_answer({7, sample_nonce(), "bmc-rack3-u18", donor.public_part(),
+                              node_role::peer, {{"lan", true}},
+                              {{"bios", "bios", "2.7.1", 7, digest{}, "idle", "", 0, 0}}},
+                             donor, fleet_limits::max_datagram)};
 }
 
 template <class T>
@@ -253,7 +258,8 @@ TEST_CASE("kind names match the protocol document") {
   CHECK(names
         == std::vector<std::string>{"image_request", "offer", "accept", "confirm", "busy",
                                     "decline", "leaves", "block_request", "block_data", "done",
-                                    "abort", "refusal", "revocations", "node_request", "nodes"});
+                                    "abort", "refusal", "revocations", "node_request", "nodes",
+                                    "fleet_query", "fleet_answer"});
 }
 
 TEST_CASE("a signed offer verifies, and fails when any signed field changes") {
@@ -393,16 +399,16 @@ TEST_CASE("a message kind from a newer peer is refused as unknown") {
   auto env = builder.initRoot<schema::Envelope>();
   env.setProtocolVersion(protocol_version);
   env.initDone();
-  // Write discriminant 15, which this schema does not know, where the schema keeps it.
+  // Write discriminant 30, which this schema does not know, where the schema keeps it.
   auto offset =
     capnp::Schema::from<schema::Envelope>().getProto().getStruct().getDiscriminantOffset();
   auto data = builder.getRoot<capnp::AnyStruct>().getDataSection();
   REQUIRE(data.size() >= offset * 2 + 2);
-  data[offset * 2] = 15;
+  data[offset * 2] = 30;
   data[offset * 2 + 1] = 0;
   auto words = capnp::messageToFlatArray(builder);
   CHECK_THAT(error_of({words.asBytes().begin(), words.asBytes().size()}),
-             Catch::Contains("unknown message kind 15"));
+             Catch::Contains("unknown message kind 30"));
 }
 
 TEST_CASE("random and mutated bytes never crash the decoder") {
