@@ -155,7 +155,11 @@ TEST_CASE("a query is padded to the largest answer, and no answer exceeds its qu
   CHECK(verify_fleet_answer(round_trip(*a)));
 
   // Nine small targets fit in bytes but not in the count: eight go.
-  auto nine = make_fleet_answer(sample_answer(node, 9), node, query_size);
+  auto small = sample_answer(node);
+  small.targets.clear();
+  for (int i = 0; i < 9; ++i)
+    small.targets.push_back({fmt::format("t{}", i), "bios", "", 0, {}, "idle", "", 0, 0});
+  auto nine = make_fleet_answer(small, node, query_size);
   REQUIRE(nine);
   CHECK(nine->fields.targets.size() == fleet_limits::max_targets);
   CHECK(nine->fields.truncated);
