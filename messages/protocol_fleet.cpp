@@ -29,8 +29,8 @@ caf::error read_fleet_text(const char* field, capnp::Text::Reader in, text_rule 
 }
 
 caf::error read_target(schema::FleetTarget::Reader in, fleet_target& out) {
-  if (auto err = read_fleet_text("fleet_answer.targets[].name", in.getName(), text_rule::required,
-                                 out.name))
+  if (auto err =
+        read_fleet_text("fleet_answer.targets[].name", in.getName(), text_rule::required, out.name))
     return err;
   if (auto err = read_fleet_text("fleet_answer.targets[].component", in.getComponent(),
                                  text_rule::required, out.component))

@@ -35,8 +35,15 @@ nonce sample_nonce() {
 fleet_target sample_target(int i) {
   digest root{};
   root.fill(static_cast<uint8_t>(0x40 + i));
-  return {fmt::format("target-{}", i), "bios", "2026.11-rc" + std::to_string(i), 9, root,
-          "transferring", "failed", 3, 1796000000};
+  return {fmt::format("target-{}", i),
+          "bios",
+          "2026.11-rc" + std::to_string(i),
+          9,
+          root,
+          "transferring",
+          "failed",
+          3,
+          1796000000};
 }
 
 fleet_answer_fields sample_answer(const secret_key& key, size_t targets = 1) {
@@ -92,8 +99,7 @@ std::vector<uint8_t> raw_answer(const std::function<void(schema::FleetAnswerBody
 
 TEST_CASE("a fleet query and answer survive encoding and verify under the key they carry") {
   auto asker = key_from(1);
-  auto q = round_trip(
-    make_fleet_query({5, sample_nonce(), "bmc-a", asker.public_part()}, asker));
+  auto q = round_trip(make_fleet_query({5, sample_nonce(), "bmc-a", asker.public_part()}, asker));
   CHECK(q.fields.query_id == 5);
   CHECK(q.fields.challenge == sample_nonce());
   CHECK(q.fields.asker == "bmc-a");
