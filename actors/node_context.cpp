@@ -5,7 +5,7 @@
 namespace fwrescue {
 
 bool per_target(caf::atom_value role) {
-  constexpr std::array shared{roles::router, roles::donor, roles::media_watcher};
+  constexpr std::array shared{roles::router, roles::donor, roles::media_watcher, roles::fleet};
   return std::find(shared.begin(), shared.end(), role) == shared.end();
 }
 

@@ -92,6 +92,7 @@ constexpr caf::atom_value flasher = caf::atom("flasher");
 constexpr caf::atom_value donor = caf::atom("donor");
 constexpr caf::atom_value router = caf::atom("router");
 constexpr caf::atom_value boot_watch = caf::atom("bootwatch");
+constexpr caf::atom_value fleet = caf::atom("fleet");
 } // namespace roles
 
 /// The actor registered under `role`, or an invalid handle.
@@ -99,8 +100,8 @@ inline caf::actor find_role(caf::actor_system& sys, caf::atom_value role) {
   return sys.registry().get<caf::actor>(role);
 }
 
-/// Whether every firmware target has its own actor in `role` (the router, the donor and the
-/// media watcher serve all targets).
+/// Whether every firmware target has its own actor in `role` (the router, the donor, the media
+/// watcher and the fleet view serve all targets).
 bool per_target(caf::atom_value role);
 
 /// The registry name of `role` for target `index`: the role itself for the first target, and

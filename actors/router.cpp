@@ -121,10 +121,17 @@ caf::behavior router(caf::event_based_actor* self, context_ptr ctx) {
         }
         return;
       }
+      // Image requests and fleet queries each cost a signed answer: both are rate limited.
       bool request = std::holds_alternative<image_request>(*decoded);
-      if (request && !may_answer(ev.from)) {
-        state->ctx->log->debug("router", "image request from {} not answered: over the rate limit",
-                               ev.from);
+      bool is_fleet_query = std::holds_alternative<fleet_query>(*decoded);
+      if ((request || is_fleet_query) && !may_answer(ev.from)) {
+        state->ctx->log->debug("router", "{} from {} not answered: over the rate limit",
+                               kind_name(*decoded), ev.from);
+        return;
+      }
+      if (is_fleet_query || std::holds_alternative<fleet_answer>(*decoded)) {
+        if (auto dest = find_role(self->system(), roles::fleet))
+          self->send(dest, datagram_message{ev.from, std::move(*decoded)});
         return;
       }
       if (request) {

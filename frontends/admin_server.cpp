@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "frontends/fleet_json.hpp"
 
 namespace fwrescue {
 
@@ -124,12 +125,27 @@ void admin_server::run() {
   }
 }
 
+std::string admin_server::fleet(const nlohmann::json& request) {
+  // "wait_ms": how long to collect answers; absent or 0, the node's discovery window.
+  uint64_t wait_ms = 0;
+  if (request.contains("wait_ms")) {
+    const auto& w = request["wait_ms"];
+    if (!w.is_number_unsigned() || w.get<uint64_t>() > 10000)
+      return error_reply("\"wait_ms\" must be a whole number of milliseconds from 0 to 10000");
+    wait_ms = w.get<uint64_t>();
+  }
+  auto report = node_.fleet(std::chrono::milliseconds(wait_ms));
+  if (!report)
+    return error_reply(describe(report.error()));
+  return nlohmann::ordered_json{{"ok", true}, {"fleet", fleet_json(*report)}}.dump();
+}
+
 std::string admin_server::handle(const std::string& line) {
   auto request = nlohmann::json::parse(line, nullptr, false);
   if (request.is_discarded() || !request.is_object() || !request.contains("command")
       || !request["command"].is_string())
     return error_reply(
-      "expected one line of JSON: {\"command\":\"status\"|\"recover\"|\"reload\"}");
+      "expected one line of JSON: {\"command\":\"status\"|\"recover\"|\"reload\"|\"fleet\"}");
   auto command = request["command"].get<std::string>();
   if (command == "reload") {
     auto answer = reload_();
@@ -143,9 +159,11 @@ std::string admin_server::handle(const std::string& line) {
       return error_reply(describe(status.error()));
     return nlohmann::ordered_json{{"ok", true}, {"status", std::move(*status)}}.dump();
   }
+  if (command == "fleet")
+    return fleet(request);
   if (command != "recover")
     return error_reply(
-      fmt::format("unknown command '{}' (known: status, recover, reload)", command));
+      fmt::format("unknown command '{}' (known: status, recover, reload, fleet)", command));
   // A recover names its target ("target": NAME); without one it is the first target's.
   uint32_t index = 0;
   if (request.contains("target")) {

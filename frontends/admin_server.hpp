@@ -6,6 +6,7 @@
 #include <thread>
 
 #include <caf/expected.hpp>
+#include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
 #include "frontends/node_query.hpp"
@@ -19,6 +20,8 @@ namespace fwrescue {
 ///   -> {"command":"recover"}           <- {"ok":true,"message":"recovery started"}
 ///   -> {"command":"reload"}            <- {"ok":true,"message":"configuration reloaded …"}
 ///                                         or {"ok":false,"error":"refused: …"}
+///   -> {"command":"fleet","wait_ms":N} <- {"ok":true,"fleet":{...}} (docs/fleet.md); the
+///                                         socket answers nothing else until the window ends
 ///   anything else                      <- {"ok":false,"error":"..."}
 /// Requests are answered by the coordinator actors (through node_query); docs/operations.md has
 /// the details.
@@ -36,6 +39,7 @@ public:
 private:
   void run();
   std::string handle(const std::string& line);
+  std::string fleet(const nlohmann::json& request);
 
   const node_query& node_;
   std::shared_ptr<logger> log_;

@@ -84,6 +84,22 @@ caf::expected<nlohmann::ordered_json> node_query::node_status() const {
   return first;
 }
 
+caf::expected<fleet_report> node_query::fleet(std::chrono::milliseconds wait) const {
+  auto actor = find_role(sys_, roles::fleet);
+  if (!actor)
+    return make_error(errc::io_failure, "the fleet view is not running");
+  caf::scoped_actor self{sys_};
+  caf::expected<fleet_report> answer{fleet_report{}};
+  // The window is bounded by the fleet actor; beyond it, the node's own coordinators answer.
+  auto deadline = std::max(wait, fleet_bounds::max_wait) + answer_deadline;
+  self->request(actor, deadline, fleet_scan_request{wait})
+    .receive([&](fleet_report& r) { answer = std::move(r); },
+             [&](caf::error& err) {
+               answer = make_error(errc::io_failure, "fleet query: " + describe(err));
+             });
+  return answer;
+}
+
 caf::expected<std::string> node_query::recover(uint32_t target) const {
   if (target >= targets_.size())
     return make_error(errc::invalid_argument, fmt::format("no target number {}", target));

@@ -11,6 +11,7 @@
 #include <caf/expected.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/fleet.hpp"
 #include "messages/node_events.hpp"
 
 namespace fwrescue {
@@ -50,6 +51,11 @@ public:
   caf::expected<recovery_started> recover_from(uint32_t target,
                                                std::shared_ptr<image_location> location,
                                                std::string reason) const;
+
+  /// Asks every node reachable over the node's links for its summary (docs/fleet.md) and
+  /// answers after `wait` (zero: the discovery window over the slowest link) with the nodes that
+  /// answered, this one first, and the answers dropped.
+  caf::expected<fleet_report> fleet(std::chrono::milliseconds wait) const;
 
 private:
   caf::actor_system& sys_;

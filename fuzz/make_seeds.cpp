@@ -165,6 +165,20 @@ std::vector<std::pair<std::string, wire_message>> sample_messages() {
   auto padded = pattern(4096, 8);
   std::fill(padded.begin() + 1024, padded.end(), 0xff);
   out.emplace_back("block_data_zstd", block_data{2, *compress_run(padded), block_encoding::zstd});
+  // The fleet view: a padded query, and an answer with two targets (one never recovered).
+  out.emplace_back(
+    "fleet_query",
+    make_fleet_query({9, sample_nonce(), "bmc-a", recipient.public_part()}, recipient));
+  fleet_answer_fields fa;
+  fa.query_id = 9;
+  fa.challenge = sample_nonce();
+  fa.node = "bmc-b";
+  fa.node_key = donor.public_part();
+  fa.links = {{"lan", true}, {"icmb", false}};
+  fa.targets = {
+    {"bios", "bios", "2022.11", 1, m.fields.merkle_root, "done", "succeeded", 2, 1795000000},
+    {"nic", "nic", "", 0, std::nullopt, "idle", "", 0, 0}};
+  out.emplace_back("fleet_answer", *make_fleet_answer(fa, donor, fleet_limits::max_datagram));
   return out;
 }
 

@@ -7,8 +7,9 @@
 // - a raw block_data built in place (encode_block_data) is byte for byte what encode() builds;
 //   a zstd one never decompresses beyond the bound it is given;
 // - is_refusal() agrees with decode() on the message kind;
-// - verify_offer / verify_accept say exactly what the signature over the body says (the fields
-//   decode() returned are the body's), and the offered manifest always decodes;
+// - verify_offer / verify_accept / verify_fleet_query / verify_fleet_answer say exactly what the
+//   signature over the body says (the fields decode() returned are the body's), and the offered
+//   manifest always decodes; a fleet answer we sign never exceeds the size it is given;
 // - fields signed again with a key of ours verify, and decode back to the same fields.
 
 #include <cstdint>
@@ -81,6 +82,12 @@ auto tied(const refusal& m) {
 auto tied(const revocation_notice& m) {
   return std::tie(m.list.body, m.list.sig, m.list.fields);
 }
+auto tied(const fleet_query& m) {
+  return std::tie(m.body, m.sig, m.fields);
+}
+auto tied(const fleet_answer& m) {
+  return std::tie(m.body, m.sig, m.fields);
+}
 
 bool same(const wire_message& a, const wire_message& b) {
   if (a.index() != b.index())
@@ -142,6 +149,26 @@ void check_accept(const accept& a) {
         "accept fields round trip through a body we sign");
 }
 
+void check_fleet_query(const fleet_query& q) {
+  check(verify_fleet_query(q) == verify_signature(q.fields.asker_key, q.body, q.sig),
+        "verify_fleet_query is the signature check over the decoded body");
+  auto fields = q.fields;
+  fields.asker_key = our_key().public_part();
+  auto resigned = make_fleet_query(fields, our_key());
+  check(verify_fleet_query(resigned), "a fleet query we sign verifies");
+  check(encode(resigned).size() >= fleet_limits::max_datagram, "a query we sign is padded");
+}
+
+void check_fleet_answer(const fleet_answer& a, size_t query_size) {
+  check(verify_fleet_answer(a) == verify_signature(a.fields.node_key, a.body, a.sig),
+        "verify_fleet_answer is the signature check over the decoded body");
+  auto fields = a.fields;
+  fields.node_key = our_key().public_part();
+  auto resigned = make_fleet_answer(fields, our_key(), query_size);
+  check(!resigned || (verify_fleet_answer(*resigned) && encode(*resigned).size() <= query_size),
+        "an answer we sign verifies and stays within the query's size");
+}
+
 } // namespace
 } // namespace fwrescue::fuzz
 
@@ -174,5 +201,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::check_offer(*o);
   else if (auto* a = std::get_if<accept>(&*m))
     fuzz::check_accept(*a);
+  else if (auto* q = std::get_if<fleet_query>(&*m))
+    fuzz::check_fleet_query(*q);
+  else if (auto* f = std::get_if<fleet_answer>(&*m))
+    fuzz::check_fleet_answer(*f, size);
   return 0;
 }

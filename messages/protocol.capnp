@@ -73,7 +73,50 @@ struct SignedBody {
   union {
     offer @0 :OfferBody;
     accept @1 :AcceptBody;
+    fleetQuery @2 :FleetQueryBody;
+    fleetAnswer @3 :FleetAnswerBody;
   }
+}
+
+# What a fleet query's signature covers (inside SignedBody). docs/fleet.md describes the exchange.
+struct FleetQueryBody {
+  queryId @0 :UInt64;
+  nonce @1 :Data;                 # 16 random bytes; answers echo them
+  asker @2 :Text;                 # node id of the node asking
+  askerKey @3 :Data;              # its Ed25519 node key (32 bytes); signs this body
+  padding @4 :Data;               # zero bytes that make the query at least as large as any
+                                  # answer to it: an answer never exceeds the query it answers
+}
+
+# A link of the answering node, as its status shows it.
+struct FleetLink {
+  name @0 :Text;                  # "lan", "icmb", "ble"
+  up @1 :Bool;
+}
+
+# One firmware target of the answering node.
+struct FleetTarget {
+  name @0 :Text;                  # the target's name ("bios")
+  component @1 :Text;             # the component its manifests name
+  version @2 :Text;               # installed image's version; empty: none recorded
+  svn @3 :UInt32;
+  root @4 :Data;                  # installed image's Merkle root (32 bytes), or empty
+  state @5 :Text;                 # the recovery phase ("idle", "transferring", "done", ...)
+  lastOutcome @6 :Text;           # last recovery: "succeeded", "failed", or empty: none yet
+  lastNumber @7 :UInt64;          # its number (as status names it)
+  lastAt @8 :Int64;               # when it finished, seconds since the epoch
+}
+
+# What a fleet answer's signature covers (inside SignedBody).
+struct FleetAnswerBody {
+  queryId @0 :UInt64;             # echo of FleetQueryBody.queryId
+  nonce @1 :Data;                 # echo of FleetQueryBody.nonce (16 bytes)
+  node @2 :Text;                  # node id of the answering node
+  nodeKey @3 :Data;               # its Ed25519 node key (32 bytes); signs this body
+  role @4 :NodeRole;
+  links @5 :List(FleetLink);      # at most 8
+  targets @6 :List(FleetTarget);  # at most 8
+  truncated @7 :Bool;             # targets were left out to keep the answer within the query
 }
 
 # Donor -> recipient (datagram, to the request's sender).
@@ -86,6 +129,18 @@ struct Offer {
 struct Accept {
   body @0 :Data;                  # encoded SignedBody holding an AcceptBody: exactly what is signed
   signature @1 :Data;             # Ed25519 over exactly `body` by AcceptBody.recipientKey (64 B)
+}
+
+# Any node -> everyone (datagram): who is there, and what do its targets hold?
+struct FleetQuery {
+  body @0 :Data;                  # encoded SignedBody holding a FleetQueryBody: exactly what is signed
+  signature @1 :Data;             # Ed25519 over exactly `body` by FleetQueryBody.askerKey (64 bytes)
+}
+
+# A node -> the asker (datagram, over the link the query came on).
+struct FleetAnswer {
+  body @0 :Data;                  # encoded SignedBody holding a FleetAnswerBody
+  signature @1 :Data;             # Ed25519 over exactly `body` by FleetAnswerBody.nodeKey (64 bytes)
 }
 
 # Donor -> recipient: the transfer may start; Leaves frames follow.
@@ -192,5 +247,7 @@ struct Envelope {
     nodeRequest @14 :NodeRequest;
     nodes @15 :Nodes;
     holdings @16 :Holdings;
+    fleetQuery @17 :FleetQuery;
+    fleetAnswer @18 :FleetAnswer;
   }
 }

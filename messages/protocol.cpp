@@ -84,7 +84,8 @@ const char* kind_name(const wire_message& m) {
     "image_request", "offer",   "accept",        "confirm",      "busy",
     "decline",       "leaves",  "block_request", "block_data",   "done",
     "abort",         "refusal", "revocations",   "node_request", "nodes",
-    "holdings"};
+    "holdings",
+    "fleet_query",   "fleet_answer"};
   static_assert(std::size(names) == std::variant_size_v<wire_message>);
   return names[m.index()];
 }

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <variant>
@@ -195,10 +196,93 @@ struct revocation_notice {
   signed_revocations list;
 };
 
+/// Bounds of the fleet exchange (docs/fleet.md): one datagram each way, an answer never larger
+/// than the query that caused it.
+namespace fleet_limits {
+/// The most bytes an encoded fleet answer may take, and the least an encoded query pads to: both
+/// fit a datagram on every link (1400 bytes) with room to spare.
+constexpr size_t max_datagram = 1280;
+constexpr size_t max_targets = 8;
+constexpr size_t max_links = 8;
+/// Every text of a fleet message (node ids, names, versions, states).
+constexpr size_t max_text = 64;
+} // namespace fleet_limits
+
+/// The signed part of a fleet query.
+struct fleet_query_fields {
+  uint64_t query_id = 0;
+  nonce challenge{};
+  /// Node id of the node asking and its key; the query is signed with that key.
+  std::string asker;
+  public_key asker_key;
+  /// Zero bytes of padding (make_fleet_query sizes them so the query reaches
+  /// fleet_limits::max_datagram).
+  uint32_t padding = 0;
+
+  friend bool operator==(const fleet_query_fields&, const fleet_query_fields&) = default;
+};
+
+/// Any node -> everyone (datagram): who is there, and what do its targets hold?
+struct fleet_query {
+  std::vector<uint8_t> body;
+  signature sig{};
+  fleet_query_fields fields;
+};
+
+/// A link of an answering node.
+struct fleet_link {
+  std::string name;
+  bool up = false;
+
+  friend bool operator==(const fleet_link&, const fleet_link&) = default;
+};
+
+/// One firmware target of an answering node.
+struct fleet_target {
+  std::string name;
+  std::string component;
+  /// The installed image; an empty version means none is recorded (svn and root are then 0).
+  std::string version;
+  uint32_t svn = 0;
+  std::optional<digest> root;
+  /// The recovery phase ("idle", "transferring", "done").
+  std::string state;
+  /// The last recovery: "succeeded", "failed", or empty when there was none.
+  std::string last_outcome;
+  uint64_t last_number = 0;
+  /// When it finished, seconds since the epoch.
+  int64_t last_at = 0;
+
+  friend bool operator==(const fleet_target&, const fleet_target&) = default;
+};
+
+/// The signed part of a fleet answer.
+struct fleet_answer_fields {
+  uint64_t query_id = 0;
+  nonce challenge{};
+  std::string node;
+  public_key node_key;
+  node_role role = node_role::peer;
+  std::vector<fleet_link> links;
+  std::vector<fleet_target> targets;
+  /// Targets were left out so the answer stays within the query's size.
+  bool truncated = false;
+
+  friend bool operator==(const fleet_answer_fields&, const fleet_answer_fields&) = default;
+};
+
+/// A node -> the asker (datagram, over the link the query came on).
+struct fleet_answer {
+  std::vector<uint8_t> body;
+  signature sig{};
+  fleet_answer_fields fields;
+};
+
 using wire_message =
   std::variant<image_request, offer, accept, confirm, busy, decline, leaves, block_request,
                block_data, done, abort_transfer, refusal, revocation_notice, node_request, nodes,
-               holdings>;
+               holdings,
+               fleet_query, fleet_answer>;
 
 /// Limits every decoder enforces. They bound what an untrusted peer can make us allocate.
 namespace wire_limits {
@@ -238,6 +322,18 @@ bool is_refusal(std::span<const uint8_t> bytes);
 /// Builds a signed offer / accept.
 offer make_offer(offer_fields fields, const secret_key& key);
 accept make_accept(accept_fields fields, const secret_key& key);
+
+/// Builds a signed fleet query, padded so that its encoding is at least
+/// fleet_limits::max_datagram bytes (`fields.padding` is set here).
+fleet_query make_fleet_query(fleet_query_fields fields, const secret_key& key);
+
+/// Builds a signed fleet answer whose encoding is at most `max_bytes` (at most
+/// fleet_limits::max_datagram): targets past the bounds, or that do not fit, are left out and
+/// the answer says `truncated`. An error when even the answer without targets does not fit.
+caf::expected<fleet_answer> make_fleet_answer(fleet_answer_fields fields, const secret_key& key,
+                                              size_t max_bytes);
+bool verify_fleet_query(const fleet_query& q);
+bool verify_fleet_answer(const fleet_answer& a);
 
 /// Checks an offer's signature against the key it names. A valid signature proves the offer
 /// comes from the holder of `fields.donor_key`; it says nothing about the manifest, which is

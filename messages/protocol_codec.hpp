@@ -4,12 +4,15 @@
 // (protocol_write.cpp) and the signing of offers and accepts (protocol.cpp) share. Not for use
 // outside messages/: everyone else calls messages/protocol.hpp.
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
 
 #include <capnp/message.h>
+#include <capnp/serialize.h>
 #include <fmt/format.h>
 
 #include "common/error.hpp"
@@ -62,6 +65,30 @@ caf::expected<offer_fields> decode_offer_body(std::span<const uint8_t> bytes);
 caf::expected<accept_fields> decode_accept_body(std::span<const uint8_t> bytes);
 std::vector<uint8_t> encode_signed(const offer_fields& f);
 std::vector<uint8_t> encode_signed(const accept_fields& f);
+
+/// The same for fleet queries and answers (protocol_fleet.cpp).
+caf::expected<fleet_query_fields> decode_fleet_query_body(std::span<const uint8_t> bytes);
+caf::expected<fleet_answer_fields> decode_fleet_answer_body(std::span<const uint8_t> bytes);
+std::vector<uint8_t> encode_signed(const fleet_query_fields& f);
+std::vector<uint8_t> encode_signed(const fleet_answer_fields& f);
+
+/// Checks a text field's length (at most `limit`) and characters (printable ASCII) and copies
+/// it: texts end up in logs and policy decisions.
+enum class text_rule { required, optional };
+caf::error read_text(const char* field, capnp::Text::Reader in, text_rule rule, std::string& out,
+                     size_t limit = wire_limits::max_text);
+
+template <size_t N>
+caf::error read_fixed(const char* field, capnp::Data::Reader in, std::array<uint8_t, N>& out) {
+  if (in.size() != N)
+    return malformed(fmt::format("{} is {} bytes, expected {}", field, in.size(), N));
+  std::copy(in.begin(), in.end(), out.begin());
+  return caf::none;
+}
+
+/// Serializes a builder whose first segment holds the whole message (the single-segment
+/// layout docs/protocol.md describes), straight into the returned buffer.
+std::vector<uint8_t> to_bytes(capnp::MessageBuilder& builder);
 
 /// Words for a builder's first segment to hold a message with this much variable-length data.
 unsigned first_segment_words(size_t payload_bytes);

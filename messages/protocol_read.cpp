@@ -18,16 +18,14 @@ bool printable(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
 }
 
+} // namespace
+
 // ---- fields (may throw kj::Exception; called only inside `parse`) ----
 
-enum class text_rule { required, optional };
-
-/// Copies a text field after checking its length and characters: texts end up in logs and
-/// policy decisions, so control characters and unbounded lengths are refused.
-caf::error read_text(const char* field, capnp::Text::Reader in, text_rule rule, std::string& out) {
-  if (in.size() > wire_limits::max_text)
-    return malformed(
-      fmt::format("{} is {} bytes long, the limit is {}", field, in.size(), wire_limits::max_text));
+caf::error read_text(const char* field, capnp::Text::Reader in, text_rule rule, std::string& out,
+                     size_t limit) {
+  if (in.size() > limit)
+    return malformed(fmt::format("{} is {} bytes long, the limit is {}", field, in.size(), limit));
   if (rule == text_rule::required && in.size() == 0)
     return malformed(fmt::format("{} is empty", field));
   std::string_view view{in.cStr(), in.size()};
@@ -36,16 +34,6 @@ caf::error read_text(const char* field, capnp::Text::Reader in, text_rule rule, 
   out.assign(view);
   return caf::none;
 }
-
-template <size_t N>
-caf::error read_fixed(const char* field, capnp::Data::Reader in, std::array<uint8_t, N>& out) {
-  if (in.size() != N)
-    return malformed(fmt::format("{} is {} bytes, expected {}", field, in.size(), N));
-  std::copy(in.begin(), in.end(), out.begin());
-  return caf::none;
-}
-
-} // namespace
 
 caf::expected<offer_fields> decode_offer_body(std::span<const uint8_t> bytes) {
   auto read = [](capnp::MessageReader& reader) -> caf::expected<offer_fields> {
@@ -181,6 +169,30 @@ caf::error read(schema::Accept::Reader in, accept& out) {
     return err;
   auto body = in.getBody();
   auto fields = decode_accept_body(as_span(body));
+  if (!fields)
+    return std::move(fields.error());
+  out.fields = std::move(*fields);
+  out.body.assign(body.begin(), body.end());
+  return caf::none;
+}
+
+caf::error read(schema::FleetQuery::Reader in, fleet_query& out) {
+  if (auto err = read_fixed("fleet_query.signature", in.getSignature(), out.sig))
+    return err;
+  auto body = in.getBody();
+  auto fields = decode_fleet_query_body(as_span(body));
+  if (!fields)
+    return std::move(fields.error());
+  out.fields = std::move(*fields);
+  out.body.assign(body.begin(), body.end());
+  return caf::none;
+}
+
+caf::error read(schema::FleetAnswer::Reader in, fleet_answer& out) {
+  if (auto err = read_fixed("fleet_answer.signature", in.getSignature(), out.sig))
+    return err;
+  auto body = in.getBody();
+  auto fields = decode_fleet_answer_body(as_span(body));
   if (!fields)
     return std::move(fields.error());
   out.fields = std::move(*fields);
@@ -368,6 +380,10 @@ caf::expected<wire_message> read_envelope(capnp::MessageReader& reader) {
       return read_as<nodes>(env.getNodes());
     case kind::HOLDINGS:
       return read_as<holdings>(env.getHoldings());
+    case kind::FLEET_QUERY:
+      return read_as<fleet_query>(env.getFleetQuery());
+    case kind::FLEET_ANSWER:
+      return read_as<fleet_answer>(env.getFleetAnswer());
   }
   return malformed(fmt::format("unknown message kind {}", static_cast<unsigned>(env.which())));
 }

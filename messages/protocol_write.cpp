@@ -12,18 +12,12 @@ namespace fwrescue {
 
 namespace codec {
 
-namespace {
-
-/// Serializes a builder whose first segment holds the whole message (the single-segment
-/// layout docs/protocol.md describes), straight into the returned buffer.
 std::vector<uint8_t> to_bytes(capnp::MessageBuilder& builder) {
   std::vector<uint8_t> out(capnp::computeSerializedSizeInWords(builder) * sizeof(capnp::word));
   kj::ArrayOutputStream stream{kj::arrayPtr(out.data(), out.size())};
   capnp::writeMessage(stream, builder);
   return out;
 }
-
-} // namespace
 
 unsigned first_segment_words(size_t payload_bytes) {
   return static_cast<unsigned>((payload_bytes + encoding_slack) / sizeof(capnp::word));
@@ -95,6 +89,18 @@ void write(schema::Envelope::Builder env, const offer& m) {
 
 void write(schema::Envelope::Builder env, const accept& m) {
   auto out = env.initAccept();
+  out.setBody(as_data(m.body));
+  out.setSignature(as_data(m.sig));
+}
+
+void write(schema::Envelope::Builder env, const fleet_query& m) {
+  auto out = env.initFleetQuery();
+  out.setBody(as_data(m.body));
+  out.setSignature(as_data(m.sig));
+}
+
+void write(schema::Envelope::Builder env, const fleet_answer& m) {
+  auto out = env.initFleetAnswer();
   out.setBody(as_data(m.body));
   out.setSignature(as_data(m.sig));
 }
@@ -187,6 +193,8 @@ size_t payload_bytes(const wire_message& m) {
       },
       [](const offer& o) { return o.body.size(); },
       [](const accept& a) { return a.body.size(); },
+      [](const fleet_query& q) { return q.body.size(); },
+      [](const fleet_answer& a) { return a.body.size(); },
       [](const decline& d) { return d.reason.size(); },
       [](const leaves& l) { return l.digests.size() * sizeof(digest); },
       [](const nodes& l) { return l.digests.size() * sizeof(digest); },

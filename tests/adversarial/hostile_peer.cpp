@@ -8,6 +8,7 @@
 //   hostile_peer lying-donor --port P --requester bmc-c --mode bad-blocks --manifest M --image I
 //   hostile_peer replay --port P --mode offer|accept --donor console [--requester bmc-c]
 //   hostile_peer flood --port P --rate 5000 --sources 64
+//   hostile_peer fleet-impostor --port P --id bmc-b [--role peer|console] [--requester bmc-c]
 //   hostile_peer idle-connections --to 127.0.0.1:PORT --count 1100 [--reopen]
 //   hostile_peer half-open --to 127.0.0.1:PORT --count 6
 //   hostile_peer oversize-frame --to 127.0.0.1:PORT
@@ -208,6 +209,12 @@ int main(int argc, char** argv) {
   rep->add_option("--mode", o.mode, "offer|accept")->required();
   rep->add_option("--donor", o.donor, "donor whose offer or accept is replayed")->required();
   rep->add_option("--requester", o.requester, "offer mode: the recipient to replay to");
+
+  auto* imp =
+    sub("fleet-impostor", "answer every fleet query, signed with this peer's key, claiming --id",
+        fleet_impostor);
+  imp->add_option("--requester", o.requester, "only answer this node's queries");
+  imp->add_option("--role", o.role, "role claimed: peer (default) or console");
 
   auto* fl = sub("flood", "send image requests at --rate per second from --sources ports", flood);
   fl->add_option("--rate", o.rate, "requests per second")->capture_default_str();

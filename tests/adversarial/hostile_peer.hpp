@@ -102,5 +102,7 @@ int oversize_frame(const peer& p, const peer_options& o);
 // Attacks on a recipient, as a donor.
 int forged_offers(const peer& p, const peer_options& o);
 int lying_donor(const peer& p, const peer_options& o);
+// Lies in the fleet view.
+int fleet_impostor(const peer& p, const peer_options& o);
 
 } // namespace fwrescue::adversary

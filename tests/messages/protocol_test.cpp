@@ -116,7 +116,12 @@ std::vector<wire_message> samples() {
           sample_notice(),
           node_request{3, 10, 4},
           nodes{3, 10, l.digests},
-          holdings{{0, 4, 12}}};
+          holdings{{0, 4, 12}},
+          make_fleet_query({7, sample_nonce(), "bmc-rack3-u17", recipient.public_part()}, recipient),
+          *make_fleet_answer({7, sample_nonce(), "bmc-rack3-u18", donor.public_part(),
+                              node_role::peer, {{"lan", true}},
+                              {{"bios", "bios", "2.7.1", 7, digest{}, "idle", "", 0, 0}}},
+                             donor, fleet_limits::max_datagram)};
 }
 
 template <class T>
@@ -254,7 +259,8 @@ TEST_CASE("kind names match the protocol document") {
   CHECK(names
         == std::vector<std::string>{"image_request", "offer", "accept", "confirm", "busy",
                                     "decline", "leaves", "block_request", "block_data", "done",
-                                    "abort", "refusal", "revocations", "node_request", "nodes"});
+                                    "abort", "refusal", "revocations", "node_request", "nodes",
+                                    "holdings", "fleet_query", "fleet_answer"});
 }
 
 TEST_CASE("a signed offer verifies, and fails when any signed field changes") {

@@ -32,6 +32,13 @@ caf::expected<std::string> socket_path(const admin_options& opts) {
 } // namespace
 
 caf::expected<json> ask_daemon(const admin_options& opts, const std::string& command) {
+  auto request = json{{"command", command}};
+  if (command == "recover" && !opts.target.empty())
+    request["target"] = opts.target;
+  return ask_daemon(opts, request, 10000);
+}
+
+caf::expected<json> ask_daemon(const admin_options& opts, const json& request, int timeout_ms) {
   auto path = socket_path(opts);
   if (!path)
     return std::move(path.error());
@@ -49,16 +56,13 @@ caf::expected<json> ask_daemon(const admin_options& opts, const std::string& com
       ::close(fd);
     return err;
   }
-  auto request = json{{"command", command}};
-  if (command == "recover" && !opts.target.empty())
-    request["target"] = opts.target;
   auto line = request.dump() + "\n";
   [[maybe_unused]] auto sent = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
   std::string reply;
   char buf[4096];
   for (;;) {
     pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 10000) <= 0)
+    if (::poll(&p, 1, timeout_ms) <= 0)
       break;
     auto n = ::read(fd, buf, sizeof(buf));
     if (n <= 0)

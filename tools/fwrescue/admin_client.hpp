@@ -15,4 +15,8 @@ namespace fwrescue::cli {
 caf::expected<nlohmann::ordered_json> ask_daemon(const admin_options& opts,
                                                  const std::string& command);
 
+/// The same with a request object of its own; the answer is awaited up to `timeout_ms`.
+caf::expected<nlohmann::ordered_json>
+ask_daemon(const admin_options& opts, const nlohmann::ordered_json& request, int timeout_ms);
+
 } // namespace fwrescue::cli

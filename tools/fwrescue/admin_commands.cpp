@@ -8,6 +8,7 @@
 
 #include "common/error.hpp"
 #include "tools/fwrescue/admin_client.hpp"
+#include "tools/fwrescue/fleet_view.hpp"
 #include "tools/fwrescue/image_commands.hpp"
 #include "tools/fwrescue/status_watch.hpp"
 
@@ -192,6 +193,38 @@ int run_recover(const admin_options& opts) {
     return exit_error;
   }
   fmt::print("{}\n", text(*answer, "message"));
+  return exit_ok;
+}
+
+void add_fleet(CLI::App& app, admin_options& opts) {
+  auto* cmd = app.add_subcommand(
+    "fleet", "Ask every reachable node (signed) for its targets' images, states and recoveries");
+  add_admin_options(cmd, opts);
+  cmd->add_flag("--json", opts.json, "Print the fleet as JSON (docs/fleet.md)");
+  cmd
+    ->add_option("--wait-ms", opts.wait_ms,
+                 "Milliseconds to collect answers (default: the daemon's discovery window)")
+    ->check(CLI::Range(1, 10000));
+}
+
+int run_fleet(const admin_options& opts) {
+  json request{{"command", "fleet"}};
+  if (opts.wait_ms > 0)
+    request["wait_ms"] = opts.wait_ms;
+  // The daemon answers after the window; its own coordinators may take a few seconds more.
+  auto answer = ask_daemon(opts, request, static_cast<int>(opts.wait_ms) + 20000);
+  if (!answer) {
+    fmt::print(stderr, "fwrescue fleet: {}\n", describe(answer.error()));
+    return exit_error;
+  }
+  const auto& fleet = (*answer)["fleet"];
+  for (const auto& line : fleet_drops(fleet))
+    fmt::print(stderr, "{}\n", line);
+  if (opts.json)
+    fmt::print("{}\n", fleet.dump());
+  else
+    for (const auto& line : fleet_table(fleet))
+      fmt::print("{}\n", line);
   return exit_ok;
 }
 

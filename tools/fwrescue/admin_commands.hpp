@@ -19,6 +19,8 @@ struct admin_options {
   bool until_done = false;
   /// recover: the firmware target to recover; empty: the node's first.
   std::string target;
+  /// fleet: milliseconds to collect answers; 0: the daemon's discovery window.
+  uint32_t wait_ms = 0;
 };
 
 void add_status(CLI::App& app, admin_options& opts);
@@ -28,6 +30,10 @@ void add_recover(CLI::App& app, admin_options& opts);
 int run_status(const admin_options& opts);
 /// `recover`: asks the daemon to start a recovery now.
 int run_recover(const admin_options& opts);
+
+void add_fleet(CLI::App& app, admin_options& opts);
+/// `fleet`: every node the daemon reaches, with each target's image, state and last recovery.
+int run_fleet(const admin_options& opts);
 
 void add_reload(CLI::App& app, admin_options& opts);
 /// `reload`: asks the daemon to re-read its configuration (as SIGHUP does).

@@ -30,9 +30,11 @@ int main(int argc, char** argv) {
   admin_options status;
   admin_options recover;
   admin_options reload;
+  admin_options fleet;
   add_status(app, status);
   add_recover(app, recover);
   add_reload(app, reload);
+  add_fleet(app, fleet);
   passwd_options passwd;
   add_passwd(app, passwd);
   try {
@@ -55,6 +57,8 @@ int main(int argc, char** argv) {
     return run_status(status);
   if (app.got_subcommand("recover"))
     return run_recover(recover);
+  if (app.got_subcommand("fleet"))
+    return run_fleet(fleet);
   if (app.got_subcommand("reload"))
     return run_reload(reload);
   if (app.got_subcommand("passwd"))

@@ -24,6 +24,7 @@
 #include "actors/donor.hpp"
 #include "actors/fetch.hpp"
 #include "actors/flasher.hpp"
+#include "actors/fleet.hpp"
 #include "actors/media_watcher.hpp"
 #include "actors/monitor.hpp"
 #include "actors/negotiation.hpp"
@@ -150,13 +151,15 @@ std::vector<child_spec> children(const holders& targets) {
   // The supervisor spawns and registers them all, then sends each a start message: only then
   // does the coordinator resume a journal (it sends to the flasher, monitor and donor) and the
   // monitor run its first check (it reports to the coordinator), so the order here does not
-  // matter for correctness. The router, the donor and the media watcher serve every target;
+  // matter for correctness. The router, the donor, the media watcher and the fleet view serve
+  // every target;
   // each target has its own actor in every other role.
   const auto& first = targets.front();
   std::vector<child_spec> out{
     {roles::router, make(first, router, false)},
     {roles::donor, make(first, donor, false)},
     {roles::media_watcher, make(first, media_watcher, false)},
+    {roles::fleet, make(first, fleet, false)},
   };
   for (uint32_t i = 0; i < targets.size(); ++i) {
     const auto& t = targets[i];

@@ -124,7 +124,7 @@ std::shared_ptr<node_context> reloaded_target(const node_context& first, const n
 }
 
 std::vector<caf::atom_value> every_role(size_t targets) {
-  std::vector<caf::atom_value> out{roles::router, roles::donor, roles::media_watcher};
+  std::vector<caf::atom_value> out{roles::router, roles::donor, roles::media_watcher, roles::fleet};
   for (uint32_t i = 0; i < targets; ++i)
     for (auto role : {roles::coordinator, roles::discovery, roles::negotiation, roles::transfer,
                       roles::flasher, roles::monitor, roles::boot_watch, roles::fetch})
