@@ -135,7 +135,16 @@ bool eligible(const transfer_state& st, const candidate& c) {
   const auto& key = c.source.fields.donor_key;
   if (std::find(st.liars.begin(), st.liars.end(), key) != st.liars.end() || engaged(st, key))
     return false;
-  return st.pullers.empty() || c.manifest.fields.merkle_root == st.target.fields.merkle_root;
+  if (st.pullers.empty())
+    return true;
+  if (c.manifest.fields.merkle_root != st.target.fields.merkle_root)
+    return false;
+  // A console beside a peer holding the whole image would be asked for nothing (it serves only
+  // what no peer holds) and would sit on one of its upload slots.
+  return c.role != node_role::console
+         || std::none_of(st.pullers.begin(), st.pullers.end(), [](const auto& p) {
+              return p.second.donor.role != node_role::console && !p.second.holds;
+            });
 }
 
 /// Moves the next candidate that may be taken up to the front of what is left of the queue.

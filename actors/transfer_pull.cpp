@@ -156,6 +156,21 @@ void fill_window(self_ptr self, session_id id) {
   auto now = self->clock().now();
   if (runs.empty())
     runs = endgame_runs(st, id, p, need / 2 + 1, now);
+  if (runs.empty() && p.outstanding.empty() && p.verifying == 0
+      && p.donor.role == node_role::console
+      && std::any_of(st.pullers.begin(), st.pullers.end(), [](const auto& q) {
+           return q.second.ready && q.second.donor.role != node_role::console && !q.second.holds;
+         })) {
+    // A peer holding the whole image serves the rest: the console's slot goes to someone else.
+    st.ctx->log->info("transfer", "letting {} go: a peer holding the whole image serves the rest",
+                      name_of(p));
+    if (p.pulled > 0)
+      st.ended.emplace_back(name_of(p), p.pulled);
+    send_on(self, id, done{});
+    st.ctx->link->close_session(id);
+    st.pullers.erase(found);
+    return;
+  }
   for (const auto& r : runs) {
     for (uint32_t k = 0; k < r.count; ++k) {
       p.outstanding.insert(r.first + k);

@@ -156,7 +156,7 @@ struct recovery_config {
   uint32_t parallel_handshakes = 3;
   /// Donors of one image pulled from at once, each asked for different blocks; more are asked
   /// for while fewer are at hand (nodes recovering the same image offer what they hold).
-  uint32_t max_donors = 4;
+  uint32_t max_donors = 1;
   /// A flash that fails is tried again this many times from the verified staged image before
   /// the recovery asks the network again.
   uint32_t flash_retries = 2;

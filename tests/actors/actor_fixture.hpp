@@ -165,6 +165,8 @@ struct test_donor {
   secret_key key = secret_key::generate();
   std::string address;
   node_role role = node_role::peer;
+  /// The block set its offers carry (empty: the whole image).
+  std::vector<uint8_t> holds;
 
   explicit test_donor(std::string name, node_role r = node_role::peer)
     : id(std::move(name)), address(id + ":47711"), role(r) {
@@ -182,6 +184,7 @@ struct test_donor {
     f.session_address = address;
     f.manifest_body = img.body;
     f.manifest_sig = img.sig;
+    f.holds = holds;
     return make_offer(std::move(f), key);
   }
 

@@ -24,7 +24,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../integration/cluster.sh"
 
 SWARM_DEFAULTS=(
-  recovery.discovery_window_ms=200 recovery.max_attempts=50
+  recovery.discovery_window_ms=200 recovery.max_attempts=50 recovery.max_donors=4
   recovery.backoff_initial_ms=200 recovery.backoff_max_ms=1000
   recovery.verified_in_memory_mib=8
   donor.max_uploads=2

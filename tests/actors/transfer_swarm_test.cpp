@@ -1,0 +1,172 @@
+// The transfer pulling from several donors at once: different blocks from each, partial donors
+// asked only for what they hold, a console only for what no peer holds, liars not taken again.
+#include <catch2/catch.hpp>
+
+#include "image/block_set.hpp"
+#include "tests/actors/transfer_fixture.hpp"
+
+using namespace fwrescue;
+using namespace fwrescue::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+block_set blocks(uint64_t first, uint64_t end) {
+  block_set s(32);
+  for (auto i = first; i < end; ++i)
+    s.insert(i);
+  return s;
+}
+
+struct swarm_fixture : transfer_fixture {
+  swarm_fixture() {
+    ctx->config.recovery.max_donors = 2;
+  }
+
+  /// The donor on `s` takes the session up without sending digests (its accept asked for none).
+  void join(session_id s) {
+    link->accept_open(s);
+    run();
+    deliver(s, fwrescue::confirm{req.request_id, true});
+  }
+
+  /// Answers, on each session in turn, the oldest request not answered yet, until none is left.
+  /// Requests answered so far on each session.
+  std::map<session_id, size_t> answered;
+
+  void serve_all(const std::vector<session_id>& sessions) {
+    for (bool any = true; any;) {
+      any = false;
+      for (auto s : sessions) {
+        if (!link->is_open(s))
+          continue;
+        auto asked = requested(s);
+        auto& n = answered[s];
+        if (n < asked.size()) {
+          deliver(s, block_data{asked[n], block(asked[n])});
+          ++n;
+          any = true;
+        }
+      }
+    }
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(swarm_fixture, "two donors are pulled from at once, each asked for other blocks") {
+  start({&donor_a, &donor_b});
+  auto a = session_to(donor_a);
+  confirm(a);
+  // The digests are known: the second donor is taken up beside the first, with no digests.
+  auto b = session_to(donor_b);
+  link->accept_open(b);
+  run();
+  auto* acc = std::get_if<accept>(&sent_on(b).front());
+  REQUIRE(acc != nullptr);
+  CHECK(acc->fields.no_leaves);
+  deliver(b, fwrescue::confirm{req.request_id, true});
+  serve_all({a, b});
+  auto from_a = as_set(requested(a));
+  auto from_b = as_set(requested(b));
+  // Each sent a good share; only the last blocks may have been asked of both (the end game: an
+  // idle donor asks again for what the other still owes).
+  CHECK(from_a.size() >= 8);
+  CHECK(from_b.size() >= 8);
+  size_t both = 0;
+  for (auto i : from_a)
+    both += from_b.count(i);
+  CHECK(both <= 4);
+  CHECK(from_a.size() + from_b.size() - both == 32);
+  CHECK(staged() == img.bytes);
+  REQUIRE(coordinator->count<transfer_done>() == 1);
+  auto done = coordinator->last<transfer_done>();
+  CHECK(done.blocks_pulled == 32);
+  CHECK(done.donor.find("donor-a") != std::string::npos);
+  CHECK(done.donor.find("donor-b") != std::string::npos);
+}
+
+TEST_CASE_METHOD(swarm_fixture, "a partial donor is asked only for what it holds, and for more as "
+                                "it tells of more") {
+  donor_a.holds = blocks(0, 8).encode(512);
+  start({&donor_a});
+  auto a = session_to(donor_a);
+  confirm(a);
+  serve_all({a});
+  auto first = as_set(requested(a));
+  CHECK(first == std::set<uint64_t>{0, 1, 2, 3, 4, 5, 6, 7});
+  CHECK(coordinator->count<transfer_done>() == 0);
+  // Holding nothing more to give, it owes nothing: it is not dropped for silence.
+  advance(5s);
+  CHECK(link->is_open(a));
+  deliver(a, holdings{blocks(0, 32).encode(4096)});
+  serve_all({a});
+  CHECK(as_set(requested(a)).size() == 32);
+  CHECK(staged() == img.bytes);
+  CHECK(coordinator->count<transfer_done>() == 1);
+}
+
+TEST_CASE_METHOD(swarm_fixture, "a console is asked only for the blocks no peer holds") {
+  test_donor console{"console", node_role::console};
+  donor_b.holds = blocks(0, 16).encode(512);
+  start({&console, &donor_b});
+  auto c = session_to(console);
+  confirm(c);
+  auto before_peer = as_set(requested(c));
+  auto b = session_to(donor_b);
+  join(b);
+  serve_all({c, b});
+  CHECK(staged() == img.bytes);
+  auto later = as_set(requested(c));
+  for (auto i : later)
+    if (before_peer.count(i) == 0)
+      CHECK(i >= 16); // once the peer holding 0..15 joined, the console got only 16..31
+  for (auto i : as_set(requested(b)))
+    CHECK(i < 16);
+}
+
+TEST_CASE_METHOD(swarm_fixture, "a donor that sent a bad block is not taken up again in the job") {
+  // donor-a offered over two links: two candidates with one key.
+  transfer_job job{1, req, {}, {}};
+  const std::string other_link = "donor-a-other-link:47711";
+  auto a_again = donor_a.candidate_for(req, img.manifest);
+  a_again.source.fields.session_address = other_link;
+  spawn_transfer();
+  REQUIRE_FALSE(link->start(bridge));
+  job.candidates = {donor_a.candidate_for(req, img.manifest), a_again,
+                    donor_b.candidate_for(req, img.manifest)};
+  caf::anon_send(xfer, std::move(job));
+  run();
+  auto a = session_to(donor_a);
+  confirm(a);
+  auto asked = requested(a);
+  REQUIRE_FALSE(asked.empty());
+  auto bad = block(asked[0]);
+  bad[3] ^= 1;
+  deliver(a, block_data{asked[0], bad});
+  CHECK_FALSE(link->is_open(a));
+  CHECK(coordinator->last<donor_dropped>().bad_block);
+  for (const auto& s : link->opened_sessions())
+    CHECK(s.address != other_link);
+  auto b = session_to(donor_b);
+  join(b);
+  serve_all({b});
+  CHECK(staged() == img.bytes);
+  CHECK(coordinator->count<transfer_done>() == 1);
+}
+
+TEST_CASE_METHOD(swarm_fixture, "an offer of an impossible block set drops that donor") {
+  donor_a.holds = {5, 4}; // 9 of the image's 32 blocks
+  start({&donor_a, &donor_b});
+  auto a = session_to(donor_a);
+  link->accept_open(a);
+  run();
+  deliver(a, fwrescue::confirm{req.request_id});
+  CHECK_FALSE(link->is_open(a));
+  CHECK(coordinator->last<donor_dropped>().reason
+        == "offered an impossible block set: block set: runs cover 9 of the image's 32 blocks");
+  auto b = session_to(donor_b);
+  confirm(b);
+  serve_all({b});
+  CHECK(staged() == img.bytes);
+}
