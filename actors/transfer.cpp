@@ -147,7 +147,7 @@ void begin_pull(self_ptr self, session_id id, candidate d, transfer_state::diges
       p.holds = std::move(*set);
   }
   auto name = name_of(p);
-  bool same = st.digests_known && st.target.fields.merkle_root == m.merkle_root;
+  bool same = st.digests_known && same_image(st.target, p.donor.manifest);
   auto held = p.holds ? fmt::format(", holding {} of {} blocks", p.holds->count(), m.block_count())
                       : std::string{};
   if (st.have_count > 0 && st.staged_root == m.merkle_root)
@@ -164,9 +164,12 @@ void begin_pull(self_ptr self, session_id id, candidate d, transfer_state::diges
   }
   if (st.lead != 0)
     return; // It waits for the digests coming through the lead.
-  // It leads: the digests of its image are learnt through it.
+  // It leads: the digests of its image are learnt through it. Verifier results still under way
+  // were checked against the previous image's digests: they are not this image's.
   st.lead = id;
   st.digests_known = false;
+  ++st.epoch;
+  st.claims.clear();
   st.target = p.donor.manifest;
   st.target.block_digests.assign(st.target.fields.block_count(), digest{});
   st.digests_received = 0;

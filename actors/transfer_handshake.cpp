@@ -137,7 +137,7 @@ bool eligible(const transfer_state& st, const candidate& c) {
     return false;
   if (st.pullers.empty())
     return true;
-  if (c.manifest.fields.merkle_root != st.target.fields.merkle_root)
+  if (!same_image(c.manifest, st.target))
     return false;
   // A console beside a peer holding the whole image would be asked for nothing (it serves only
   // what no peer holds) and would sit on one of its upload slots.
@@ -206,7 +206,7 @@ void take_more(self_ptr self, more_candidates& m) {
     const auto& key = c.source.fields.donor_key;
     bool queued = std::any_of(st.queue.begin() + static_cast<ptrdiff_t>(st.next), st.queue.end(),
                               [&](const candidate& q) { return q.source.fields.donor_key == key; });
-    if (!queued && c.manifest.fields.merkle_root == st.target.fields.merkle_root)
+    if (!queued && same_image(c.manifest, st.target))
       st.queue.push_back(std::move(c));
   }
   race(self);
@@ -222,7 +222,7 @@ bool handshake_opened(self_ptr self, session_id id) {
   const auto& root = h.donor.manifest.fields.merkle_root;
   // A donor joining those already pulled from needs send no digests: they are known, or coming
   // through the donor that leads.
-  bool joining = !st.pullers.empty() && st.target.fields.merkle_root == root;
+  bool joining = !st.pullers.empty() && same_image(st.target, h.donor.manifest);
   h.plan = joining ? transfer_state::digest_plan::held : plan_digests(self, h.donor);
   h.compress = wants_compression(self, id);
   // The offer answered a request of ours (discovery checked the echo): the accept names that
@@ -263,8 +263,7 @@ bool handshake_message(self_ptr self, session_message& sm) {
         auto d = std::move(i->second.donor);
         st.handshakes.erase(i);
         bool first = st.pullers.empty();
-        const auto root = d.manifest.fields.merkle_root;
-        if (!first && (root != st.target.fields.merkle_root
+        if (!first && (!same_image(d.manifest, st.target)
                        || st.pullers.size() >= max_donors(st.ctx->config.recovery))) {
           // Another image is being pulled already, or enough donors are: this one waits in the
           // queue in case they fail.
@@ -278,7 +277,7 @@ bool handshake_message(self_ptr self, session_message& sm) {
           // wait in the queue in case this image fails.
           size_t kept = 1;
           for (auto h = st.handshakes.begin(); h != st.handshakes.end();) {
-            if (h->second.donor.manifest.fields.merkle_root == root
+            if (same_image(h->second.donor.manifest, d.manifest)
                 && kept < max_donors(st.ctx->config.recovery)) {
               ++kept;
               ++h;

@@ -122,10 +122,7 @@ std::vector<block_run> endgame_runs(const transfer_state& st, session_id id, con
         return out;
       if (st.have[i] || st.claims[i] >= 2 || !asked.has(i) || p.outstanding.count(i))
         continue;
-      if (!out.empty() && out.back().first + out.back().count == i && out.back().count < max_run)
-        ++out.back().count;
-      else
-        out.push_back({i, 1});
+      add_block(out, i, max_run);
       ++taken;
     }
   return out;
@@ -341,7 +338,7 @@ void digests_complete(self_ptr self) {
   st.at = transfer_state::phase::pulling;
   std::vector<session_id> other_image;
   for (auto& [id, p] : st.pullers) {
-    if (p.donor.manifest.fields.merkle_root == st.target.fields.merkle_root)
+    if (same_image(p.donor.manifest, st.target))
       p.ready = true;
     else
       other_image.push_back(id);

@@ -17,6 +17,12 @@ using race_atom = caf::atom_constant<caf::atom("race")>;
 using handshake_atom = caf::atom_constant<caf::atom("handshake")>;
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 
+/// Whether two offers are of one image: the same signed manifest, not just the same blocks
+/// (one image's bytes may be signed as two releases, with different svns).
+inline bool same_image(const signed_manifest& a, const signed_manifest& b) {
+  return a.fields.merkle_root == b.fields.merkle_root && a.body == b.body;
+}
+
 /// The donor the digests come through (null once they are known).
 transfer_state::puller* lead(transfer_state& st);
 

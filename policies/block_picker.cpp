@@ -5,6 +5,13 @@
 
 namespace fwrescue {
 
+void add_block(std::vector<block_run>& runs, uint64_t i, uint32_t max_run) {
+  if (!runs.empty() && runs.back().first + runs.back().count == i && runs.back().count < max_run)
+    ++runs.back().count;
+  else
+    runs.push_back({i, 1});
+}
+
 std::vector<block_run> pick_runs(const std::vector<bool>& have, const std::vector<uint16_t>& claims,
                                  const block_holder& asked, std::span<const block_holder> others,
                                  uint64_t start, uint64_t need, uint32_t max_run) {
@@ -43,10 +50,7 @@ std::vector<block_run> pick_runs(const std::vector<bool>& have, const std::vecto
     auto i = (start + k) % n;
     if (!eligible(i) || !allowed(i) || rank(i) != best)
       continue;
-    if (!out.empty() && out.back().first + out.back().count == i && out.back().count < max_run)
-      ++out.back().count;
-    else
-      out.push_back({i, 1});
+    add_block(out, i, max_run);
     ++taken;
   }
   return out;

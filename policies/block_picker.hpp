@@ -15,6 +15,10 @@ struct block_run {
   bool operator==(const block_run&) const = default;
 };
 
+/// Adds block `i` to `runs`: to the last run when it follows it and that run is shorter than
+/// `max_run`, else as a run of its own.
+void add_block(std::vector<block_run>& runs, uint64_t i, uint32_t max_run);
+
 /// A donor as the picker sees it: which blocks it holds (null: the whole image) and whether it
 /// is a console.
 struct block_holder {
