@@ -70,6 +70,9 @@ auto tied(const node_request& m) {
 auto tied(const nodes& m) {
   return std::tie(m.level, m.first, m.digests);
 }
+auto tied(const holdings& m) {
+  return std::tie(m.blocks);
+}
 auto tied(const done&) {
   return std::tuple<>{};
 }
