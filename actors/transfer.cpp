@@ -217,7 +217,6 @@ caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ct
   // One verifier per core the hashing may use; linked, so they end with the transfer.
   for (unsigned k = 0; k < hash_threads(); ++k)
     self->state.verifiers.push_back(self->spawn<block_verifier, caf::linked>());
-  self->attach_functor([self] { withdraw_partial(self); });
   return {
     [=](start_atom) {},
     [=](transfer_job& job) { start_job(self, job); },

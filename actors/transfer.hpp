@@ -230,6 +230,16 @@ struct transfer_state {
 
   std::vector<std::string> failures;
 
+  transfer_state() = default;
+  transfer_state(const transfer_state&) = delete;
+  transfer_state& operator=(const transfer_state&) = delete;
+  /// A transfer that ends (or is restarted by its supervisor) stops the donor serving the image
+  /// it was pulling: the staging file is the next transfer's.
+  ~transfer_state() {
+    if (partial)
+      partial->invalidate();
+  }
+
   static inline const char* name = "transfer";
 };
 

@@ -62,7 +62,9 @@ TEST_CASE_METHOD(swarm_fixture, "two donors are pulled from at once, each asked 
   auto b = session_to(donor_b);
   link->accept_open(b);
   run();
-  auto* acc = std::get_if<accept>(&sent_on(b).front());
+  auto frames = sent_on(b);
+  REQUIRE_FALSE(frames.empty());
+  auto* acc = std::get_if<accept>(&frames.front());
   REQUIRE(acc != nullptr);
   CHECK(acc->fields.no_leaves);
   deliver(b, fwrescue::confirm{req.request_id, true});
