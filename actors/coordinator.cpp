@@ -188,7 +188,7 @@ void negotiated(self_ptr self, negotiation_result& result) {
   // flash that failed half way, and looks at the flash afresh.
   auto known = st.attempt == 1 && st.trigger ? *st.trigger : flash_report{};
   ++st.job;
-  transfer_job job{st.job, st.request, std::move(result.ranked), std::move(known)};
+  transfer_job job{st.job, st.request, std::move(result.ranked), std::move(known), st.recoveries};
   dispatch(self, roles::transfer, caf::make_message(std::move(job)));
 }
 

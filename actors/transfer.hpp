@@ -33,14 +33,16 @@ struct transfer_job {
   /// The monitor's last check of the flash; its bad blocks are not scanned for reuse when the
   /// target is the image it checked against.
   flash_report flash_check = {};
+  /// The recovery the job is an attempt of (coordinator_state::recoveries): donors that lied in
+  /// an earlier attempt of the same recovery are not taken up again.
+  uint64_t recovery = 0;
 };
 
 /// Transfer -> coordinator: fewer donors than recovery.max_donors are being pulled from and no
-/// candidate is left; fresh offers for the image with `root` are welcome (nodes that started
+/// candidate is left; fresh offers for the image being pulled are welcome (nodes that started
 /// recovering it since the job began offer what they hold).
 struct more_donors {
   uint64_t job = 0;
-  digest root{};
 };
 
 /// Coordinator -> transfer: candidates from a fresh request, ranked by the policy.
@@ -183,15 +185,17 @@ struct transfer_state {
   /// The digests of `target` are known and checked against its root.
   bool digests_known = false;
   uint64_t next_serial = 0;
-  /// Donors that sent a block failing verification: never taken up again in this job.
+  /// Donors that sent a block failing verification: never taken up again in this recovery.
   std::vector<public_key> liars;
+  /// The recovery `liars` belong to.
+  uint64_t recovery = 0;
   /// Requests in flight per block (outstanding or being verified) over all donors.
   std::vector<uint16_t> claims;
   /// Where this node starts its walk through the image's blocks (block_picker.hpp).
   uint64_t start_block = 0;
-  /// Asking for more offers while pulling: when it was last done.
+  /// Asking for more offers while pulling: when it was last done (at most once per three
+  /// discovery windows; an answer that never comes costs nothing but that wait).
   clock::time_point more_asked{};
-  bool more_pending = false;
   /// Blocks pulled from donors dropped since, by name, for the transfer's "donor" line.
   std::vector<std::pair<std::string, uint64_t>> ended;
   /// The image as far as verified, served to peers meanwhile (null when not served).

@@ -96,9 +96,10 @@ void start_job(self_ptr self, transfer_job& job) {
   st.queue = std::move(job.candidates);
   st.next = 0;
   st.failures.clear();
-  st.liars.clear();
+  if (job.recovery != st.recovery)
+    st.liars.clear();
+  st.recovery = job.recovery;
   st.ended.clear();
-  st.more_pending = false;
   st.more_asked = {};
   st.at = transfer_state::phase::idle;
   st.next_start = clock::time_point{};
@@ -201,12 +202,16 @@ void take_more(self_ptr self, more_candidates& m) {
   auto& st = self->state;
   if (m.job != st.job || !st.active)
     return;
-  st.more_pending = false;
+  // Candidates tried already are let go: a transfer asking again and again on a slow link would
+  // otherwise keep every offer it ever heard. What waits stays within one request's bound.
+  st.queue.erase(st.queue.begin(), st.queue.begin() + static_cast<ptrdiff_t>(st.next));
+  st.next = 0;
+  const size_t bound = st.ctx->config.limits.offers_per_request;
   for (auto& c : m.candidates) {
     const auto& key = c.source.fields.donor_key;
-    bool queued = std::any_of(st.queue.begin() + static_cast<ptrdiff_t>(st.next), st.queue.end(),
+    bool queued = std::any_of(st.queue.begin(), st.queue.end(),
                               [&](const candidate& q) { return q.source.fields.donor_key == key; });
-    if (!queued && same_image(c.manifest, st.target))
+    if (!queued && st.queue.size() < bound && same_image(c.manifest, st.target))
       st.queue.push_back(std::move(c));
   }
   race(self);

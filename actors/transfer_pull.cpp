@@ -191,19 +191,15 @@ void fill_all(self_ptr self) {
 void ask_for_more(self_ptr self) {
   auto& st = self->state;
   const auto& rc = st.ctx->config.recovery;
-  if (!st.active || !st.digests_known || st.more_pending
+  if (!st.active || !st.digests_known
       || st.pullers.size() + st.handshakes.size() >= rc.max_donors)
     return;
   auto now = self->clock().now();
   auto every = std::chrono::milliseconds(std::max<uint32_t>(rc.discovery_window_ms, 100) * 3);
-  if (now - st.more_asked < every)
+  if (st.more_asked != clock::time_point{} && now - st.more_asked < every)
     return;
   st.more_asked = now;
-  st.more_pending = true;
-  more_donors m;
-  m.job = st.job;
-  m.root = st.target.fields.merkle_root;
-  tell_coordinator(self, caf::make_message(std::move(m)));
+  tell_coordinator(self, caf::make_message(more_donors{st.job}));
 }
 
 /// A donor's deadline timer fired: drop it when nothing came for a block timeout, or when over
@@ -289,8 +285,13 @@ void drop_puller(self_ptr self, session_id id, const std::string& reason,
   auto p = std::move(found->second);
   st.pullers.erase(found);
   record_failure(self, name_of(p), reason, bad_block);
-  if (bad_block)
+  if (bad_block) {
+    // Each costs its sender a session and a block's worth of work; still, the oldest go first.
+    constexpr size_t max_liars = 256;
+    if (st.liars.size() >= max_liars)
+      st.liars.erase(st.liars.begin());
     st.liars.push_back(p.donor.source.fields.donor_key);
+  }
   if (p.pulled > 0)
     st.ended.emplace_back(name_of(p), p.pulled);
   if (session_open) {

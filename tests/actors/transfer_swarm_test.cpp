@@ -172,3 +172,66 @@ TEST_CASE_METHOD(swarm_fixture, "an offer of an impossible block set drops that 
   serve_all({b});
   CHECK(staged() == img.bytes);
 }
+
+TEST_CASE_METHOD(swarm_fixture, "a liar stays dropped for every attempt of its recovery") {
+  auto job_of = [&](uint64_t job, uint64_t recovery) {
+    transfer_job j{job, req, {}, {}, recovery};
+    j.candidates = {donor_a.candidate_for(req, img.manifest),
+                    donor_b.candidate_for(req, img.manifest)};
+    return j;
+  };
+  spawn_transfer();
+  REQUIRE_FALSE(link->start(bridge));
+  caf::anon_send(xfer, job_of(1, 7));
+  run();
+  auto a = session_to(donor_a);
+  confirm(a);
+  auto asked = requested(a);
+  REQUIRE_FALSE(asked.empty());
+  auto bad = block(asked[0]);
+  bad[3] ^= 1;
+  deliver(a, block_data{asked[0], bad});
+  REQUIRE(coordinator->last<donor_dropped>().bad_block);
+  auto opened_to_a = [&] {
+    size_t n = 0;
+    for (const auto& s : link->opened_sessions())
+      n += s.address == donor_a.address;
+    return n;
+  };
+  // The coordinator's next attempt of the same recovery: donor-a is passed over.
+  caf::anon_send(xfer, job_of(2, 7));
+  run();
+  CHECK(opened_to_a() == 1);
+  // A new recovery gives it a chance again (the policies still weigh what it did).
+  caf::anon_send(xfer, job_of(3, 8));
+  run();
+  CHECK(opened_to_a() == 2);
+}
+
+TEST_CASE_METHOD(swarm_fixture, "with room for more donors the transfer asks for fresh offers, "
+                                "and keeps what waits within one request's bound") {
+  ctx->config.limits.offers_per_request = 3;
+  start({&donor_a});
+  auto a = session_to(donor_a);
+  confirm(a);
+  REQUIRE(coordinator->count<more_donors>() == 1);
+  CHECK(coordinator->last<more_donors>().job == 1);
+  // Five nodes answered the fresh request, one of them offering another release.
+  std::vector<std::unique_ptr<test_donor>> fresh;
+  more_candidates more{1, {}};
+  for (int i = 0; i < 5; ++i) {
+    fresh.push_back(std::make_unique<test_donor>("fresh-" + std::to_string(i)));
+    more.candidates.push_back(fresh.back()->candidate_for(req, img.manifest));
+  }
+  more.candidates[1].manifest.body.push_back(0); // not the same signed manifest
+  caf::anon_send(xfer, std::move(more));
+  run();
+  // One joins (max_donors 2); of the rest, what waits is within the bound of 3.
+  CHECK(link->opened_sessions().back().address == fresh[0]->address);
+  auto& st = state_of<transfer_state>(xfer);
+  CHECK(st.queue.size() - st.next <= 3);
+  for (size_t k = st.next; k < st.queue.size(); ++k)
+    CHECK(st.queue[k].source.fields.donor != "fresh-1");
+  // It does not ask again at once: one fresh request per three discovery windows.
+  CHECK(coordinator->count<more_donors>() == 1);
+}
