@@ -75,7 +75,10 @@ void digests_complete(self_ptr self);
 void drop_puller(self_ptr self, session_id id, const std::string& reason, bool bad_block = false,
                  bool session_open = true);
 
-/// Pushes donor `id`'s deadline to its block timeout from now.
+/// Blocks kept requested from donor `p`: the configured window, or less on a slow link.
+uint32_t window_of(const transfer_state& st, const transfer_state::puller& p);
+
+/// Pushes donor `id`'s deadline to its block timeout from now (transfer_watch.cpp).
 void extend_deadline(self_ptr self, session_id id, transfer_state::puller& p);
 
 /// Asks the coordinator for fresh offers when fewer donors than recovery.max_donors are pulled
@@ -91,7 +94,7 @@ void on_blocks(self_ptr self, session_id id, block_data& b);
 void on_verified(self_ptr self, run_verified& r);
 void on_holdings(self_ptr self, session_id id, const holdings& h);
 
-/// A donor's deadline timer fired.
+/// A donor's deadline timer fired (transfer_watch.cpp).
 void check_deadline(self_ptr self, session_id id, uint64_t serial);
 
 /// Offers the image being pulled to peers as far as it is verified (from the staging step),
