@@ -174,6 +174,7 @@ adv_check() {
     passed=$((passed + 1))
   else
     failed=$((failed + 1))
+    failures+=("$what")
     echo "FAIL: $what"
   fi
 }
@@ -189,6 +190,7 @@ adv_check_bound() {
     passed=$((passed + 1))
   else
     failed=$((failed + 1))
+    failures+=("$1 ($2, bound $3)")
     echo "FAIL: $1 ($2, bound $3)"
   fi
 }
@@ -200,6 +202,7 @@ adv_check_log() {
     passed=$((passed + 1))
   else
     failed=$((failed + 1))
+    failures+=("$1")
     echo "FAIL: $1"
     tail -4 "$CLUSTER_DIR/logs/$2.log" 2>/dev/null | sed 's/^/    /'
   fi
