@@ -199,7 +199,7 @@ void publish_partial(self_ptr self) {
   auto image = partial_image::open(
     st.target, st.ctx->store->staging_path(),
     [chip](uint64_t offset, std::span<uint8_t> out) { return chip->read(offset, out); }, st.have,
-    st.staged, st.ctx->target_index);
+    st.staged, st.ctx->target_index, st.verified);
   if (!image) {
     st.ctx->log->warn("transfer", "not serving the blocks pulled so far: {}",
                       describe(image.error()));

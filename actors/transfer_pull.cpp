@@ -327,8 +327,12 @@ void on_blocks(self_ptr self, session_id id, block_data& b) {
 
 namespace {
 
-/// Stages blocks [first, first + count) of a verified run, which starts at `r.first`.
-caf::error stage(transfer_state& st, const run_verified& r, uint64_t first, uint64_t count) {
+/// Stages blocks [first, first + count) of a verified run, which starts at `r.first`, and says
+/// where peers can read them from now on: the memory verified blocks are kept in, or else the
+/// staging file, written through at once while they are served (a gathered write is not in the
+/// file yet, and a peer served what is there would get other bytes).
+caf::expected<partial_image::location> stage(transfer_state& st, const run_verified& r,
+                                             uint64_t first, uint64_t count) {
   const auto& m = st.target.fields;
   auto offset = first * m.block_size;
   auto skip = (first - r.first) * m.block_size;
@@ -339,8 +343,17 @@ caf::error stage(transfer_state& st, const run_verified& r, uint64_t first, uint
     kept = kept && st.verified->put(i, bytes);
     length += bytes.size();
   }
-  return kept ? st.staging->write_in_place(offset, st.verified->bytes(offset, length))
-              : st.staging->write(offset, std::span{r.bytes}.subspan(skip, length));
+  if (kept) {
+    if (auto err = st.staging->write_in_place(offset, st.verified->bytes(offset, length)))
+      return err;
+    return partial_image::location::memory;
+  }
+  if (auto err = st.staging->write(offset, std::span{r.bytes}.subspan(skip, length)))
+    return err;
+  if (st.partial)
+    if (auto err = st.staging->flush())
+      return err;
+  return partial_image::location::staging_file;
 }
 
 } // namespace
@@ -372,16 +385,17 @@ void on_verified(self_ptr self, run_verified& r) {
     auto end = i;
     while (end < r.first + r.good && !st.have[end])
       ++end;
-    if (auto err = stage(st, r, i, end - i)) {
+    auto where = stage(st, r, i, end - i);
+    if (!where) {
       if (source != 0)
-        return drop_puller(self, source, describe(err));
+        return drop_puller(self, source, describe(where.error()));
       return;
     }
     for (auto k = i; k < end; ++k) {
       st.have[k] = true;
       st.staged[k] = true;
       if (st.partial)
-        st.partial->add(k, true);
+        st.partial->add(k, *where);
     }
     st.have_count += end - i;
     st.pulled += end - i;

@@ -1,5 +1,6 @@
 #include "image/partial_image.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -15,7 +16,8 @@ namespace fwrescue {
 caf::expected<std::shared_ptr<partial_image>>
 partial_image::open(signed_manifest manifest, const std::string& staging_path,
                     flash_reader read_flash, const std::vector<bool>& held,
-                    const std::vector<bool>& staged, uint32_t target_index) {
+                    const std::vector<bool>& staged, uint32_t target_index,
+                    std::shared_ptr<const verified_blocks> memory) {
   auto n = manifest.fields.block_count();
   if (held.size() != n || staged.size() != n || manifest.block_digests.size() != n)
     return make_error(errc::invalid_argument, "partial image: the block lists do not fit the image");
@@ -26,19 +28,22 @@ partial_image::open(signed_manifest manifest, const std::string& staging_path,
     return make_error(errc::io_failure, fmt::format("staging file {}: cannot open for serving: {}",
                                                     staging_path, std::strerror(errno)));
   std::shared_ptr<partial_image> out{
-    new partial_image(std::move(manifest), fd, std::move(read_flash), target_index)};
+    new partial_image(std::move(manifest), fd, std::move(read_flash), target_index, std::move(memory))};
   out->held_ = block_set(n);
-  out->staged_ = staged;
-  for (uint64_t i = 0; i < n; ++i)
+  out->where_.assign(n, location::flash);
+  for (uint64_t i = 0; i < n; ++i) {
     if (held[i])
       out->held_.insert(i);
+    if (staged[i])
+      out->where_[i] = location::staging_file;
+  }
   return out;
 }
 
 partial_image::partial_image(signed_manifest manifest, int fd, flash_reader read_flash,
-                             uint32_t target_index)
+                             uint32_t target_index, std::shared_ptr<const verified_blocks> memory)
   : manifest_(std::move(manifest)), fd_(fd), read_flash_(std::move(read_flash)),
-    target_index_(target_index) {
+    target_index_(target_index), memory_(std::move(memory)) {
 }
 
 partial_image::~partial_image() {
@@ -46,11 +51,11 @@ partial_image::~partial_image() {
     ::close(fd_);
 }
 
-void partial_image::add(uint64_t index, bool staged) {
+void partial_image::add(uint64_t index, location where) {
   std::lock_guard<std::mutex> guard{mutex_};
-  if (index >= staged_.size())
+  if (index >= where_.size() || (where == location::memory && !memory_))
     return;
-  staged_[index] = staged;
+  where_[index] = where;
   held_.insert(index);
 }
 
@@ -70,14 +75,16 @@ caf::error partial_image::read(uint64_t first, uint64_t count, std::span<uint8_t
   if (first > n || count > n - first)
     return make_error(errc::invalid_argument,
                       fmt::format("blocks {}..{} are past the image's {}", first, first + count, n));
-  std::vector<bool> staged(count);
+  // Taken under the lock that add() holds: a block's bytes were in place before it was added,
+  // so what this thread reads below is what was verified.
+  std::vector<location> where(count);
   {
     std::lock_guard<std::mutex> guard{mutex_};
     for (uint64_t k = 0; k < count; ++k) {
       if (!held_.contains(first + k))
         return make_error(errc::invalid_argument,
                           fmt::format("block {} is not held here yet", first + k));
-      staged[k] = staged_[first + k];
+      where[k] = where_[first + k];
     }
   }
   if (!valid())
@@ -90,7 +97,10 @@ caf::error partial_image::read(uint64_t first, uint64_t count, std::span<uint8_t
       return make_error(errc::invalid_argument, "partial image: the buffer is too small");
     auto dst = out.subspan(at, length);
     auto offset = i * m.block_size;
-    if (staged[k]) {
+    if (where[k] == location::memory) {
+      auto bytes = memory_->bytes(offset, length);
+      std::copy(bytes.begin(), bytes.end(), dst.begin());
+    } else if (where[k] == location::staging_file) {
       auto got = ::pread(fd_, dst.data(), dst.size(), static_cast<off_t>(offset));
       if (got != static_cast<ssize_t>(dst.size()))
         return make_error(errc::io_failure,

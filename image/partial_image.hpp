@@ -13,14 +13,16 @@
 #include <caf/expected.hpp>
 
 #include "image/block_set.hpp"
+#include "image/verified_blocks.hpp"
 #include "messages/manifest.hpp"
 
 namespace fwrescue {
 
 /// An image this node is still pulling, as far as it has verified it: what it serves to its
 /// peers meanwhile, so the image spreads through a rack while it is being pulled. The transfer
-/// adds each block once it is verified (and staged, when it came from a donor); the donor reads
-/// only blocks added, from the staging file or, for blocks found good on the flash, the flash.
+/// adds each block once it is verified and readable where it says it is; the donor reads only
+/// blocks added: from the memory the transfer keeps verified blocks in, the staging file (once
+/// written there, not while a write of it is still being gathered), or the flash.
 ///
 /// Shared between the transfer and the donor, which run on different threads: every member is
 /// safe to call from either. Once invalidated (the transfer moves to another image, or hands
@@ -30,12 +32,16 @@ class partial_image {
 public:
   /// Reads image bytes at an offset of the flash region.
   using flash_reader = std::function<caf::error(uint64_t offset, std::span<uint8_t> out)>;
+  /// Where a held block's bytes are read from.
+  enum class location : uint8_t { flash, staging_file, memory };
 
   /// `manifest` with its block digests; blocks already held (`held`), and of those the ones in
-  /// the staging file at `staging_path` (`staged`), the others being on the flash.
+  /// the staging file at `staging_path` (`staged`), the others being on the flash. `memory`
+  /// (may be null) is where blocks added as location::memory are read from.
   static caf::expected<std::shared_ptr<partial_image>>
   open(signed_manifest manifest, const std::string& staging_path, flash_reader read_flash,
-       const std::vector<bool>& held, const std::vector<bool>& staged, uint32_t target_index);
+       const std::vector<bool>& held, const std::vector<bool>& staged, uint32_t target_index,
+       std::shared_ptr<const verified_blocks> memory = nullptr);
 
   ~partial_image();
   partial_image(const partial_image&) = delete;
@@ -49,8 +55,9 @@ public:
     return target_index_;
   }
 
-  /// Block `index` was verified; `staged`: it is in the staging file (else on the flash).
-  void add(uint64_t index, bool staged);
+  /// Block `index` was verified and can be read at `where` from now on. A block said to be in
+  /// memory when no memory was given is not added.
+  void add(uint64_t index, location where);
 
   /// The blocks held now.
   block_set holdings() const;
@@ -68,16 +75,18 @@ public:
   caf::error read(uint64_t first, uint64_t count, std::span<uint8_t> out) const;
 
 private:
-  partial_image(signed_manifest manifest, int fd, flash_reader read_flash, uint32_t target_index);
+  partial_image(signed_manifest manifest, int fd, flash_reader read_flash, uint32_t target_index,
+                std::shared_ptr<const verified_blocks> memory);
 
   signed_manifest manifest_;
   int fd_ = -1;
   flash_reader read_flash_;
   uint32_t target_index_ = 0;
+  std::shared_ptr<const verified_blocks> memory_;
   std::atomic<bool> valid_{true};
   mutable std::mutex mutex_;
   block_set held_;
-  std::vector<bool> staged_;
+  std::vector<location> where_;
 };
 
 } // namespace fwrescue

@@ -185,7 +185,7 @@ TEST_CASE_METHOD(partial_fixture, "blocks of a partial image are served as held,
     CHECK(last_abort(s) == "block 4 was not offered (this donor holds only part of the image)");
   }
   SECTION("a block verified here since, that the recipient was not yet told of") {
-    p->add(4, true);
+    p->add(4, partial_image::location::staging_file);
     ask_blocks(s, 4, 1);
     CHECK(last_abort(s) == "block 4 was not offered (this donor holds only part of the image)");
   }
@@ -201,7 +201,7 @@ TEST_CASE_METHOD(partial_fixture, "holdings frames follow the set as it grows") 
   advance(250ms);
   CHECK(only<holdings>(sent_on(s)).size() == 1); // nothing new: nothing sent
   for (uint64_t i = 1; i < 8; ++i)
-    p->add(i, true);
+    p->add(i, partial_image::location::staging_file);
   advance(249ms);
   CHECK(only<holdings>(sent_on(s)).size() == 1);
   advance(1ms);
@@ -255,7 +255,7 @@ TEST_CASE_METHOD(partial_fixture, "uploads of a partial image end when it is inv
 TEST_CASE_METHOD(partial_fixture, "the same partial image published again keeps its uploads") {
   auto p = partial_of(pulled, {0});
   auto s = take_up_partial(p);
-  p->add(1, true);
+  p->add(1, partial_image::location::staging_file);
   publish(p);
   CHECK(link->is_open(s));
 }

@@ -235,3 +235,32 @@ TEST_CASE_METHOD(swarm_fixture, "with room for more donors the transfer asks for
   // It does not ask again at once: one fresh request per three discovery windows.
   CHECK(coordinator->count<more_donors>() == 1);
 }
+
+TEST_CASE_METHOD(swarm_fixture, "what a recipient serves of the image it is pulling reads as the "
+                                "signed image, every block from the moment it is held") {
+  auto donor_role = record(roles::donor);
+  // Both places a pulled block is read from: the memory verified blocks are kept in, and the
+  // staging file when the image is too large to keep (a write there is gathered first).
+  auto kept = GENERATE(true, false);
+  INFO((kept ? "kept in memory" : "staging file only"));
+  ctx->config.recovery.verified_in_memory_mib = kept ? 64 : 0;
+  start({&donor_a});
+  auto a = session_to(donor_a);
+  confirm(a);
+  serve(a, 12);
+  auto updates = donor_role->all<partial_update>();
+  REQUIRE_FALSE(updates.empty());
+  auto partial = updates.back().image;
+  REQUIRE(partial);
+  auto held = partial->holdings();
+  REQUIRE(held.count() >= 8);
+  CHECK(coordinator->count<transfer_done>() == 0);
+  for (uint64_t i = 0; i < 32; ++i) {
+    if (!held.contains(i))
+      continue;
+    INFO("block " << i);
+    std::vector<uint8_t> out(1024);
+    REQUIRE_FALSE(partial->read(i, 1, out));
+    CHECK(out == block(i));
+  }
+}
