@@ -1,6 +1,7 @@
 #include "actors/coordinator.hpp"
 
 #include <ctime>
+#include <utility>
 
 #include <fmt/format.h>
 #include <sodium.h>
@@ -99,13 +100,34 @@ void discover(self_ptr self) {
   dispatch(self, roles::discovery, caf::make_message(req));
 }
 
-void attempt_failed(self_ptr self, const std::string& why) {
+void attempt_failed(self_ptr self, const std::string& why, bool busy) {
   auto& st = self->state;
   auto& rc = st.ctx->config.recovery;
   cancel_fetch(self);
   job_over(self);
   // Reports of the failed job, should they still come, no longer count.
   ++st.job;
+  // Donors whose slots are all taken free one within about a transfer's time; a rack recovering
+  // at once meets them everywhere. Asking again soon, at a random moment so the recipients
+  // turned away together do not come back together, serves it sooner than a doubling backoff,
+  // and counting it would end the recovery of a node that only waited its turn.
+  auto wait = std::chrono::milliseconds(rc.backoff_initial_ms / 2
+                                        + randombytes_uniform(rc.backoff_initial_ms / 2 + 1));
+  if (busy && !st.only_from && !st.safe_hold
+      && st.busy_waited + wait <= std::chrono::seconds(rc.busy_wait_s)) {
+    st.busy_waited += wait;
+    st.ctx->log->info("coordinator",
+                      "attempt {}: every donor is busy ({}); asking again in {} ms, not counted "
+                      "as a failed attempt ({} of {} s waited for busy donors)",
+                      st.attempt, why, wait.count(),
+                      std::chrono::duration_cast<std::chrono::seconds>(st.busy_waited).count(),
+                      rc.busy_wait_s);
+    enter(self, recovery_phase::discovering);
+    st.job = 0;
+    st.busy_retry = true;
+    self->delayed_send(self, wait, retry_atom::value, st.generation, st.attempt);
+    return;
+  }
   // An image the operator named is tried once: its failure is the answer they wait for.
   auto attempts = st.only_from ? 1u : rc.max_attempts;
   st.ctx->log->warn("coordinator", "attempt {} of {} failed: {}", st.attempt, attempts, why);
@@ -239,6 +261,8 @@ void start_recovery(self_ptr self, const std::string& reason,
   st.only_from = std::move(only_from);
   ++st.recoveries;
   st.attempt = 1;
+  st.busy_waited = {};
+  st.busy_retry = false;
   st.flashes = 0;
   ++st.generation;
   st.started = std::chrono::steady_clock::now();
@@ -334,7 +358,7 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
     },
     [=](transfer_failed& f) {
       if (current(f.job))
-        source_failed(self, f.reason);
+        source_failed(self, f.reason, f.busy);
     },
     [=](fetch_done& d) { fetched(self, d); },
     [=](fetch_failed& f) {
@@ -377,7 +401,8 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
       if (generation != st.generation || attempt != st.attempt || st.safe_hold
           || !recovering(st.phase))
         return;
-      ++st.attempt;
+      if (!std::exchange(st.busy_retry, false))
+        ++st.attempt;
       first_source(self);
     },
     [=](reflash_atom, uint64_t generation, const std::string& why) {

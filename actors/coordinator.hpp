@@ -77,6 +77,10 @@ struct coordinator_state {
   /// (recover_from_location): its attempt tries that location only, once.
   std::shared_ptr<image_location> only_from;
   uint32_t attempt = 0;
+  /// Waited in this recovery for donors that were all busy (recovery.busy_wait_s bounds it);
+  /// the retry timer set for such a wait does not start a new attempt.
+  std::chrono::milliseconds busy_waited{0};
+  bool busy_retry = false;
   /// Bumped per recovery so a late retry timer of an earlier one is ignored.
   uint64_t generation = 0;
   /// The job in flight (a transfer or a flash) and the actor doing it, which the coordinator

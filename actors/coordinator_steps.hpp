@@ -81,8 +81,9 @@ void resume_from_journal(self_ptr self);
 void image_staged(self_ptr self, transfer_done& d);
 
 /// A whole attempt failed: retried from the first source after a backoff, or the recovery
-/// ends as failed.
-void attempt_failed(self_ptr self, const std::string& why);
+/// ends as failed. `busy`: every donor answered busy, which is waited out (recovery.busy_wait_s)
+/// before it counts.
+void attempt_failed(self_ptr self, const std::string& why, bool busy = false);
 
 // -- sources (coordinator_sources.cpp) -----------------------------------------------------------
 
@@ -91,7 +92,7 @@ void first_source(self_ptr self);
 
 /// The current source has no image for us (`why`): the next one is tried, and when none is
 /// left the attempt fails with every source's reason.
-void source_failed(self_ptr self, const std::string& why);
+void source_failed(self_ptr self, const std::string& why, bool busy = false);
 
 /// The source in use served the image: recorded for status.
 void source_served(self_ptr self, const std::string& where);

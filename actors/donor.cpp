@@ -293,6 +293,12 @@ caf::behavior donor(caf::stateful_actor<donor_state>* self, context_ptr ctx) {
       st.own[index] = std::make_shared<const served_image>(
         served_image{index == 0 ? std::string{"own flash"} : "own flash of " + target->target,
                      **installed, {}, target->chip});
+      // The recovered image is served whole now: the blocks handed over by its transfer are let
+      // go (uploads of them run to their end), and with them the memory they were read from.
+      auto p = st.partials.find(index);
+      if (p != st.partials.end()
+          && p->second->manifest.fields.merkle_root == (*installed)->fields.merkle_root)
+        st.partials.erase(p);
     },
     [=](session_opened_event& ev) {
       auto& up = self->state.uploads[ev.id];

@@ -10,7 +10,7 @@ namespace {
 
 /// An upload runs this long before its slot can go to another recipient: a slot that changed
 /// hands at every accept would serve nobody.
-constexpr auto min_served = std::chrono::seconds(1);
+constexpr auto min_served = std::chrono::milliseconds(250);
 
 /// What a preempted recipient is told to wait before it asks again.
 constexpr uint32_t preempted_retry_ms = 2000;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -28,6 +29,8 @@ void record_failure(self_ptr self, const std::string& donor, const std::string& 
                     bool bad_block) {
   auto& st = self->state;
   st.ctx->log->warn("transfer", "dropping donor {}: {}", donor, reason);
+  if (!std::exchange(st.busy_answer, false))
+    st.only_busy = false;
   if (bad_block)
     st.ctx->metrics->blocks_rejected.add({st.ctx->target, donor});
   tell_coordinator(self, caf::make_message(donor_dropped{donor, reason, bad_block}));
@@ -108,6 +111,7 @@ void on_message(self_ptr self, session_message& sm) {
       } else if constexpr (std::is_same_v<T, holdings>) {
         on_holdings(self, id, m);
       } else if constexpr (std::is_same_v<T, busy>) {
+        self->state.busy_answer = true;
         drop_puller(self, id, fmt::format("busy (retry after {} ms)", m.retry_after_ms));
       } else if constexpr (std::is_same_v<T, decline>) {
         drop_puller(self, id, "declined: " + m.reason);
@@ -180,8 +184,19 @@ void begin_pull(self_ptr self, session_id id, candidate d, transfer_state::diges
   start_digests(self);
 }
 
+void withdraw_handed_over(self_ptr self) {
+  auto& st = self->state;
+  if (auto p = st.handed_over.lock()) {
+    p->invalidate();
+    if (auto donor = find_role(self->system(), roles::donor, *st.ctx))
+      self->send(donor, partial_update{st.ctx->target_index, nullptr});
+  }
+  st.handed_over.reset();
+}
+
 void withdraw_partial(self_ptr self) {
   auto& st = self->state;
+  withdraw_handed_over(self);
   if (!st.partial)
     return;
   st.partial->invalidate();
@@ -192,6 +207,12 @@ void withdraw_partial(self_ptr self) {
 
 void publish_partial(self_ptr self) {
   auto& st = self->state;
+  // An attempt after a failed one, of the same image: what peers are served goes on (their
+  // offers and uploads stay good), and grows from here.
+  if (st.partial && st.partial->valid()
+      && st.partial->manifest().fields.merkle_root == st.target.fields.merkle_root
+      && st.partial->memory() == st.verified)
+    return;
   withdraw_partial(self);
   if (!st.ctx->config.donor.serve_installed || st.ctx->config.recovery.max_donors == 0)
     return;
@@ -226,6 +247,12 @@ caf::behavior transfer(caf::stateful_actor<transfer_state>* self, context_ptr ct
     [=](ready_memory& r) {
       auto& st = self->state;
       st.ready.reset();
+      // An unchecked report ends a recovery that failed: what it verified is served no more, and
+      // its memory goes.
+      if (!r.check.checked && !st.active) {
+        withdraw_partial(self);
+        st.verified.reset();
+      }
       auto installed = st.ctx->store->installed_manifest();
       if (!r.check.checked || r.check.bad.empty() || !installed || !*installed)
         return;

@@ -200,6 +200,9 @@ struct transfer_state {
   std::vector<std::pair<std::string, uint64_t>> ended;
   /// The image as far as verified, served to peers meanwhile (null when not served).
   std::shared_ptr<partial_image> partial;
+  /// A whole image handed to the flasher and still served by the donor from memory and the
+  /// staging file: invalidated when the transfer next touches the staging file.
+  std::weak_ptr<partial_image> handed_over;
 
   // The image being assembled. `have` refers to `staged_root`'s image and survives a change of
   // donor within one job, so blocks verified from one donor are not pulled again from the next;
@@ -233,6 +236,10 @@ struct transfer_state {
   clock::time_point job_started{};
 
   std::vector<std::string> failures;
+  /// Every donor dropped in this job answered busy (set while none failed otherwise).
+  bool only_busy = true;
+  /// The failure being recorded is a busy answer (set just before it is, read by it).
+  bool busy_answer = false;
 
   transfer_state() = default;
   transfer_state(const transfer_state&) = delete;
@@ -242,6 +249,8 @@ struct transfer_state {
   ~transfer_state() {
     if (partial)
       partial->invalidate();
+    if (auto p = handed_over.lock())
+      p->invalidate();
   }
 
   static inline const char* name = "transfer";

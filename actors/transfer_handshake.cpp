@@ -81,9 +81,11 @@ void end_sessions(self_ptr self, const std::string& reason) {
 
 void start_job(self_ptr self, transfer_job& job) {
   auto& st = self->state;
-  // Sessions of an earlier job are let go.
+  // Sessions of an earlier job are let go. What peers are served of the image being pulled
+  // stays (a failed attempt's verified blocks are still good) until the staging file is
+  // prepared for another image; an image handed to the flasher goes now.
   end_sessions(self, {});
-  withdraw_partial(self);
+  withdraw_handed_over(self);
   st.job = job.job;
   st.job_started = self->clock().now();
   st.request = job.request;
@@ -96,6 +98,7 @@ void start_job(self_ptr self, transfer_job& job) {
   st.queue = std::move(job.candidates);
   st.next = 0;
   st.failures.clear();
+  st.only_busy = true;
   if (job.recovery != st.recovery)
     st.liars.clear();
   st.recovery = job.recovery;
@@ -113,7 +116,6 @@ void cancel_job(self_ptr self, const transfer_cancel& c) {
     return;
   st.ctx->log->warn("transfer", "job {} given up: {}", c.job, c.reason);
   end_sessions(self, c.reason);
-  withdraw_partial(self);
   ++st.epoch;
   st.active = false;
   st.at = transfer_state::phase::idle;
@@ -180,12 +182,12 @@ void race(self_ptr self) {
   if (st.handshakes.empty() && st.pullers.empty()) {
     st.at = transfer_state::phase::idle;
     st.active = false;
-    withdraw_partial(self);
     std::string why;
     for (const auto& f : st.failures)
       why += (why.empty() ? "" : "; ") + f;
     transfer_failed failed{why.empty() ? "no donor to pull from" : "every donor failed: " + why};
     failed.job = st.job;
+    failed.busy = st.only_busy && !st.failures.empty();
     tell_coordinator(self, caf::make_message(std::move(failed)));
     return;
   }
@@ -298,6 +300,7 @@ bool handshake_message(self_ptr self, session_message& sm) {
         begin_pull(self, sm.id, std::move(d), plan, compress);
         race(self);
       } else if constexpr (std::is_same_v<T, busy>) {
+        st.busy_answer = true;
         fail_handshake(self, sm.id, fmt::format("busy (retry after {} ms)", m.retry_after_ms));
       } else if constexpr (std::is_same_v<T, decline>) {
         fail_handshake(self, sm.id, "declined: " + m.reason);

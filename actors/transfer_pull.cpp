@@ -198,9 +198,14 @@ void finish(self_ptr self) {
   ++st.epoch; // verifier results still under way have nothing left to go to
   st.at = transfer_state::phase::idle;
   st.active = false;
-  // The flasher rewrites the flash and removes the staging file: the image is served again
-  // once the flash checks good.
-  withdraw_partial(self);
+  // The flasher rewrites the flash: blocks found good there stop being served, the pulled ones
+  // go on being served to peers from memory and the staging file until the flash checks good
+  // and the donor serves it whole (or a later recovery replaces them).
+  if (st.partial) {
+    st.partial->hand_over();
+    st.handed_over = st.partial;
+    st.partial.reset();
+  }
   // The flasher opens the staging file itself, and removes it once the recovery succeeds.
   st.staging.reset();
   transfer_done d{st.target, donor, st.pulled, st.reused, st.staged, std::move(st.verified)};

@@ -26,17 +26,25 @@ caf::error prepare_staging(self_ptr self) {
   const auto& m = st.target.fields;
   auto n = m.block_count();
   if (st.staged_root != m.merkle_root || !st.staging) {
+    // What peers are served of another image is read from the staging file about to be reused.
+    if (st.partial && st.partial->manifest().fields.merkle_root != m.merkle_root)
+      withdraw_partial(self);
     auto staging = staging_file::open(st.ctx->store->staging_path(), m.image_size);
     if (!staging)
       return std::move(staging.error());
     st.staging = std::move(*staging);
     st.have.assign(n, false);
     st.pulled = 0;
-    st.verified.reset();
+    // Blocks an earlier attempt verified into memory stay good for the same image (and peers
+    // may be reading them there); memory for another image goes.
+    bool same_memory = st.verified && st.verified->root() == m.merkle_root;
+    if (!same_memory)
+      st.verified.reset();
     auto limit = uint64_t{st.ctx->config.recovery.verified_in_memory_mib} << 20;
     // Memory readied while offers were awaited is taken when it fits; else it is released here.
     auto ready = std::move(st.ready);
-    if (m.image_size <= limit) {
+    if (same_memory) {
+    } else if (m.image_size <= limit) {
       if (ready && ready->adopt(m.merkle_root, m.image_size, m.block_size)) {
         st.verified = std::move(ready);
       } else if (auto memory = verified_blocks::make(m.merkle_root, m.image_size, m.block_size)) {

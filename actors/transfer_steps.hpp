@@ -98,9 +98,12 @@ void on_holdings(self_ptr self, session_id id, const holdings& h);
 void check_deadline(self_ptr self, session_id id, uint64_t serial);
 
 /// Offers the image being pulled to peers as far as it is verified (from the staging step),
-/// and withdraws it (the image is whole, or the job changed image or ended).
+/// and withdraws it (the job moved to another image, or the recovery failed). Kept across
+/// attempts of one image; handed over, not withdrawn, when the image is whole.
 void publish_partial(self_ptr self);
 void withdraw_partial(self_ptr self);
+/// Stops serving the image last handed to the flasher, if the donor still serves it.
+void withdraw_handed_over(self_ptr self);
 
 // -- learning the digests without leaves (transfer_tree.cpp) ------------------------------------
 

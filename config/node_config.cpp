@@ -156,6 +156,7 @@ void read_recovery(table_reader r, recovery_config& rec) {
                          fmt::format("an integer no smaller than recovery.backoff_initial_ms ({})",
                                      rec.backoff_initial_ms));
   }
+  r.integer("busy_wait_s", rec.busy_wait_s, 0, 86400);
   read_sources(r, rec.sources);
   r.finish();
 }

@@ -59,6 +59,16 @@ void partial_image::add(uint64_t index, location where) {
   held_.insert(index);
 }
 
+void partial_image::hand_over() {
+  std::lock_guard<std::mutex> guard{mutex_};
+  flash_rewritten_.store(true);
+  block_set kept(where_.size());
+  for (uint64_t i = 0; i < where_.size(); ++i)
+    if (held_.contains(i) && where_[i] != location::flash)
+      kept.insert(i);
+  held_ = std::move(kept);
+}
+
 block_set partial_image::holdings() const {
   std::lock_guard<std::mutex> guard{mutex_};
   return held_;
@@ -90,6 +100,7 @@ caf::error partial_image::read(uint64_t first, uint64_t count, std::span<uint8_t
   if (!valid())
     return make_error(errc::invalid_argument, "the image being recovered here changed");
   size_t at = 0;
+  bool from_flash = false;
   for (uint64_t k = 0; k < count; ++k) {
     auto i = first + k;
     auto length = m.block_length(i);
@@ -108,12 +119,14 @@ caf::error partial_image::read(uint64_t first, uint64_t count, std::span<uint8_t
                                       got < 0 ? std::strerror(errno) : "short read"));
     } else if (auto err = read_flash_(offset, dst)) {
       return err;
+    } else {
+      from_flash = true;
     }
     at += length;
   }
   // Checked again after reading: bytes read while the transfer was moving on may be another
   // image's, and a donor serving them would be dropped as a liar.
-  if (!valid())
+  if (!valid() || (from_flash && flash_rewritten_.load()))
     return make_error(errc::invalid_argument, "the image being recovered here changed");
   return caf::none;
 }

@@ -50,6 +50,10 @@ public:
   const signed_manifest& manifest() const {
     return manifest_;
   }
+  /// Where blocks added as location::memory are read from (may be null).
+  const std::shared_ptr<const verified_blocks>& memory() const {
+    return memory_;
+  }
   /// Which of the node's firmware targets is recovering this image.
   uint32_t target_index() const {
     return target_index_;
@@ -66,6 +70,10 @@ public:
   bool valid() const {
     return valid_.load();
   }
+  /// The image is whole and goes to the flasher, which rewrites the flash: blocks read from
+  /// the flash are no longer held (a read that overlapped fails), the others are served on from
+  /// the memory and the staging file, which the flasher only reads, until the donor lets go.
+  void hand_over();
   void invalidate() {
     valid_.store(false);
   }
@@ -84,6 +92,7 @@ private:
   uint32_t target_index_ = 0;
   std::shared_ptr<const verified_blocks> memory_;
   std::atomic<bool> valid_{true};
+  std::atomic<bool> flash_rewritten_{false};
   mutable std::mutex mutex_;
   block_set held_;
   std::vector<location> where_;

@@ -224,6 +224,8 @@ struct transfer_done {
 struct transfer_failed {
   std::string reason;
   uint64_t job = 0;
+  /// Every donor tried answered busy: their slots are taken, none of them failed.
+  bool busy = false;
 };
 
 /// The flasher's progress and outcome.

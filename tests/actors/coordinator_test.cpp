@@ -207,6 +207,42 @@ TEST_CASE_METHOD(coordinator_fixture,
   }
 }
 
+TEST_CASE_METHOD(coordinator_fixture, "an attempt every donor answered busy is waited out "
+                                      "without counting, for recovery.busy_wait_s in all") {
+  ctx->config.recovery.busy_wait_s = 1;
+  start();
+  report_bad_flash();
+  auto attempt = [&] { return status()["recovery"]["attempt"].get<uint32_t>(); };
+  uint32_t waits = 0;
+  for (;;) {
+    offers_arrive();
+    negotiate();
+    auto asked = discovery->count<image_request>();
+    caf::anon_send(coord, transfer_failed{"every donor failed: donor-a: busy", transfer_job_id(),
+                                          true});
+    run();
+    CHECK(phase() == "discovering");
+    // Asked again after half to all of backoff_initial_ms (200 ms), never later.
+    advance(99ms);
+    CHECK(discovery->count<image_request>() == asked);
+    advance(101ms);
+    REQUIRE(discovery->count<image_request>() == asked + 1);
+    if (attempt() != 1)
+      break; // the wait allowed is spent: this one counted
+    ++waits;
+    REQUIRE(waits <= 10); // each wait is at least 100 ms, 1 s in all
+  }
+  CHECK(waits >= 5); // each wait is at most 200 ms
+  CHECK(attempt() == 2);
+  // A failure that was not only busy donors counts at once (and the backoff doubles).
+  offers_arrive();
+  negotiate();
+  caf::anon_send(coord, transfer_failed{"every donor failed: donor-a: stalled", transfer_job_id()});
+  run();
+  advance(400ms);
+  CHECK(attempt() == 3);
+}
+
 TEST_CASE_METHOD(coordinator_fixture, "no compatible image: retried after backoff, then failed") {
   negotiation_finds_nothing();
   start();

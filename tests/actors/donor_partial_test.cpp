@@ -278,6 +278,44 @@ TEST_CASE_METHOD(partial_fixture, "a recovered node serves its flash whole again
   CHECK(offered_manifest(offers[0])->fields == img.manifest.fields);
 }
 
+TEST_CASE_METHOD(partial_fixture, "an image handed to the flasher is served on from memory and "
+                                   "the staging file, and let go once the flash serves it whole") {
+  start(false);
+  // Blocks 0..3 were found good on the flash; 4..7 were pulled into the staging file.
+  auto path = dir.path("staging-handed-over");
+  write_bytes(path, img.bytes);
+  auto n = img.manifest.fields.block_count();
+  std::vector<bool> held(n, false), staged(n, false);
+  for (uint64_t i = 0; i < 8; ++i)
+    held[i] = true;
+  for (uint64_t i = 4; i < 8; ++i)
+    staged[i] = true;
+  auto flash = [&](uint64_t offset, std::span<uint8_t> out) -> caf::error {
+    std::copy_n(img.bytes.begin() + static_cast<ptrdiff_t>(offset), out.size(), out.begin());
+    return caf::none;
+  };
+  auto opened = partial_image::open(img.manifest, path, flash, held, staged, 0);
+  REQUIRE(opened);
+  auto p = *opened;
+  publish(p);
+  std::vector<uint8_t> out(img.manifest.fields.block_size);
+  REQUIRE_FALSE(p->read(1, 1, out));
+  p->hand_over();
+  // The flasher rewrites the flash: its blocks are no longer served; the pulled ones are.
+  CHECK(p->valid());
+  CHECK(p->holdings() == set_of(n, {4, 5, 6, 7}));
+  CHECK(p->read(1, 1, out));
+  REQUIRE_FALSE(p->read(5, 1, out));
+  CHECK(std::equal(out.begin(), out.end(),
+                   img.bytes.begin() + static_cast<ptrdiff_t>(5 * out.size())));
+  CHECK(state_of<donor_state>(don).partials.size() == 1);
+  // The flash verifies: the donor serves it whole and lets the handed-over image go.
+  REQUIRE_FALSE(store->set_installed_manifest(img.manifest));
+  caf::anon_send(don, own_image_state{true});
+  run();
+  CHECK(state_of<donor_state>(don).partials.empty());
+}
+
 // -- fair slots -----------------------------------------------------------------------------------
 
 namespace {
@@ -315,7 +353,7 @@ TEST_CASE_METHOD(slot_fixture, "with every slot taken, a recipient holding an ei
   auto served_offer = offer_of(1);
   uint64_t served_held = 20;
   uint64_t newcomer_held = 0;
-  std::chrono::milliseconds wait = 1s;
+  std::chrono::milliseconds wait = 250ms;
   bool preempted = true;
   SECTION("one holding none beats one holding many") {
   }
@@ -331,8 +369,8 @@ TEST_CASE_METHOD(slot_fixture, "with every slot taken, a recipient holding an ei
     newcomer_held = 10;
     preempted = false;
   }
-  SECTION("the served upload ran less than a second: busy, no churn") {
-    wait = 999ms;
+  SECTION("the served upload ran less than 250 ms: busy, no churn") {
+    wait = 249ms;
     preempted = false;
   }
   auto served =

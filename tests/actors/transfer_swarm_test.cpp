@@ -264,3 +264,31 @@ TEST_CASE_METHOD(swarm_fixture, "what a recipient serves of the image it is pull
     CHECK(out == block(i));
   }
 }
+
+TEST_CASE_METHOD(swarm_fixture, "a job whose every donor answered busy tells the coordinator so, "
+                                "which waits it out rather than count it") {
+  start({&donor_a, &donor_b});
+  auto a = session_to(donor_a);
+  link->accept_open(a);
+  run();
+  deliver(a, busy{req.request_id, 1000});
+  auto b = session_to(donor_b);
+  link->accept_open(b);
+  run();
+  bool all_busy = GENERATE(true, false);
+  if (all_busy)
+    deliver(b, busy{req.request_id, 1000});
+  else
+    deliver(b, decline{req.request_id, "no such offer"});
+  REQUIRE(coordinator->count<transfer_failed>() == 1);
+  CHECK(coordinator->last<transfer_failed>().busy == all_busy);
+  // A later job starts afresh.
+  caf::anon_send(xfer, transfer_job{2, req, {donor_a.candidate_for(req, img.manifest)}, {}});
+  run();
+  auto again = session_to(donor_a);
+  link->accept_open(again);
+  run();
+  deliver(again, busy{req.request_id, 1000});
+  REQUIRE(coordinator->count<transfer_failed>() == 2);
+  CHECK(coordinator->last<transfer_failed>().busy);
+}
