@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <optional>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -285,6 +286,19 @@ void io_loop::execute(open_command& cmd) {
     return;
   }
   set_no_delay(s.fd.get());
+  // Sessions leave from the configured interface's address, as discovery does: the donor's
+  // per-source limits count this node, not whichever address the routing table would pick
+  // (on a host with several, or on loopback, where every node would be 127.0.0.1). The port is
+  // chosen at connect, so binding does not use one up per session.
+  int no_port = 1;
+  ::setsockopt(s.fd.get(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &no_port, sizeof(no_port));
+  auto local = endpoint(config_.interface, 0);
+  if (::bind(s.fd.get(), reinterpret_cast<const sockaddr*>(&local), sizeof(local)) != 0) {
+    counters_.remove(cmd.id);
+    emit_closed(cmd.id, fmt::format("connect to {} from {}: {}", s.peer, to_string(local),
+                                    errno_text(errno)));
+    return;
+  }
   auto rc = ::connect(s.fd.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof(*address));
   if (rc != 0 && errno != EINPROGRESS) {
     counters_.remove(cmd.id);

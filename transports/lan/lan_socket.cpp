@@ -14,8 +14,6 @@
 
 namespace fwrescue::lan {
 
-namespace {
-
 sockaddr_in endpoint(in_addr ip, uint16_t port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -23,6 +21,8 @@ sockaddr_in endpoint(in_addr ip, uint16_t port) {
   addr.sin_port = htons(port);
   return addr;
 }
+
+namespace {
 
 caf::error socket_error(const std::string& who, const std::string& what, int err) {
   return make_error(errc::io_failure, fmt::format("{}: {}: {}", who, what, errno_text(err)));

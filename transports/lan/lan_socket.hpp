@@ -27,6 +27,9 @@ caf::expected<in_addr> parse_ipv4(const std::string& text, const std::string& wh
 /// decimal port 1..65535 without sign, spaces or leading zeros.
 caf::expected<sockaddr_in> parse_endpoint(const std::string& text);
 
+/// The IPv4 socket address of `ip` and `port` (host order).
+sockaddr_in endpoint(in_addr ip, uint16_t port);
+
 /// Renders an IPv4 address as "a.b.c.d".
 std::string to_string(in_addr ip);
 
