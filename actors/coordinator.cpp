@@ -1,5 +1,6 @@
 #include "actors/coordinator.hpp"
 
+#include <algorithm>
 #include <ctime>
 #include <utility>
 
@@ -100,7 +101,7 @@ void discover(self_ptr self) {
   dispatch(self, roles::discovery, caf::make_message(req));
 }
 
-void attempt_failed(self_ptr self, const std::string& why, bool busy) {
+void attempt_failed(self_ptr self, const std::string& why, uint32_t busy_retry_ms) {
   auto& st = self->state;
   auto& rc = st.ctx->config.recovery;
   cancel_fetch(self);
@@ -108,12 +109,16 @@ void attempt_failed(self_ptr self, const std::string& why, bool busy) {
   // Reports of the failed job, should they still come, no longer count.
   ++st.job;
   // Donors whose slots are all taken free one within about a transfer's time; a rack recovering
-  // at once meets them everywhere. Asking again soon, at a random moment so the recipients
-  // turned away together do not come back together, serves it sooner than a doubling backoff,
-  // and counting it would end the recovery of a node that only waited its turn.
-  auto wait = std::chrono::milliseconds(rc.backoff_initial_ms / 2
-                                        + randombytes_uniform(rc.backoff_initial_ms / 2 + 1));
-  if (busy && !st.only_from && !st.safe_hold
+  // at once meets them everywhere. Asking again soon serves it sooner than a doubling backoff,
+  // and counting it would end the recovery of a node that only waited its turn. The wait is
+  // half what the donors asked for (they say when a slot may be free, not when it will be),
+  // at least backoff_initial_ms and at most backoff_max_ms, from a random moment of its second
+  // half on, so the recipients turned away together do not come back together and a swarm's
+  // requests, each answered by every donor, do not take the CPU its transfers need.
+  auto longest = std::clamp(busy_retry_ms / 2, rc.backoff_initial_ms,
+                            std::max(rc.backoff_initial_ms, rc.backoff_max_ms));
+  auto wait = std::chrono::milliseconds(longest / 2 + randombytes_uniform(longest / 2 + 1));
+  if (busy_retry_ms != 0 && !st.only_from && !st.safe_hold
       && st.busy_waited + wait <= std::chrono::seconds(rc.busy_wait_s)) {
     st.busy_waited += wait;
     st.ctx->log->info("coordinator",
@@ -358,7 +363,7 @@ caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, context_
     },
     [=](transfer_failed& f) {
       if (current(f.job))
-        source_failed(self, f.reason, f.busy);
+        source_failed(self, f.reason, f.busy_retry_ms);
     },
     [=](fetch_done& d) { fetched(self, d); },
     [=](fetch_failed& f) {

@@ -53,7 +53,7 @@ void first_source(self_ptr self) {
   try_source(self);
 }
 
-void source_failed(self_ptr self, const std::string& why, bool busy) {
+void source_failed(self_ptr self, const std::string& why, uint32_t busy_retry_ms) {
   auto& st = self->state;
   const auto& sources = st.ctx->config.recovery.sources;
   cancel_fetch(self);
@@ -69,7 +69,7 @@ void source_failed(self_ptr self, const std::string& why, bool busy) {
     return try_source(self);
   }
   if (sources.size() == 1)
-    return attempt_failed(self, why, busy);
+    return attempt_failed(self, why, busy_retry_ms);
   std::string all;
   for (const auto& t : st.sources_tried)
     all += fmt::format("{}{}: {}", all.empty() ? "" : "; ", t.source, t.result);

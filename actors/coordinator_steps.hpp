@@ -81,9 +81,9 @@ void resume_from_journal(self_ptr self);
 void image_staged(self_ptr self, transfer_done& d);
 
 /// A whole attempt failed: retried from the first source after a backoff, or the recovery
-/// ends as failed. `busy`: every donor answered busy, which is waited out (recovery.busy_wait_s)
-/// before it counts.
-void attempt_failed(self_ptr self, const std::string& why, bool busy = false);
+/// ends as failed. `busy_retry_ms`: every donor answered busy, asking for that wait, which is
+/// waited out (recovery.busy_wait_s) before it counts.
+void attempt_failed(self_ptr self, const std::string& why, uint32_t busy_retry_ms = 0);
 
 // -- sources (coordinator_sources.cpp) -----------------------------------------------------------
 
@@ -92,7 +92,7 @@ void first_source(self_ptr self);
 
 /// The current source has no image for us (`why`): the next one is tried, and when none is
 /// left the attempt fails with every source's reason.
-void source_failed(self_ptr self, const std::string& why, bool busy = false);
+void source_failed(self_ptr self, const std::string& why, uint32_t busy_retry_ms = 0);
 
 /// The source in use served the image: recorded for status.
 void source_served(self_ptr self, const std::string& where);

@@ -29,8 +29,10 @@ void record_failure(self_ptr self, const std::string& donor, const std::string& 
                     bool bad_block) {
   auto& st = self->state;
   st.ctx->log->warn("transfer", "dropping donor {}: {}", donor, reason);
-  if (!std::exchange(st.busy_answer, false))
+  if (auto hint = std::exchange(st.busy_answer_ms, 0); hint == 0)
     st.only_busy = false;
+  else
+    st.busy_hint_ms = st.busy_hint_ms == 0 ? hint : std::min(st.busy_hint_ms, hint);
   if (bad_block)
     st.ctx->metrics->blocks_rejected.add({st.ctx->target, donor});
   tell_coordinator(self, caf::make_message(donor_dropped{donor, reason, bad_block}));
@@ -111,7 +113,7 @@ void on_message(self_ptr self, session_message& sm) {
       } else if constexpr (std::is_same_v<T, holdings>) {
         on_holdings(self, id, m);
       } else if constexpr (std::is_same_v<T, busy>) {
-        self->state.busy_answer = true;
+        self->state.busy_answer_ms = std::max<uint32_t>(1, m.retry_after_ms);
         drop_puller(self, id, fmt::format("busy (retry after {} ms)", m.retry_after_ms));
       } else if constexpr (std::is_same_v<T, decline>) {
         drop_puller(self, id, "declined: " + m.reason);

@@ -238,8 +238,11 @@ struct transfer_state {
   std::vector<std::string> failures;
   /// Every donor dropped in this job answered busy (set while none failed otherwise).
   bool only_busy = true;
-  /// The failure being recorded is a busy answer (set just before it is, read by it).
-  bool busy_answer = false;
+  /// The failure being recorded is a busy answer asking for this wait (set just before it is
+  /// recorded, read by it; 0: not a busy answer).
+  uint32_t busy_answer_ms = 0;
+  /// The shortest wait the busy donors of this job asked for.
+  uint32_t busy_hint_ms = 0;
 
   transfer_state() = default;
   transfer_state(const transfer_state&) = delete;

@@ -99,6 +99,7 @@ void start_job(self_ptr self, transfer_job& job) {
   st.next = 0;
   st.failures.clear();
   st.only_busy = true;
+  st.busy_hint_ms = 0;
   if (job.recovery != st.recovery)
     st.liars.clear();
   st.recovery = job.recovery;
@@ -187,7 +188,8 @@ void race(self_ptr self) {
       why += (why.empty() ? "" : "; ") + f;
     transfer_failed failed{why.empty() ? "no donor to pull from" : "every donor failed: " + why};
     failed.job = st.job;
-    failed.busy = st.only_busy && !st.failures.empty();
+    if (st.only_busy && !st.failures.empty())
+      failed.busy_retry_ms = st.busy_hint_ms;
     tell_coordinator(self, caf::make_message(std::move(failed)));
     return;
   }
@@ -300,7 +302,7 @@ bool handshake_message(self_ptr self, session_message& sm) {
         begin_pull(self, sm.id, std::move(d), plan, compress);
         race(self);
       } else if constexpr (std::is_same_v<T, busy>) {
-        st.busy_answer = true;
+        st.busy_answer_ms = std::max<uint32_t>(1, m.retry_after_ms);
         fail_handshake(self, sm.id, fmt::format("busy (retry after {} ms)", m.retry_after_ms));
       } else if constexpr (std::is_same_v<T, decline>) {
         fail_handshake(self, sm.id, "declined: " + m.reason);

@@ -224,8 +224,9 @@ struct transfer_done {
 struct transfer_failed {
   std::string reason;
   uint64_t job = 0;
-  /// Every donor tried answered busy: their slots are taken, none of them failed.
-  bool busy = false;
+  /// Every donor tried answered busy (their slots are taken, none of them failed), and the
+  /// shortest wait they asked for; 0 otherwise.
+  uint32_t busy_retry_ms = 0;
 };
 
 /// The flasher's progress and outcome.
