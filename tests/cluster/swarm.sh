@@ -16,7 +16,7 @@
 #   cluster_stop                              ends every process by its PID (cluster.sh)
 #
 # The defaults below make 64 daemons fit on 2 cores and a few GiB: a small discovery window,
-# many attempts with short backoffs (a recipient whose every donor is busy fails an attempt),
+# many attempts with short backoffs (an attempt every donor answered busy is waited out apart),
 # pulled blocks kept in memory only for images up to 8 MiB (the tests' and the bench's), and no
 # periodic flash checks. The CAF scheduler (2 threads) and the hashing threads (the core count,
 # at most 4) are the daemon's own and need no setting.

@@ -130,6 +130,24 @@ TEST_CASE("lan: a session carries frames in order both ways and closes with reas
   b.transport.close_session(idb);
 }
 
+TEST_CASE("lan: a session leaves from the node's interface address, which the donor sees") {
+  // Two nodes of one host, each with an address of its own in 127.0.0.0/8, as each BMC of a
+  // rack has: the accepting side must see the opener's address, not the one routing picks.
+  auto port = free_port(SOCK_DGRAM);
+  auto oa = options(port);
+  oa.interface_address = "127.0.0.7";
+  auto ob = options(port);
+  ob.interface_address = "127.0.0.8";
+  node a{oa}, b{ob};
+  CHECK(b.transport.session_address().find("127.0.0.8:") != std::string::npos);
+  auto id = a.transport.open_session(b.transport.session_address());
+  REQUIRE(b.events.wait([](auto& l) { return !l.opens.empty(); }));
+  auto theirs = b.events.inspect([](auto& l) { return l.opens.at(0); });
+  CHECK(theirs.inbound);
+  CHECK(theirs.peer.rfind("127.0.0.7:", 0) == 0);
+  a.transport.close_session(id);
+}
+
 TEST_CASE("lan: frames queued before close_session still reach the peer") {
   node a{options(free_port(SOCK_DGRAM))}, b{options(free_port(SOCK_DGRAM))};
   auto [ida, idb] = connect(a, b);
