@@ -81,6 +81,15 @@ struct transfer_fixture : actor_fixture {
     run();
   }
 
+  /// The session to `d` opens and `d` answers the accept with `m` (busy, decline, ...).
+  session_id answer_accept(const test_donor& d, const wire_message& m) {
+    auto s = session_to(d);
+    link->accept_open(s);
+    run();
+    deliver(s, m);
+    return s;
+  }
+
   /// The donor takes the session up and sends every digest, in two leaves frames.
   void confirm(session_id s, std::vector<digest> digests = {}) {
     if (digests.empty())

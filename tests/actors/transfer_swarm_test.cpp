@@ -268,28 +268,19 @@ TEST_CASE_METHOD(swarm_fixture, "what a recipient serves of the image it is pull
 TEST_CASE_METHOD(swarm_fixture, "a job whose every donor answered busy tells the coordinator so, "
                                 "which waits it out rather than count it") {
   start({&donor_a, &donor_b});
-  auto a = session_to(donor_a);
-  link->accept_open(a);
-  run();
-  deliver(a, busy{req.request_id, 1000});
-  auto b = session_to(donor_b);
-  link->accept_open(b);
-  run();
+  answer_accept(donor_a, busy{req.request_id, 1000});
   bool all_busy = GENERATE(true, false);
   if (all_busy)
-    deliver(b, busy{req.request_id, 700});
+    answer_accept(donor_b, busy{req.request_id, 700});
   else
-    deliver(b, decline{req.request_id, "no such offer"});
+    answer_accept(donor_b, decline{req.request_id, "no such offer"});
   REQUIRE(coordinator->count<transfer_failed>() == 1);
   // The shortest wait the busy donors asked for; none when one failed otherwise.
   CHECK(coordinator->last<transfer_failed>().busy_retry_ms == (all_busy ? 700u : 0u));
   // A later job starts afresh.
   caf::anon_send(xfer, transfer_job{2, req, {donor_a.candidate_for(req, img.manifest)}, {}});
   run();
-  auto again = session_to(donor_a);
-  link->accept_open(again);
-  run();
-  deliver(again, busy{req.request_id, 1000});
+  answer_accept(donor_a, busy{req.request_id, 1000});
   REQUIRE(coordinator->count<transfer_failed>() == 2);
   CHECK(coordinator->last<transfer_failed>().busy_retry_ms == 1000);
 }

@@ -295,14 +295,8 @@ TEST_CASE_METHOD(transfer_fixture, "a donor that does not serve is dropped for t
 
 TEST_CASE_METHOD(transfer_fixture, "when every donor fails, the failure lists each reason") {
   start({&donor_a, &donor_b});
-  auto a = session_to(donor_a);
-  link->accept_open(a);
-  run();
-  deliver(a, busy{req.request_id, 1000});
-  auto b = session_to(donor_b);
-  link->accept_open(b);
-  run();
-  deliver(b, decline{req.request_id, "no such offer"});
+  answer_accept(donor_a, busy{req.request_id, 1000});
+  answer_accept(donor_b, decline{req.request_id, "no such offer"});
   REQUIRE(coordinator->count<transfer_failed>() == 1);
   auto why = coordinator->last<transfer_failed>().reason;
   CHECK(why.find("donor-a: busy (retry after 1000 ms)") != std::string::npos);
