@@ -115,9 +115,12 @@ void attempt_failed(self_ptr self, const std::string& why, uint32_t busy_retry_m
   // at least backoff_initial_ms and at most backoff_max_ms, from a random moment of its second
   // half on, so the recipients turned away together do not come back together and a swarm's
   // requests, each answered by every donor, do not take the CPU its transfers need.
-  auto longest = std::clamp(busy_retry_ms / 2, rc.backoff_initial_ms,
-                            std::max(rc.backoff_initial_ms, rc.backoff_max_ms));
-  auto wait = std::chrono::milliseconds(longest / 2 + randombytes_uniform(longest / 2 + 1));
+  auto busy_wait = [&] {
+    auto longest = std::clamp(busy_retry_ms / 2, rc.backoff_initial_ms,
+                              std::max(rc.backoff_initial_ms, rc.backoff_max_ms));
+    return std::chrono::milliseconds(longest / 2 + randombytes_uniform(longest / 2 + 1));
+  };
+  auto wait = busy_retry_ms != 0 ? busy_wait() : std::chrono::milliseconds{0};
   if (busy_retry_ms != 0 && !st.only_from && !st.safe_hold
       && st.busy_waited + wait <= std::chrono::seconds(rc.busy_wait_s)) {
     st.busy_waited += wait;

@@ -43,8 +43,7 @@ caf::error prepare_staging(self_ptr self) {
     auto limit = uint64_t{st.ctx->config.recovery.verified_in_memory_mib} << 20;
     // Memory readied while offers were awaited is taken when it fits; else it is released here.
     auto ready = std::move(st.ready);
-    if (same_memory) {
-    } else if (m.image_size <= limit) {
+    if (!same_memory && m.image_size <= limit) {
       if (ready && ready->adopt(m.merkle_root, m.image_size, m.block_size)) {
         st.verified = std::move(ready);
       } else if (auto memory = verified_blocks::make(m.merkle_root, m.image_size, m.block_size)) {

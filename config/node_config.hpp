@@ -168,7 +168,8 @@ struct recovery_config {
   uint32_t backoff_initial_ms = 200;
   uint32_t backoff_max_ms = 5000;
   /// An attempt in which every donor answered busy is a wait, not a failure: the recovery asks
-  /// again after about backoff_initial_ms without counting it, for this long in all.
+  /// again after half the wait the donors asked for (within the backoff bounds) without
+  /// counting it, for this long in all.
   uint32_t busy_wait_s = 600;
   /// Where images are looked for, in this order (any subset of "local", "removable", "peers",
   /// "http"; each name once); each but peers has its own table.

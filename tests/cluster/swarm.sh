@@ -30,7 +30,7 @@ SWARM_DEFAULTS=(
   donor.max_uploads=2
 )
 SWARM_NODES=()
-declare -A SWARM_ROLE=() SWARM_SETTINGS=() SWARM_METRICS_PORT=() SWARM_ADDRESS=()
+declare -A SWARM_ROLE=() SWARM_SETTINGS=() SWARM_METRICS_PORT=()
 
 swarm_name() { printf 'n%02d' "$1"; }
 
@@ -51,7 +51,6 @@ swarm_node() {
   # donor keeps per source address (answers, sessions) then see one node each, not the swarm.
   local index=$((${SWARM_METRICS_PORT[$name]} - SWARM_METRICS_BASE + 2))
   local address="127.0.$((index / 250)).$((index % 250 + 2))"
-  SWARM_ADDRESS[$name]=$address
   cluster_node "$name" "$role" "${SWARM_DEFAULTS[@]}" "${extra[@]}" \
     "lan.interface_address=\"$address\"" \
     "metrics.listen=\"127.0.0.1:${SWARM_METRICS_PORT[$name]}\"" "$@"
@@ -70,7 +69,7 @@ swarm_init() {
   # Metrics ports follow the discovery port, so swarms side by side keep apart as their groups do.
   SWARM_METRICS_BASE=$((CLUSTER_PORT + 1))
   SWARM_NODES=()
-  SWARM_ROLE=() SWARM_SETTINGS=() SWARM_METRICS_PORT=() SWARM_ADDRESS=()
+  SWARM_ROLE=() SWARM_SETTINGS=() SWARM_METRICS_PORT=()
   swarm_node console console "$@"
   local i
   for ((i = 1; i < n; i++)); do
